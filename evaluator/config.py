@@ -1,0 +1,39 @@
+"""Configuration, built once from the environment (``EVALUATOR_*``) and flags, then passed in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "builtin_dir"]
+
+
+def builtin_dir(name: str) -> Path:
+    """The shipped ``metrics``/``prompts`` folder: inside the wheel, or the source checkout."""
+    package = Path(__file__).resolve().parent
+    bundled = package / "_builtin" / name
+    return bundled if bundled.is_dir() else package.parent / name
+
+
+class Settings(BaseSettings):
+    """Every knob, with its environment variable ``EVALUATOR_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="EVALUATOR_", extra="ignore")
+
+    model: str | None = Field(default=None, description="litellm model string; unset = offline model")
+    api_base: str | None = None
+    api_key: str | None = None
+    structured_mode: Literal["auto", "tools", "json_schema", "json", "constrained_json"] = "auto"
+    timeout: float = 120.0
+    num_retries: int = Field(default=3, ge=0)
+    max_reasks: int = Field(default=2, ge=0)
+    max_tokens: int = Field(default=4096, ge=64)
+    temperature: float = 0.0
+    concurrency: int = Field(default=8, ge=1)
+    metrics_dirs: list[Path] = Field(default_factory=lambda: [builtin_dir("metrics")])
+    prompts_dirs: list[Path] = Field(default_factory=lambda: [builtin_dir("prompts")])
+    agents_dirs: list[Path] = Field(default_factory=lambda: [Path("agents")])
+    offline_context: int = Field(default=8192, ge=2048)

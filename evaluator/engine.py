@@ -1,0 +1,266 @@
+"""``evaluate_call``: the pipeline from a request to a judged call.
+
+request → transcripts/<provider> → Transcript → computed metrics → triggers → prompts →
+judge → verdicts → results (metrics[], topic, dropoff_point, success, evaluation).
+
+The engine receives its judge and renderer; it builds neither, keeps no state, and stores
+nothing. A judge failure becomes failed metric results with the reason, never a score.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from evaluator.computed import run_computed
+from evaluator.definitions import Catalogue, MetricDefinition
+from evaluator.errors import JudgeError
+from evaluator.intake import PreparedCall, prepare_call
+from evaluator.judge_prompt import render_messages
+from evaluator.models import CallEvaluation, MetricResult, ObserveRequest, Usage
+from evaluator.prompts import PromptRenderer, substitute_variables
+from evaluator.rubric import apply_rubric, format_duration
+from evaluator.triggers import evaluate_expression
+from evaluator.verdicts import (
+    Judge,
+    JudgeAnswer,
+    JudgePlan,
+    JudgeRequest,
+    build_response_model,
+    metric_result_from_answer,
+)
+
+__all__ = [
+    "EngineOptions",
+    "dry_run_requests",
+    "evaluate_call",
+    "evaluate_prepared",
+    "plan_requests",
+]
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """Per-run choices that are not part of a call."""
+
+    now: datetime | None = None
+    extra_notes: tuple[str, ...] = field(default=())
+
+
+async def evaluate_call(
+    request: ObserveRequest,
+    *,
+    catalogue: Catalogue,
+    judge: Judge,
+    renderer: PromptRenderer,
+    options: EngineOptions | None = None,
+) -> CallEvaluation:
+    """Judge one call. Invalid input raises ``RequestValidationError`` before any LLM call."""
+    prepared = prepare_call(request, catalogue)
+    return await evaluate_prepared(prepared, judge=judge, renderer=renderer, options=options)
+
+
+async def evaluate_prepared(
+    prepared: PreparedCall,
+    *,
+    judge: Judge,
+    renderer: PromptRenderer,
+    options: EngineOptions | None = None,
+) -> CallEvaluation:
+    """Judge a call already validated by ``prepare_call`` (the service stores it in between)."""
+    opts = options or EngineOptions()
+    computed, skipped, plans, requests = _stage(prepared, renderer)
+    answers = await asyncio.gather(*(_ask(judge, r) for r in requests))
+    results: dict[str, MetricResult] = {r.id: r for r in [*computed, *skipped]}
+    call_fields: dict[str, Any] = {}
+    errors: list[str] = []
+    usage = Usage(model=judge.model)
+    for plan, answer in zip(plans, answers, strict=True):
+        if isinstance(answer, JudgeError):
+            errors.append(str(answer))
+            results.update({m.id: _failed(m, str(answer), judge.model) for m in plan.metrics})
+            continue
+        usage = usage.plus(answer.usage)
+        results.update(_plan_results(plan, answer, judge.model))
+        call_fields.update({k: v for k, v in answer.fields.items() if k in ("topic", "dropoff_point", "evaluation")})
+        errors.extend(f"{key}: {why}" for key, why in answer.errors.items())
+    ordered = [results[m.id] for m in prepared.metrics if m.id in results]
+    return _assemble(prepared, ordered, call_fields, errors, usage, opts)
+
+
+def dry_run_requests(prepared: PreparedCall, renderer: PromptRenderer) -> list[JudgeRequest]:
+    """The judge requests a call would make, rendered, without calling any model."""
+    return _stage(prepared, renderer)[3]
+
+
+def _stage(
+    prepared: PreparedCall, renderer: PromptRenderer
+) -> tuple[list[MetricResult], list[MetricResult], list[JudgePlan], list[JudgeRequest]]:
+    computed = _computed_results(prepared)
+    triggered, skipped = _apply_expression_triggers(prepared, computed)
+    plans = plan_requests(prepared, triggered)
+    requests = [
+        JudgeRequest(plan.key, render_messages(renderer, prepared, plan, computed), plan.response_model)
+        for plan in plans
+    ]
+    return computed, skipped, plans, requests
+
+
+def plan_requests(prepared: PreparedCall, metrics: Sequence[MetricDefinition]) -> list[JudgePlan]:
+    """One batched request for every LLM metric that is not isolated (plus topic, dropoff
+    and the written evaluation), and one request per isolated metric."""
+    batched = tuple(m for m in metrics if m.is_llm and not m.isolated)
+    plans = [
+        JudgePlan(
+            key="call",
+            metrics=batched,
+            include_call_fields=True,
+            response_model=build_response_model("CallJudgement", batched, prepared.agent, True),
+        )
+    ]
+    for metric in metrics:
+        if metric.is_llm and metric.isolated:
+            model = build_response_model(f"Judgement_{metric.id.replace('-', '_')}", [metric], prepared.agent, False)
+            plans.append(JudgePlan(key=metric.id, metrics=(metric,), include_call_fields=False, response_model=model))
+    return plans
+
+
+async def _ask(judge: Judge, request: JudgeRequest) -> JudgeAnswer | JudgeError:
+    try:
+        return await judge.answer(request)
+    except JudgeError as exc:
+        return exc
+
+
+def _base(metric: MetricDefinition, model: str | None) -> dict[str, Any]:
+    return {"id": metric.id, "name": metric.name, "type": metric.type, "unit": metric.unit,
+            "version": metric.full_version, "model": model}  # fmt: skip
+
+
+def _failed(metric: MetricDefinition, reason: str, model: str | None) -> MetricResult:
+    return MetricResult(**_base(metric, model), outcome="failed", error=reason,
+                        explanation=f"not evaluated: {reason}")  # fmt: skip
+
+
+def _not_applicable(metric: MetricDefinition, reason: str, model: str | None) -> MetricResult:
+    return MetricResult(**_base(metric, model), outcome="not_applicable", explanation=reason)
+
+
+def _computed_results(prepared: PreparedCall) -> list[MetricResult]:
+    results = []
+    for metric in prepared.metrics:
+        if metric.is_llm or metric.function is None:
+            continue
+        value = run_computed(metric.function, prepared.transcript, metric.params)
+        if value.not_applicable is not None:
+            results.append(_not_applicable(metric, value.not_applicable, None))
+            continue
+        results.append(MetricResult(**_base(metric, None), score=value.value,
+                                    explanation=value.explanation, details=value.details))  # fmt: skip
+    return results
+
+
+def trigger_names(prepared: PreparedCall, computed: Sequence[MetricResult]) -> dict[str, Any]:
+    """What a trigger expression may read."""
+    request, transcript = prepared.request, prepared.transcript
+    return {
+        "call_ended_reason": request.call_ended_reason,
+        "customer_number": request.customer_number,
+        "metadata": request.metadata,
+        "dynamic_variables": request.dynamic_variables,
+        "metrics": {r.id: r.answer for r in computed if r.outcome == "scored"},
+        "duration_seconds": transcript.duration_seconds,
+        "turn_count": len(transcript.speech_turns),
+        "transcript_type": request.transcript_type,
+    }
+
+
+def _apply_expression_triggers(
+    prepared: PreparedCall, computed: list[MetricResult]
+) -> tuple[list[MetricDefinition], list[MetricResult]]:
+    names = trigger_names(prepared, computed)
+    applicable: list[MetricDefinition] = []
+    skipped: list[MetricResult] = []
+    by_id = {r.id: r for r in computed}
+    for metric in prepared.metrics:
+        expression = metric.trigger.expression
+        if expression is None:
+            applicable.append(metric)
+            continue
+        decision = evaluate_expression(expression, names)
+        if decision.fires:
+            applicable.append(metric)
+        else:
+            by_id.pop(metric.id, None)
+            skipped.append(_not_applicable(metric, f"not applicable: {decision.reason}", None))
+    computed[:] = list(by_id.values())
+    return applicable, skipped
+
+
+def _plan_results(plan: JudgePlan, answer: JudgeAnswer, model: str) -> dict[str, MetricResult]:
+    results = {}
+    for metric in plan.metrics:
+        if metric.id in answer.fields:
+            results[metric.id] = metric_result_from_answer(metric, answer.fields[metric.id], model)
+        else:
+            reason = answer.errors.get(metric.id, "missing from the judge's answer")
+            results[metric.id] = _failed(metric, reason, model)
+    return results
+
+
+def _assemble(
+    prepared: PreparedCall,
+    metrics: list[MetricResult],
+    call_fields: dict[str, Any],
+    errors: list[str],
+    usage: Usage,
+    opts: EngineOptions,
+) -> CallEvaluation:
+    request, agent, transcript = prepared.request, prepared.agent, prepared.transcript
+    outcome = apply_rubric(agent.success, {m.id: m for m in metrics})
+    topic = call_fields.get("topic")
+    dropoff = call_fields.get("dropoff_point")
+    now = opts.now or datetime.now(UTC)
+    status = None if outcome.success is None else ("success" if outcome.success else "failure")
+    return CallEvaluation(
+        call_id=request.call_id,
+        trace_id=request.trace_id,
+        agent=agent.id,
+        agent_name=agent.name,
+        duration=format_duration(transcript.duration_seconds),
+        success=outcome.success,
+        status=status,
+        feedback=request.feedback,
+        metrics=metrics,
+        topic=getattr(topic, "value", None),
+        dropoff_point=_dropoff_text(dropoff),
+        call_ended_reason=request.call_ended_reason,
+        customer_number=request.customer_number,
+        timestamp=request.timestamp,
+        transcript=transcript.to_text(),
+        transcript_object=transcript.to_object(),
+        evaluation=call_fields.get("evaluation"),
+        error_message="; ".join(errors) or None,
+        evaluation_status="failed" if errors and outcome.success is None else "evaluated",
+        notes=[*transcript.notes, *_variable_notes(prepared), *outcome.reasons, *opts.extra_notes],
+        usage=usage,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _dropoff_text(answer: Any) -> str | None:
+    if answer is None:
+        return None
+    ended = {"naturally": "ended naturally", "caller_dropped_off": "caller dropped off",
+             "agent_ended_early": "agent ended the call early"}[answer.ended]  # fmt: skip
+    return f"{answer.last_stage} ({ended}): {answer.reasoning}"[:1000]
+
+
+def _variable_notes(prepared: PreparedCall) -> list[str]:
+    _, missing = substitute_variables(prepared.agent.description, prepared.request.dynamic_variables)
+    return [f"dynamic variable {name!r} has no value; left as written" for name in missing]
+

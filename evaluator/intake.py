@@ -1,0 +1,102 @@
+"""From a request to a call ready to judge: the agent resolved, the transcript normalized, the
+metrics chosen. Every problem is collected into one field-keyed ``RequestValidationError``
+before anything is stored or sent anywhere."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from evaluator.definitions import GOAL_METRIC_ID, AgentDefinition, Catalogue, MetricDefinition
+from evaluator.errors import RequestValidationError, TranscriptFormatError, UnknownIdError
+from evaluator.models import ObserveRequest, parse_request
+from evaluator.transcript import Transcript
+from evaluator.transcripts import ParseOptions, parse_transcript
+
+__all__ = ["PreparedCall", "prepare_call", "read_request"]
+
+
+@dataclass(frozen=True)
+class PreparedCall:
+    request: ObserveRequest
+    agent: AgentDefinition
+    transcript: Transcript
+    metrics: tuple[MetricDefinition, ...]
+
+
+def read_request(data: Any, catalogue: Catalogue) -> PreparedCall:
+    """Validate a raw request body all the way (contract, agent, metrics, transcript)."""
+    return prepare_call(parse_request(data), catalogue)
+
+
+def prepare_call(request: ObserveRequest, catalogue: Catalogue) -> PreparedCall:
+    """Resolve what the request names; errors are keyed by the field that named it."""
+    errors: dict[str, list[str]] = {}
+    agent = _resolve_agent(request, catalogue, errors)
+    metrics: tuple[MetricDefinition, ...] = ()
+    if agent is not None:
+        metrics = _select_metrics(request, agent, catalogue, errors)
+    transcript = Transcript()
+    try:
+        transcript = parse_transcript(
+            request.transcript_type,
+            request.transcript_json,
+            ParseOptions(main_agent_channel_index=request.main_agent_channel_index),
+        )
+    except (TranscriptFormatError, UnknownIdError) as exc:
+        errors.setdefault("transcript_json", []).append(str(exc))
+    if errors or agent is None:
+        raise RequestValidationError(errors)
+    return PreparedCall(request=request, agent=agent, transcript=transcript, metrics=metrics)
+
+
+def _resolve_agent(
+    request: ObserveRequest, catalogue: Catalogue, errors: dict[str, list[str]]
+) -> AgentDefinition | None:
+    by_id = by_assistant = None
+    try:
+        if request.agent is not None:
+            by_id = catalogue.agent(request.agent)
+    except UnknownIdError as exc:
+        errors.setdefault("agent", []).append(str(exc))
+    try:
+        if request.assistant_id is not None:
+            by_assistant = catalogue.agent_by_assistant(request.assistant_id)
+    except UnknownIdError as exc:
+        errors.setdefault("assistant_id", []).append(str(exc))
+    if by_id is not None and by_assistant is not None and by_id.id != by_assistant.id:
+        errors.setdefault("assistant_id", []).append(
+            f"assistant_id {request.assistant_id!r} belongs to agent {by_assistant.id}, "
+            f"but agent is {by_id.id}"
+        )
+        return None
+    return by_id or by_assistant
+
+
+def _select_metrics(
+    request: ObserveRequest,
+    agent: AgentDefinition,
+    catalogue: Catalogue,
+    errors: dict[str, list[str]],
+) -> tuple[MetricDefinition, ...]:
+    own = catalogue.agent_metrics(agent)
+    if request.metric_ids is None:
+        return tuple(own)
+    chosen: list[MetricDefinition] = []
+    own_ids = {m.id for m in own}
+    for wanted in request.metric_ids:
+        try:
+            metric = catalogue.metric(wanted)
+        except UnknownIdError as exc:
+            errors.setdefault("metric_ids", []).append(str(exc))
+            continue
+        if metric.id not in own_ids:
+            errors.setdefault("metric_ids", []).append(
+                f"metric {wanted!r} is not one of agent {agent.id}'s metrics"
+            )
+            continue
+        chosen.append(metric)
+    if not any(m.id == GOAL_METRIC_ID for m in chosen) and agent.success is None:
+        # The default rubric reads the goal metric: without it success could not be decided.
+        chosen.extend(m for m in own if m.id == GOAL_METRIC_ID)
+    return tuple(dict.fromkeys(chosen))

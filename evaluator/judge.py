@@ -1,0 +1,251 @@
+"""The judge: the one LLM boundary, and the only importer of litellm and instructor.
+
+A request is a list of messages and a response model; the answer is the parsed fields, the
+fields that failed (with why), the raw completion and the usage. Two kinds of retry are kept
+apart: transport (timeouts, 429, 5xx) by litellm's ``num_retries`` with backoff, and schema
+(an answer that does not validate) by instructor's re-ask. When re-asks run out the fields
+that did validate are kept and the rest are reported as failures: never as a low score.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+import time  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from typing import Any, Literal  # noqa: E402
+
+import instructor  # noqa: E402
+import litellm  # noqa: E402
+from pydantic import BaseModel  # noqa: E402
+
+from evaluator.errors import JudgeOutputError, JudgeUnavailableError  # noqa: E402
+from evaluator.models import Usage  # noqa: E402
+from evaluator.verdicts import Judge, JudgeAnswer, JudgeRequest, salvage  # noqa: E402
+
+__all__ = [
+    "Judge",
+    "JudgeAnswer",
+    "JudgeRequest",
+    "JudgeSettings",
+    "LiteLLMJudge",
+    "choose_mode",
+]
+
+StructuredMode = Literal["auto", "tools", "json_schema", "json", "constrained_json"]
+_MODES = {
+    "tools": instructor.Mode.TOOLS,
+    "json_schema": instructor.Mode.JSON_SCHEMA,
+    "json": instructor.Mode.JSON,
+    "constrained_json": instructor.Mode.JSON,
+}
+
+
+@dataclass(frozen=True)
+class JudgeSettings:
+    """Everything that decides how the model is asked (and so is part of a cache key)."""
+
+    model: str
+    api_base: str | None = None
+    api_key: str | None = None
+    timeout: float = 120.0
+    num_retries: int = 3
+    max_reasks: int = 2
+    temperature: float = 0.0
+    max_tokens: int = 4096
+    # constrained_json: response_format {"type": "json_object", "schema": ...}, which
+    # llama.cpp-style servers turn into a grammar so a small model's output always parses.
+    structured_mode: StructuredMode = "auto"
+    seed: int | None = 0
+
+    def describe(self) -> dict[str, Any]:
+        """The settings that change answers (no secrets), for reports and cache keys."""
+        return {
+            "model": self.model,
+            "api_base": self.api_base,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "structured_mode": self.structured_mode,
+            "max_reasks": self.max_reasks,
+            "seed": self.seed,
+        }
+
+
+def choose_mode(settings: JudgeSettings) -> instructor.Mode:
+    """The structured-output mode: as configured, else what litellm says the model supports
+    (native JSON schema first, then tools, then plain JSON with the schema in the prompt)."""
+    if settings.structured_mode != "auto":
+        return _MODES[settings.structured_mode]
+    try:
+        if litellm.supports_response_schema(model=settings.model):
+            return instructor.Mode.JSON_SCHEMA
+        if litellm.supports_function_calling(model=settings.model):
+            return instructor.Mode.TOOLS
+    except Exception:  # unknown models raise in some litellm versions; treat as unsupported
+        pass
+    return instructor.Mode.JSON
+
+
+class LiteLLMJudge:
+    """The real judge: any litellm model string, any OpenAI-compatible server."""
+
+    def __init__(self, settings: JudgeSettings) -> None:
+        litellm.suppress_debug_info = True
+        litellm.telemetry = False
+        self.settings = settings
+        self._mode = choose_mode(settings)
+
+    @property
+    def model(self) -> str:
+        return self.settings.model
+
+    @property
+    def mode(self) -> str:
+        return str(self._mode.value)
+
+    async def answer(self, request: JudgeRequest) -> JudgeAnswer:
+        """Ask once (plus transport retries and schema re-asks); never raises on bad output."""
+        responses: list[Any] = []
+        schema = request.response_model.model_json_schema()
+        client = instructor.from_litellm(self._completion(responses, schema), mode=self._mode)
+        started = time.perf_counter()
+        try:
+            parsed = await client.create(
+                messages=request.messages,  # type: ignore[arg-type]
+                response_model=request.response_model,
+                max_retries=self.settings.max_reasks,
+                **self._call_kwargs(),
+            )
+        except instructor.core.InstructorRetryException as exc:
+            transport = _transport_cause(exc)
+            if transport is not None:
+                raise self._unavailable(transport) from exc
+            return self._salvaged(request, responses, exc, started)
+        except JudgeUnavailableError:
+            raise
+        except Exception as exc:
+            if _is_transport(exc):
+                raise self._unavailable(exc) from exc
+            if isinstance(exc, instructor.core.IncompleteOutputException):
+                return self._salvaged(request, responses, exc, started)
+            raise JudgeOutputError(self.model, f"{type(exc).__name__}: {exc}") from exc
+        fields = {
+            (info.alias or name): getattr(parsed, name)
+            for name, info in request.response_model.model_fields.items()
+        }
+        return JudgeAnswer(
+            fields=fields,
+            errors={},
+            raw_completion=_text_of(responses[-1]) if responses else None,
+            usage=self._usage(responses),
+            attempts=len(responses),
+            seconds=time.perf_counter() - started,
+        )
+
+    def _call_kwargs(self) -> dict[str, Any]:
+        s = self.settings
+        kwargs: dict[str, Any] = {
+            "model": s.model,
+            "temperature": s.temperature,
+            "max_tokens": s.max_tokens,
+            "timeout": s.timeout,
+            "num_retries": s.num_retries,
+            "drop_params": True,
+        }
+        if s.seed is not None:
+            kwargs["seed"] = s.seed
+        if s.api_base:
+            kwargs["api_base"] = s.api_base
+        if s.api_key:
+            kwargs["api_key"] = s.api_key
+        return kwargs
+
+    def _completion(self, responses: list[Any], schema: dict[str, Any]) -> Any:
+        """litellm's acompletion, recording each raw response for usage and evidence, and
+        (in constrained_json mode) adding the schema to ``response_format``."""
+        constrained = self.settings.structured_mode == "constrained_json"
+
+        async def complete(**kwargs: Any) -> Any:
+            if constrained:
+                kwargs["response_format"] = {"type": "json_object", "schema": schema}
+            response = await litellm.acompletion(**kwargs)
+            responses.append(response)
+            return response
+
+        return complete
+
+    def _usage(self, responses: list[Any]) -> Usage:
+        usage = Usage(model=self.model, requests=len(responses))
+        cost: float | None = None
+        for response in responses:
+            counted = getattr(response, "usage", None)
+            usage.prompt_tokens += int(getattr(counted, "prompt_tokens", 0) or 0)
+            usage.completion_tokens += int(getattr(counted, "completion_tokens", 0) or 0)
+            try:
+                price = float(litellm.completion_cost(completion_response=response))
+            except Exception:  # litellm does not know this model's price
+                continue
+            cost = (cost or 0.0) + price
+        usage.cost_usd = cost
+        return usage
+
+    def _salvaged(
+        self, request: JudgeRequest, responses: list[Any], exc: Exception, started: float
+    ) -> JudgeAnswer:
+        raw = _text_of(responses[-1]) if responses else None
+        fields, errors = salvage(raw, request.response_model)
+        reason = f"no schema-valid answer after {len(responses)} attempts"
+        return JudgeAnswer(
+            fields=fields,
+            errors={k: f"{reason}: {v}" for k, v in errors.items()},
+            raw_completion=raw,
+            usage=self._usage(responses),
+            attempts=len(responses),
+            seconds=time.perf_counter() - started,
+            notes=[f"{request.key}: {type(exc).__name__}"],
+        )
+
+    def _unavailable(self, exc: BaseException) -> JudgeUnavailableError:
+        tries = 1 + self.settings.num_retries
+        reason = f"{type(exc).__name__} after {tries} tries: {_first_line(str(exc))}"
+        return JudgeUnavailableError(self.model, reason)
+
+
+def _transport_cause(exc: BaseException) -> BaseException | None:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if _is_transport(seen):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    for attempt in getattr(exc, "failed_attempts", None) or ():
+        inner = getattr(attempt, "exception", None)
+        if inner is not None and _is_transport(inner):
+            return inner
+    return None
+
+
+def _is_transport(exc: BaseException) -> bool:
+    import openai  # litellm's exceptions subclass openai's; imported here to keep one home
+
+    return isinstance(exc, openai.APIError | openai.OpenAIError | TimeoutError | ConnectionError)
+
+
+def _text_of(response: Any) -> str | None:
+    try:
+        message = response.choices[0].message
+    except (AttributeError, IndexError):
+        return None
+    if getattr(message, "content", None):
+        return str(message.content)
+    calls = getattr(message, "tool_calls", None)
+    if calls:
+        return str(calls[0].function.arguments)
+    return None
+
+
+def _first_line(text: str) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line[:300]
+

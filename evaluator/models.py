@@ -1,0 +1,245 @@
+"""The observe contract (shared/spec/observe-api.md) as pydantic models.
+
+``ObserveRequest`` is the body of ``POST /observability/v1/observe/``; ``CallEvaluation`` is
+the call-log object it returns. The library, the CLI and the service all use these, so an
+ingestion service that posts to Cekura today can post here unchanged.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import (
+    AnyUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from evaluator.errors import RequestValidationError
+
+__all__ = [
+    "PII_CATEGORIES",
+    "TRANSCRIPT_TYPES",
+    "CallEvaluation",
+    "MetricResult",
+    "ObserveRequest",
+    "Usage",
+    "parse_request",
+]
+
+TranscriptType = Literal[
+    "cekura",
+    "vocera",
+    "vapi",
+    "retell",
+    "elevenlabs",
+    "livekit",
+    "pipecat",
+    "deepgram",
+    "none-mono",
+    "auto",
+]
+TRANSCRIPT_TYPES: tuple[str, ...] = TranscriptType.__args__  # type: ignore[attr-defined]
+
+PIICategory = Literal[
+    "person_name", "age", "phone_number", "email_address", "date", "time", "location",
+    "origin", "gender_sexuality", "physical_attribute", "occupation", "username", "password",
+    "ip_address", "url", "filename", "event", "vehicle_id", "dob", "healthcare_number",
+    "medical_professional", "credit_card", "account_number", "bank_account", "money", "ssn",
+    "passport_number", "driver_license", "numerical_pii",
+]  # fmt: skip
+PII_CATEGORIES: tuple[str, ...] = PIICategory.__args__  # type: ignore[attr-defined]
+
+MetricType = Literal["boolean", "score", "enum", "numeric"]
+Outcome = Literal["scored", "not_applicable", "failed"]
+CallStatus = Literal["success", "failure", "reviewed_success", "reviewed_failure"]
+EvaluationStatus = Literal["pending", "evaluating", "evaluated", "failed"]
+
+
+class ObserveRequest(BaseModel):
+    """One production call, as posted to the observe endpoint."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+    call_id: str = Field(min_length=1, max_length=100)
+    agent: int | None = Field(default=None, ge=1)
+    assistant_id: str | None = Field(default=None, min_length=1, max_length=255)
+    voice_recording_url: AnyUrl | None = None
+    transcript_type: TranscriptType = "cekura"
+    transcript_json: Any = None
+    call_ended_reason: str | None = Field(default=None, max_length=100)
+    customer_number: str | None = Field(default=None, max_length=100)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    timestamp: datetime | None = None
+    dynamic_variables: dict[str, Any] = Field(default_factory=dict)
+    feedback: str | None = None
+    redact_fields: list[PIICategory] = Field(default_factory=list)
+    metric_ids: list[str] | None = None
+    main_agent_channel_index: Literal[0, 1] | None = None
+    trace_id: str | None = Field(default=None, max_length=32)
+
+    @field_validator("metric_ids", mode="before")
+    @classmethod
+    def _split_metric_ids(cls, value: Any) -> Any:
+        """``"118,119"`` (the spec's form) or a JSON list of ids; blanks are an error."""
+        if value is None:
+            return None
+        if isinstance(value, str):
+            parts = [p.strip() for p in value.split(",")]
+        elif isinstance(value, list):
+            parts = [str(p).strip() if isinstance(p, int | str) else p for p in value]
+        else:
+            raise ValueError('expected a comma-separated string of metric ids, e.g. "118,119"')
+        if not all(isinstance(p, str) and p for p in parts):
+            raise ValueError("metric ids must be non-empty, e.g. \"118,119\"")
+        return list(dict.fromkeys(parts))
+
+    @field_validator("dynamic_variables")
+    @classmethod
+    def _variable_names(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for name in value:
+            if not name.replace("_", "a").isalnum() or not name.isascii():
+                raise ValueError(
+                    f"variable name {name!r} may use only letters, digits and underscores"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _identity_and_content(self) -> ObserveRequest:
+        if self.agent is None and self.assistant_id is None:
+            raise ValueError("agent: one of agent or assistant_id is required")
+        if self.transcript_type == "none-mono":
+            if self.voice_recording_url is None:
+                raise ValueError(
+                    "transcript_type: none-mono needs audio (voice_recording or "
+                    "voice_recording_url); this engine does not transcribe audio yet, "
+                    "so send a transcript"
+                )
+        elif self.transcript_json is None:
+            raise ValueError(
+                "transcript_json: a call needs a transcript (or audio with none-mono)"
+            )
+        return self
+
+
+class Usage(BaseModel):
+    """What judging a call cost: LLM requests, tokens, dollars where litellm knows the price."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str | None = None
+    requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float | None = None
+    cache_hits: int = 0
+
+    def plus(self, other: Usage) -> Usage:
+        cost = None
+        if self.cost_usd is not None or other.cost_usd is not None:
+            cost = (self.cost_usd or 0.0) + (other.cost_usd or 0.0)
+        return Usage(
+            model=self.model or other.model,
+            requests=self.requests + other.requests,
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            cost_usd=cost,
+            cache_hits=self.cache_hits + other.cache_hits,
+        )
+
+
+class MetricResult(BaseModel):
+    """One metric of one call: a value, not applicable (with why), or a failure (with why).
+
+    Cekura's fields are ``id, name, type, score, enum, value, explanation``; the rest are ours.
+    ``score`` holds boolean, score and numeric values; ``enum``/``value`` hold enum values.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    name: str
+    type: MetricType
+    score: bool | int | float | None = None
+    enum: str | None = None
+    value: str | None = None
+    explanation: str = ""
+    outcome: Outcome = "scored"
+    error: str | None = None
+    unit: str | None = None
+    details: dict[str, Any] | None = None
+    version: str | None = None
+    model: str | None = None
+
+    @property
+    def answer(self) -> bool | int | float | str | None:
+        """The value whatever the type: the enum value for enums, else the score."""
+        return self.enum if self.type == "enum" else self.score
+
+
+class CallEvaluation(BaseModel):
+    """The call log: the stored call and its evaluation, as the observe endpoint returns it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: int | None = None
+    call_id: str
+    trace_id: str | None = None
+    agent: int
+    agent_name: str
+    duration: str | None = None
+    success: bool | None = None
+    status: CallStatus | None = None
+    is_reviewed: bool = False
+    feedback: str | None = None
+    metrics: list[MetricResult] = Field(default_factory=list)
+    topic: str | None = Field(default=None, max_length=1000)
+    dropoff_point: str | None = Field(default=None, max_length=1000)
+    call_ended_reason: str | None = None
+    customer_number: str | None = None
+    timestamp: datetime | None = None
+    transcript: str = ""
+    transcript_object: list[dict[str, Any]] = Field(default_factory=list)
+    evaluation: str | None = None
+    error_message: str | None = None
+    evaluation_status: EvaluationStatus = "evaluated"
+    notes: list[str] = Field(default_factory=list)
+    usage: Usage | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+def parse_request(data: Any) -> ObserveRequest:
+    """Validate a request body; errors come out keyed by field, as the spec's 400 body."""
+    if not isinstance(data, dict):
+        raise RequestValidationError({"non_field_errors": ["expected a JSON object"]})
+    try:
+        return ObserveRequest.model_validate(data)
+    except ValidationError as exc:
+        raise RequestValidationError(field_errors(exc)) from None
+
+
+def field_errors(exc: ValidationError) -> dict[str, list[str]]:
+    """pydantic's errors as ``{"field": ["message"]}``, messages saying what was expected."""
+    errors: dict[str, list[str]] = {}
+    for err in exc.errors(include_url=False):
+        loc = [str(p) for p in err["loc"]]
+        message = str(err["msg"]).removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            field = loc[0]
+            message = "unknown field; see the observe contract for the fields it takes"
+        elif not loc:
+            field, _, message = message.partition(": ")
+            if not message:
+                field, message = "non_field_errors", field
+        else:
+            field = loc[0]
+            if len(loc) > 1:
+                message = f"item {'.'.join(loc[1:])}: {message}"
+        errors.setdefault(field, []).append(message)
+    return errors

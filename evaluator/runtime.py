@@ -1,0 +1,98 @@
+"""Building the engine's collaborators from ``Settings``: definitions, renderer, judge.
+
+Used by the CLI and the service so both start the same way; the engine itself never
+builds any of these.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from evaluator.config import Settings
+from evaluator.definitions import Catalogue, load_catalogue
+from evaluator.errors import DefinitionError, PromptError
+from evaluator.judge_prompt import CALL_TEMPLATE, SYSTEM_TEMPLATE
+from evaluator.prompts import PromptRenderer
+from evaluator.triggers import check_expression
+from evaluator.verdicts import Judge
+
+__all__ = ["Definitions", "load_definitions", "open_judge"]
+
+
+@dataclass(frozen=True)
+class Definitions:
+    catalogue: Catalogue
+    renderer: PromptRenderer
+
+
+def _unique(paths: list[Path]) -> list[Path]:
+    seen: dict[Path, Path] = {}
+    for path in paths:
+        seen.setdefault(path.resolve(), path)
+    return list(seen.values())
+
+
+def load_definitions(settings: Settings) -> Definitions:
+    """Load and check every metric, agent and prompt; a bad file fails here, with its path."""
+    prompt_dirs = _unique(settings.prompts_dirs)
+    catalogue = load_catalogue(
+        _unique(settings.metrics_dirs), _unique(settings.agents_dirs), prompt_dirs
+    )
+    renderer = PromptRenderer(list(catalogue.prompt_dirs))
+    for name in (SYSTEM_TEMPLATE, CALL_TEMPLATE):
+        try:
+            renderer.check(name)
+        except PromptError as exc:
+            raise DefinitionError(name, str(exc)) from None
+    for metric in catalogue.metrics.values():
+        if metric.trigger.expression:
+            try:
+                check_expression(metric.trigger.expression)
+            except ValueError as exc:
+                raise DefinitionError(metric.source, str(exc), "trigger.expression") from None
+        if metric.prompt_file:
+            try:
+                renderer.check(metric.prompt_file)
+            except PromptError as exc:
+                raise DefinitionError(metric.source, str(exc), "prompt_file") from None
+    return Definitions(catalogue=catalogue, renderer=renderer)
+
+
+@contextlib.contextmanager
+def open_judge(settings: Settings) -> Iterator[tuple[Judge, str | None]]:
+    """The configured judge, and a notice to show users (set when it is the offline model)."""
+    from evaluator.judge import JudgeSettings, LiteLLMJudge
+
+    common = {
+        "timeout": settings.timeout,
+        "num_retries": settings.num_retries,
+        "max_reasks": settings.max_reasks,
+        "temperature": settings.temperature,
+        "max_tokens": settings.max_tokens,
+    }
+    if settings.model:
+        yield LiteLLMJudge(
+            JudgeSettings(
+                model=settings.model,
+                api_base=settings.api_base,
+                api_key=settings.api_key,
+                structured_mode=settings.structured_mode,
+                **common,  # type: ignore[arg-type]
+            )
+        ), None
+        return
+    from evaluator.offline import OFFLINE_NOTICE, offline_server
+
+    with offline_server(context=settings.offline_context) as server:
+        yield LiteLLMJudge(
+            JudgeSettings(
+                model=server.model,
+                api_base=server.api_base,
+                api_key="sk-offline",
+                structured_mode="constrained_json",
+                **common,  # type: ignore[arg-type]
+            )
+        ), OFFLINE_NOTICE

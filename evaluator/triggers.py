@@ -1,0 +1,49 @@
+"""Trigger expressions: when a metric applies, decided over the call's facts without Python's
+``eval`` (simpleeval: no attribute access to internals, no imports, bounded work).
+
+An expression reads names such as ``call_ended_reason``, ``metadata["tier"]``,
+``dynamic_variables["plan"]``, ``metrics["latency_avg"]`` (computed metric values),
+``duration_seconds``, ``turn_count`` and ``customer_number``.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from simpleeval import EvalWithCompoundTypes, InvalidExpression
+
+__all__ = ["TriggerDecision", "check_expression", "evaluate_expression"]
+
+FUNCTIONS = {"len": len, "lower": lambda s: str(s).lower(), "str": str, "int": int, "float": float}
+
+
+@dataclass(frozen=True)
+class TriggerDecision:
+    fires: bool
+    reason: str
+
+
+def check_expression(expression: str) -> None:
+    """Raise ``ValueError`` when the expression is not a valid single expression."""
+    try:
+        ast.parse(expression, mode="eval")
+    except SyntaxError as exc:
+        raise ValueError(f"trigger expression is not valid: {exc.msg} at column {exc.offset}") from None
+
+
+def evaluate_expression(expression: str, names: Mapping[str, Any]) -> TriggerDecision:
+    """Whether the expression holds for this call; a missing name or key means it does not
+    fire, and the reason says which."""
+    evaluator = EvalWithCompoundTypes(names=dict(names), functions=FUNCTIONS)
+    try:
+        result = evaluator.eval(expression)
+    except KeyError as exc:
+        return TriggerDecision(False, f"trigger `{expression}` did not fire: no value for {exc}")
+    except (InvalidExpression, TypeError, ValueError, ZeroDivisionError, SyntaxError) as exc:
+        return TriggerDecision(False, f"trigger `{expression}` could not be evaluated: {exc}")
+    if result:
+        return TriggerDecision(True, f"trigger `{expression}` fired")
+    return TriggerDecision(False, f"trigger `{expression}` did not fire")

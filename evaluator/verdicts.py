@@ -1,0 +1,226 @@
+"""The judge's answer, typed: response models built from the definitions, and their reading.
+
+Each metric's answer is ``{reasoning, value}`` (reasons first), with ``value`` constrained by
+the metric's type: ``Literal`` of the enum values, an int bounded by the scale, a bool. An
+answer outside them is a validation error, which the judge re-asks; it is never coerced.
+Metrics with an ``automatic`` or question trigger answer ``applicable`` first.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
+
+from evaluator.definitions import AgentDefinition, MetricDefinition
+from evaluator.models import MetricResult, Usage
+
+__all__ = [
+    "CALL_FIELDS",
+    "Judge",
+    "JudgeAnswer",
+    "JudgeRequest",
+    "JudgePlan",
+    "build_response_model",
+    "field_errors_of",
+    "metric_result_from_answer",
+    "salvage",
+]
+
+REASONING_MAX = 1500
+CALL_FIELDS = ("topic", "dropoff_point", "evaluation")
+_REASONING = Field(
+    max_length=REASONING_MAX,
+    description="Your reasons first: quote the transcript with its [MM:SS] times.",
+)
+
+
+class _Answer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _TriggeredAnswer(_Answer):
+    @model_validator(mode="after")
+    def _value_when_applicable(self) -> _TriggeredAnswer:
+        if getattr(self, "applicable", False) and getattr(self, "value", None) is None:
+            raise ValueError("value is required when applicable is true")
+        return self
+
+
+@dataclass(frozen=True)
+class JudgePlan:
+    """What one judge request asks: some metrics and, for the main request, the call fields."""
+
+    key: str
+    metrics: tuple[MetricDefinition, ...]
+    include_call_fields: bool
+    response_model: type[BaseModel]
+
+
+@dataclass(frozen=True)
+class JudgeRequest:
+    """One request: ``key`` names it in errors (``call`` or an isolated metric's id)."""
+
+    key: str
+    messages: list[dict[str, str]]
+    response_model: type[BaseModel]
+
+
+@dataclass
+class JudgeAnswer:
+    """Validated fields by response key; failed fields with the reason; the evidence."""
+
+    fields: dict[str, Any]
+    errors: dict[str, str]
+    raw_completion: str | None
+    usage: Usage
+    attempts: int = 1
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+class Judge(Protocol):
+    """What the engine needs of a judge. ``LiteLLMJudge`` is the real one; tests use a
+    scripted fake with the same shape."""
+
+    @property
+    def model(self) -> str: ...
+
+    async def answer(self, request: JudgeRequest) -> JudgeAnswer: ...
+
+
+def _value_type(metric: MetricDefinition) -> Any:
+    if metric.type == "boolean":
+        return bool
+    if metric.type == "score":
+        assert metric.scale is not None  # guaranteed by MetricDefinition's validator
+        return Annotated[int, Field(ge=metric.scale.min, le=metric.scale.max)]
+    if metric.type == "enum":
+        return Literal[tuple(metric.enum_values or ())]
+    return float
+
+
+def value_description(metric: MetricDefinition) -> str:
+    if metric.type == "boolean":
+        return "true or false"
+    if metric.type == "score" and metric.scale is not None:
+        return f"an integer from {metric.scale.min} to {metric.scale.max}"
+    if metric.type == "enum":
+        return "one of: " + ", ".join(metric.enum_values or ())
+    return f"a number{f' in {metric.unit}' if metric.unit else ''}"
+
+
+def answer_model(metric: MetricDefinition) -> type[BaseModel]:
+    """The answer type of one metric, built from its definition."""
+    value_type = _value_type(metric)
+    value_field = Field(description=f"{metric.name}: {value_description(metric)}")
+    fields: dict[str, Any] = {}
+    base: type[_Answer] = _Answer
+    if metric.trigger.type == "automatic" or metric.trigger.question:
+        question = metric.trigger.question or f"Does the metric '{metric.name}' apply to this call?"
+        fields["applicable_reasoning"] = (str, Field(max_length=REASONING_MAX))
+        fields["applicable"] = (bool, Field(description=question))
+        fields["reasoning"] = (str, _REASONING)
+        fields["value"] = (value_type | None, Field(default=None, description=value_field.description))
+        base = _TriggeredAnswer
+    else:
+        fields["reasoning"] = (str, _REASONING)
+        fields["value"] = (value_type, value_field)
+    model: type[BaseModel] = create_model(f"Answer_{_pyname(metric.id)}", __base__=base, **fields)
+    return model
+
+
+def _pyname(metric_id: str) -> str:
+    return metric_id.replace("-", "_")
+
+
+def _call_field_models(agent: AgentDefinition) -> dict[str, Any]:
+    topic_type: Any = Literal[(*agent.topics, "other")] if agent.topics else Annotated[str, Field(max_length=200)]
+    stage_type: Any = Literal[agent.dropoff_points] if agent.dropoff_points else Annotated[str, Field(max_length=200)]
+    topic = create_model(
+        "TopicAnswer", __base__=_Answer, reasoning=(str, _REASONING),
+        value=(topic_type, Field(description="the call's topic")),
+    )
+    dropoff = create_model(
+        "DropoffAnswer", __base__=_Answer, reasoning=(str, _REASONING),
+        last_stage=(stage_type, Field(description="the last stage of the agent's flow reached")),
+        ended=(Literal["naturally", "caller_dropped_off", "agent_ended_early"],
+               Field(description="how the call ended")),
+    )  # fmt: skip
+    return {
+        "topic": (topic, ...),
+        "dropoff_point": (dropoff, ...),
+        "evaluation": (str, Field(max_length=REASONING_MAX, description="a short written evaluation of the call")),
+    }
+
+
+def build_response_model(
+    name: str,
+    metrics: Sequence[MetricDefinition],
+    agent: AgentDefinition,
+    include_call_fields: bool,
+) -> type[BaseModel]:
+    """One response model: a field per metric (named by the metric id), then the call fields."""
+    fields: dict[str, Any] = {}
+    for metric in metrics:
+        fields[_pyname(metric.id)] = (answer_model(metric), Field(alias=metric.id))
+    if include_call_fields:
+        fields.update(_call_field_models(agent))
+    model: type[BaseModel] = create_model(
+        name, __config__=ConfigDict(extra="forbid", populate_by_name=True), **fields
+    )
+    return model
+
+
+def metric_result_from_answer(metric: MetricDefinition, answer: BaseModel, model: str) -> MetricResult:
+    """A scored (or judged not-applicable) ``MetricResult`` from a schema-valid answer."""
+    base = {"id": metric.id, "name": metric.name, "type": metric.type, "unit": metric.unit,
+            "version": metric.full_version, "model": model}  # fmt: skip
+    if getattr(answer, "applicable", True) is False:
+        reason = f"not applicable (judge): {answer.applicable_reasoning}"  # type: ignore[attr-defined]
+        return MetricResult(**base, outcome="not_applicable", explanation=reason)
+    value = answer.value  # type: ignore[attr-defined]
+    explanation: str = answer.reasoning  # type: ignore[attr-defined]
+    if metric.type == "enum":
+        return MetricResult(**base, enum=value, value=value, explanation=explanation)
+    return MetricResult(**base, score=value, explanation=explanation)
+
+
+def salvage(raw: str | None, response_model: type[BaseModel]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Validate each field of a failed answer on its own: the valid ones are kept, the others
+    get the reason they failed. Used after re-asks run out, so one off-menu metric does not
+    sink the rest of the batch."""
+    valid: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    try:
+        data = json.loads(_json_part(raw or ""))
+    except ValueError:
+        data = None
+    for name, info in response_model.model_fields.items():
+        key = info.alias or name
+        if not isinstance(data, dict) or key not in data:
+            errors[key] = "missing from the judge's answer" if isinstance(data, dict) else "the judge's answer was not JSON"
+            continue
+        try:
+            adapter_model = create_model("_One", __config__=ConfigDict(extra="forbid"), v=(info.annotation, ...))
+            valid[key] = adapter_model.model_validate({"v": data[key]}).v  # type: ignore[attr-defined]
+        except ValidationError as exc:
+            errors[key] = field_errors_of(exc)
+    return valid, errors
+
+
+def field_errors_of(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors(include_url=False)[:3]:
+        loc = ".".join(str(p) for p in err["loc"] if p != "v")
+        parts.append(f"{loc}: {err['msg']}" if loc else str(err["msg"]))
+    return "; ".join(parts)
+
+
+def _json_part(text: str) -> str:
+    """The outermost JSON object in a completion (models sometimes wrap it in prose/fences)."""
+    start, end = text.find("{"), text.rfind("}")
+    return text[start : end + 1] if start != -1 and end > start else text
