@@ -235,7 +235,7 @@ def _assemble(
         status=status,
         feedback=request.feedback,
         metrics=metrics,
-        topic=getattr(topic, "value", None),
+        topic=_topic_text(topic),
         dropoff_point=_dropoff_text(dropoff),
         call_ended_reason=request.call_ended_reason,
         customer_number=request.customer_number,
@@ -250,6 +250,11 @@ def _assemble(
         created_at=now,
         updated_at=now,
     )
+
+
+def _topic_text(answer: Any) -> str | None:
+    value = getattr(answer, "value", None)
+    return None if value is None else str(value)[:1000]
 
 
 def _dropoff_text(answer: Any) -> str | None:

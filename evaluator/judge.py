@@ -18,6 +18,7 @@ from dataclasses import dataclass  # noqa: E402
 from typing import Any, Literal  # noqa: E402
 
 import instructor  # noqa: E402
+from instructor.core import IncompleteOutputException, InstructorRetryException  # noqa: E402
 import litellm  # noqa: E402
 from pydantic import BaseModel  # noqa: E402
 
@@ -59,6 +60,9 @@ class JudgeSettings:
     # llama.cpp-style servers turn into a grammar so a small model's output always parses.
     structured_mode: StructuredMode = "auto"
     seed: int | None = 0
+    # constrained_json only: longest free-text answer the grammar allows, so a small model
+    # cannot ramble until max_tokens (the pydantic model itself sets no such limit).
+    constrained_max_chars: int = 300
 
     def describe(self) -> dict[str, Any]:
         """The settings that change answers (no secrets), for reports and cache keys."""
@@ -118,7 +122,7 @@ class LiteLLMJudge:
                 max_retries=self.settings.max_reasks,
                 **self._call_kwargs(),
             )
-        except instructor.core.InstructorRetryException as exc:
+        except InstructorRetryException as exc:
             transport = _transport_cause(exc)
             if transport is not None:
                 raise self._unavailable(transport) from exc
@@ -128,7 +132,7 @@ class LiteLLMJudge:
         except Exception as exc:
             if _is_transport(exc):
                 raise self._unavailable(exc) from exc
-            if isinstance(exc, instructor.core.IncompleteOutputException):
+            if isinstance(exc, IncompleteOutputException):
                 return self._salvaged(request, responses, exc, started)
             raise JudgeOutputError(self.model, f"{type(exc).__name__}: {exc}") from exc
         fields = {
@@ -167,9 +171,11 @@ class LiteLLMJudge:
         (in constrained_json mode) adding the schema to ``response_format``."""
         constrained = self.settings.structured_mode == "constrained_json"
 
+        grammar_schema = grammar_friendly(schema, self.settings.constrained_max_chars)
+
         async def complete(**kwargs: Any) -> Any:
             if constrained:
-                kwargs["response_format"] = {"type": "json_object", "schema": schema}
+                kwargs["response_format"] = {"type": "json_object", "schema": grammar_schema}
             response = await litellm.acompletion(**kwargs)
             responses.append(response)
             return response
@@ -211,6 +217,24 @@ class LiteLLMJudge:
         tries = 1 + self.settings.num_retries
         reason = f"{type(exc).__name__} after {tries} tries: {_first_line(str(exc))}"
         return JudgeUnavailableError(self.model, reason)
+
+
+def grammar_friendly(schema: Any, max_chars: int) -> Any:
+    """A copy of a JSON schema that grammar-constrained decoders (llama.cpp) enforce fully:
+    free strings get ``maxLength``, small integer ranges become enums (their grammar does not
+    apply ``minimum``/``maximum``)."""
+    if isinstance(schema, list):
+        return [grammar_friendly(item, max_chars) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {key: grammar_friendly(value, max_chars) for key, value in schema.items()}
+    if out.get("type") == "string" and "enum" not in out and "const" not in out:
+        out.setdefault("maxLength", max_chars)
+    low, high = out.get("minimum"), out.get("maximum")
+    if out.get("type") == "integer" and isinstance(low, int) and isinstance(high, int) and high - low <= 200:
+        out = {k: v for k, v in out.items() if k not in ("type", "minimum", "maximum")}
+        out["enum"] = list(range(low, high + 1))
+    return out
 
 
 def _transport_cause(exc: BaseException) -> BaseException | None:

@@ -13,12 +13,14 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from evaluator.errors import OfflineModelError
 
@@ -59,10 +61,18 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait_ready(base: str, process: subprocess.Popen[bytes], deadline: float) -> None:
+def _log_tail(log: IO[bytes]) -> str:
+    log.seek(0)
+    lines = log.read().decode(errors="replace").strip().splitlines()
+    return "\n".join(lines[-5:])
+
+
+def _wait_ready(base: str, process: subprocess.Popen[bytes], deadline: float, log: IO[bytes]) -> None:
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise OfflineModelError(f"the offline model server exited with code {process.returncode}")
+            raise OfflineModelError(
+                f"the offline model server exited with code {process.returncode}:\n{_log_tail(log)}"
+            )
         try:
             with urllib.request.urlopen(f"{base}/models", timeout=2) as response:
                 if response.status == 200:
@@ -92,14 +102,17 @@ def offline_server(
         "--n_ctx", str(context), "--n_threads", str(max(1, os.cpu_count() or 1)),
         "--seed", "0", "--verbose", "false",
     ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{chosen}/v1"
-    try:
-        _wait_ready(base, process, time.monotonic() + startup_seconds)
-        yield OfflineServer(model=f"openai/{OFFLINE_MODEL_NAME}", api_base=base, process=process)
-    finally:
-        process.terminate()
+    # The server logs a lot (model metadata, grammars): to a file, never to a pipe nobody
+    # reads, which fills up and stalls the server mid-request.
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{chosen}/v1"
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+            _wait_ready(base, process, time.monotonic() + startup_seconds, log)
+            yield OfflineServer(model=f"openai/{OFFLINE_MODEL_NAME}", api_base=base, process=process)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()

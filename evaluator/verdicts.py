@@ -30,12 +30,10 @@ __all__ = [
     "salvage",
 ]
 
-REASONING_MAX = 1500
 CALL_FIELDS = ("topic", "dropoff_point", "evaluation")
-_REASONING = Field(
-    max_length=REASONING_MAX,
-    description="Your reasons first: quote the transcript with its [MM:SS] times.",
-)
+# No maxLength in the schema: grammar-constrained servers (llama.cpp) expand it into a
+# repetition their grammar parser rejects. Output length is bounded by max_tokens instead.
+_REASONING = Field(description="Your reasons first: quote the transcript with its [MM:SS] times.")
 
 
 class _Answer(BaseModel):
@@ -121,7 +119,7 @@ def answer_model(metric: MetricDefinition) -> type[BaseModel]:
     base: type[_Answer] = _Answer
     if metric.trigger.type == "automatic" or metric.trigger.question:
         question = metric.trigger.question or f"Does the metric '{metric.name}' apply to this call?"
-        fields["applicable_reasoning"] = (str, Field(max_length=REASONING_MAX))
+        fields["applicable_reasoning"] = (str, Field(description="why it does or does not apply"))
         fields["applicable"] = (bool, Field(description=question))
         fields["reasoning"] = (str, _REASONING)
         fields["value"] = (value_type | None, Field(default=None, description=value_field.description))
@@ -138,8 +136,8 @@ def _pyname(metric_id: str) -> str:
 
 
 def _call_field_models(agent: AgentDefinition) -> dict[str, Any]:
-    topic_type: Any = Literal[(*agent.topics, "other")] if agent.topics else Annotated[str, Field(max_length=200)]
-    stage_type: Any = Literal[agent.dropoff_points] if agent.dropoff_points else Annotated[str, Field(max_length=200)]
+    topic_type: Any = Literal[(*agent.topics, "other")] if agent.topics else str
+    stage_type: Any = Literal[agent.dropoff_points] if agent.dropoff_points else str
     topic = create_model(
         "TopicAnswer", __base__=_Answer, reasoning=(str, _REASONING),
         value=(topic_type, Field(description="the call's topic")),
@@ -153,7 +151,7 @@ def _call_field_models(agent: AgentDefinition) -> dict[str, Any]:
     return {
         "topic": (topic, ...),
         "dropoff_point": (dropoff, ...),
-        "evaluation": (str, Field(max_length=REASONING_MAX, description="a short written evaluation of the call")),
+        "evaluation": (str, Field(description="a short written evaluation of the call")),
     }
 
 
