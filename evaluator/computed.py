@@ -7,60 +7,61 @@ a value with an explanation that quotes ``[MM:SS]`` times, or "not applicable" w
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
-from evaluator.transcript import AGENT, CALLER, TOOL_CALL, TOOL_RESULT, Transcript, Turn, format_clock
+from evaluator.computed_base import (
+    NO_TIMESTAMPS,
+    Computed,
+    ComputedFunction,
+    NoParams,
+    Params,
+    seconds_of,
+    timed_speech,
+)
+from evaluator.computed_timing import (
+    InterruptionParams,
+    OverlapParams,
+    ThresholdParams,
+    infrastructure_issues,
+    interruption_score,
+    interruptions,
+    longest_silence,
+    silence_over_threshold,
+    stop_time_after_interruption,
+)
+from evaluator.transcript import (
+    AGENT,
+    CALLER,
+    TOOL_CALL,
+    TOOL_RESULT,
+    Transcript,
+    Turn,
+    format_clock,
+)
 
-__all__ = ["FUNCTIONS", "Computed", "ComputedFunction", "percentile", "run_computed"]
-
-NO_TIMESTAMPS = "not available: the transcript has no timestamps"
-
-
-@dataclass(frozen=True)
-class Computed:
-    """A computed metric's answer: ``value`` or ``not_applicable`` (the reason)."""
-
-    value: float | int | bool | None
-    explanation: str
-    details: dict[str, Any] | None = None
-    not_applicable: str | None = None
-
-    @classmethod
-    def na(cls, reason: str) -> Computed:
-        return cls(value=None, explanation=reason, not_applicable=reason)
-
-
-class Params(BaseModel):
-    """Parameters of a computed metric, from its YAML ``params``."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class NoParams(Params):
-    pass
+__all__ = [
+    "FUNCTIONS",
+    "Computed",
+    "ComputedFunction",
+    "percentile",
+    "run_computed",
+    "validate_params",
+]
 
 
 class LatencyParams(Params):
     statistic: str = Field(default="avg", pattern=r"^(avg|min|max|count|p[1-9][0-9]?)$")
 
 
-class SilenceParams(Params):
-    threshold_seconds: float = Field(default=10.0, gt=0)
-
-
-@dataclass(frozen=True)
-class ComputedFunction:
-    """A computed metric's code, the type of its parameters, and what the call must have."""
-
-    run: Callable[[Transcript, Any], Computed]
-    params: type[Params] = NoParams
-    needs: tuple[str, ...] = field(default=("timestamps",))
+class TurnParams(Params):
+    role: Literal["agent", "caller", "all"] = "all"
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -73,17 +74,11 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
-def _timed_speech(transcript: Transcript) -> list[Turn] | None:
-    if not transcript.has_timestamps:
-        return None
-    return list(transcript.speech_turns)
-
-
 def handoff_latencies(turns: Sequence[Turn]) -> list[tuple[float, Turn]]:
     """(ms, agent turn) for each caller→agent hand-off where the agent starts after the caller
     stops; overlaps are interruptions, not latency, and are left out."""
     found: list[tuple[float, Turn]] = []
-    for before, after in zip(turns, turns[1:], strict=False):
+    for before, after in itertools.pairwise(turns):
         if before.role == CALLER and after.role == AGENT:
             gap = (after.start_time or 0.0) - (before.end_time or 0.0)
             if gap >= 0:
@@ -92,7 +87,10 @@ def handoff_latencies(turns: Sequence[Turn]) -> list[tuple[float, Turn]]:
 
 
 def latency(transcript: Transcript, params: LatencyParams) -> Computed:
-    turns = _timed_speech(transcript)
+    """Time in ms from the caller's turn end to the start of the agent turn right after it,
+    over caller-to-agent hand-offs where the agent starts after the caller stops; reduced by
+    ``params.statistic``: avg, min, max, count or pNN (linear interpolation)."""
+    turns = timed_speech(transcript)
     if turns is None:
         return Computed.na(NO_TIMESTAMPS)
     found = handoff_latencies(turns)
@@ -122,11 +120,12 @@ def latency(transcript: Transcript, params: LatencyParams) -> Computed:
 
 
 def talk_ratio(transcript: Transcript, params: NoParams) -> Computed:
-    turns = _timed_speech(transcript)
+    """The agent's total speaking time divided by the call's duration (0..1)."""
+    turns = timed_speech(transcript)
     duration = transcript.duration_seconds
     if turns is None or not duration:
         return Computed.na(NO_TIMESTAMPS)
-    agent = sum((t.end_time or 0) - (t.start_time or 0) for t in turns if t.role == AGENT)
+    agent = seconds_of([t for t in turns if t.role == AGENT])
     ratio = agent / duration
     return Computed(
         value=round(ratio, 3),
@@ -135,43 +134,18 @@ def talk_ratio(transcript: Transcript, params: NoParams) -> Computed:
 
 
 def words_per_minute(transcript: Transcript, params: NoParams) -> Computed:
-    turns = _timed_speech(transcript)
+    """The agent's words (split on whitespace) per minute of the agent's speaking time."""
+    turns = timed_speech(transcript)
     if turns is None:
         return Computed.na(NO_TIMESTAMPS)
     agent_turns = [t for t in turns if t.role == AGENT]
-    seconds = sum((t.end_time or 0) - (t.start_time or 0) for t in agent_turns)
+    seconds = seconds_of(agent_turns)
     if seconds <= 0:
         return Computed.na("not applicable: the agent has no timed speech")
     words = sum(len(t.content.split()) for t in agent_turns)
     return Computed(
         value=round(words / (seconds / 60.0), 1),
         explanation=f"the agent said {words} words in {seconds:.1f} s of speech",
-    )
-
-
-def silences(turns: Sequence[Turn]) -> list[tuple[float, float]]:
-    """Stretches (start, end) inside the call where neither party speaks."""
-    spans = sorted((t.start_time or 0.0, t.end_time or 0.0) for t in turns)
-    gaps: list[tuple[float, float]] = []
-    covered_until = spans[0][1] if spans else 0.0
-    for start, end in spans[1:]:
-        if start > covered_until:
-            gaps.append((covered_until, start))
-        covered_until = max(covered_until, end)
-    return gaps
-
-
-def longest_silence(transcript: Transcript, params: NoParams) -> Computed:
-    turns = _timed_speech(transcript)
-    if turns is None:
-        return Computed.na(NO_TIMESTAMPS)
-    gaps = silences(turns)
-    if not gaps:
-        return Computed(value=0.0, explanation="no silence between turns")
-    start, end = max(gaps, key=lambda g: g[1] - g[0])
-    return Computed(
-        value=round(end - start, 2),
-        explanation=f"longest silence {end - start:.1f} s from [{format_clock(start)}]",
     )
 
 
@@ -191,25 +165,101 @@ def _is_error_result(turn: Turn) -> bool:
     return isinstance(parsed, dict) and bool(parsed.get("error"))
 
 
-def tool_call_errors(transcript: Transcript, params: NoParams) -> Computed:
+@dataclass(frozen=True)
+class _ToolOutcome:
+    calls: list[Turn]
+    errors: list[Turn]
+    unanswered: list[Turn]
+
+    @property
+    def failed(self) -> list[Turn]:
+        return [*self.errors, *self.unanswered]
+
+    def summary(self) -> str:
+        text = (
+            f"{len(self.calls)} tool calls, {len(self.errors)} errors, "
+            f"{len(self.unanswered)} without result"
+        )
+        if self.failed:
+            text += ": " + ", ".join(
+                f"[{_clock(t)}] {t.data.name if t.data else 'tool'}" for t in self.failed
+            )
+        return text
+
+    def details(self) -> dict[str, Any]:
+        return {
+            "calls": len(self.calls),
+            "errors": len(self.errors),
+            "unanswered": len(self.unanswered),
+        }
+
+
+def _clock(turn: Turn) -> str:
+    return "--:--" if turn.start_time is None else format_clock(turn.start_time)
+
+
+def _tool_outcome(transcript: Transcript) -> _ToolOutcome | None:
     calls = [t for t in transcript.turns if t.role == TOOL_CALL]
     results = [t for t in transcript.turns if t.role == TOOL_RESULT]
     if not calls and not results:
-        return Computed.na("not applicable: no tool calls in the call")
-    errors = [t for t in results if _is_error_result(t)]
+        return None
     answered = {t.data.id for t in results if t.data is not None and t.data.id}
-    unanswered = [t for t in calls if t.data is not None and t.data.id and t.data.id not in answered]
-    quoted = [
-        f"[{format_clock(t.start_time or 0)}] {t.data.name if t.data else 'tool'}"
-        for t in [*errors, *unanswered]
+    unanswered = [
+        t for t in calls if t.data is not None and t.data.id and t.data.id not in answered
     ]
-    explanation = f"{len(calls)} tool calls, {len(errors)} errors, {len(unanswered)} without result"
-    if quoted:
-        explanation += ": " + ", ".join(quoted)
+    return _ToolOutcome(calls, [t for t in results if _is_error_result(t)], unanswered)
+
+
+NO_TOOLS = "not applicable: no tool calls in the call"
+
+
+def tool_call_errors(transcript: Transcript, params: NoParams) -> Computed:
+    """Count of tool calls that failed: results flagged as errors, with an ``error`` field in
+    their JSON or text starting with error/failed/exception, plus calls (with an id) that
+    never got a result."""
+    outcome = _tool_outcome(transcript)
+    if outcome is None:
+        return Computed.na(NO_TOOLS)
     return Computed(
-        value=len(errors) + len(unanswered),
-        explanation=explanation,
-        details={"calls": len(calls), "errors": len(errors), "unanswered": len(unanswered)},
+        value=len(outcome.failed), explanation=outcome.summary(), details=outcome.details()
+    )
+
+
+def tool_call_success(transcript: Transcript, params: NoParams) -> Computed:
+    """True when no tool call failed (the failures ``tool_call_errors`` counts)."""
+    outcome = _tool_outcome(transcript)
+    if outcome is None:
+        return Computed.na(NO_TOOLS)
+    return Computed(
+        value=not outcome.failed, explanation=outcome.summary(), details=outcome.details()
+    )
+
+
+def turn_count(transcript: Transcript, params: TurnParams) -> Computed:
+    """Count of speech turns by ``params.role`` (agent, caller or all), as the transcript
+    lists them; tool calls and their results are not turns. Needs no timestamps."""
+    speech = transcript.speech_turns
+    agent = sum(1 for t in speech if t.role == AGENT)
+    caller = len(speech) - agent
+    value = {"agent": agent, "caller": caller, "all": len(speech)}[params.role]
+    return Computed(value=value, explanation=f"{agent} agent turns and {caller} caller turns")
+
+
+def call_duration(transcript: Transcript, params: NoParams) -> Computed:
+    """The call's length in seconds: the latest end time of any turn (times count from the
+    call's start)."""
+    duration = transcript.duration_seconds
+    if duration is None:
+        return Computed.na(NO_TIMESTAMPS)
+    last = max(
+        (t for t in transcript.turns if t.end_time is not None), key=lambda t: t.end_time or 0.0
+    )
+    return Computed(
+        value=round(duration, 2),
+        explanation=(
+            f"the last turn ({last.label}, from [{_clock(last)}]) "
+            f"ends at [{format_clock(duration)}]"
+        ),
     )
 
 
@@ -218,7 +268,15 @@ FUNCTIONS: dict[str, ComputedFunction] = {
     "talk_ratio": ComputedFunction(talk_ratio),
     "words_per_minute": ComputedFunction(words_per_minute),
     "longest_silence": ComputedFunction(longest_silence),
+    "silence_over_threshold": ComputedFunction(silence_over_threshold, ThresholdParams),
+    "infrastructure_issues": ComputedFunction(infrastructure_issues, ThresholdParams),
+    "interruptions": ComputedFunction(interruptions, InterruptionParams),
+    "stop_time_after_interruption": ComputedFunction(stop_time_after_interruption, OverlapParams),
+    "interruption_score": ComputedFunction(interruption_score, OverlapParams),
     "tool_call_errors": ComputedFunction(tool_call_errors, needs=("tool calls",)),
+    "tool_call_success": ComputedFunction(tool_call_success, needs=("tool calls",)),
+    "turn_count": ComputedFunction(turn_count, TurnParams, needs=("transcript",)),
+    "call_duration": ComputedFunction(call_duration, needs=("turn end times",)),
 }
 
 
@@ -226,7 +284,9 @@ def validate_params(function: str, params: Mapping[str, Any]) -> Params:
     """The function's parameters, validated; ``ValueError`` says which and why."""
     spec = FUNCTIONS.get(function)
     if spec is None:
-        raise ValueError(f"unknown computed function {function!r}; known: {', '.join(sorted(FUNCTIONS))}")
+        raise ValueError(
+            f"unknown computed function {function!r}; known: {', '.join(sorted(FUNCTIONS))}"
+        )
     try:
         return spec.params.model_validate(dict(params))
     except ValidationError as exc:
@@ -239,4 +299,3 @@ def run_computed(function: str, transcript: Transcript, params: Mapping[str, Any
     """Run a computed metric by name with its (already validated) parameters."""
     spec = FUNCTIONS[function]
     return spec.run(transcript, validate_params(function, params))
-
