@@ -85,6 +85,8 @@ class MetricDefinition(_Strict):
     trigger: Trigger = Trigger()
     version: str = "1"
     isolated: bool = False
+    # The answer lists findings ({category, priority, evidence}) before its value.
+    findings: bool = False
     function: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     aliases: tuple[str, ...] = ()
@@ -112,6 +114,8 @@ class MetricDefinition(_Strict):
             raise ValueError("give prompt or prompt_file, not both")
         if self.method == "computed" and self.trigger.question:
             raise ValueError("a computed metric cannot take an LLM trigger question")
+        if self.findings and self.method != "llm_judge":
+            raise ValueError("findings is only for llm_judge metrics")
         return self
 
     @property

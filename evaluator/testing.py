@@ -102,6 +102,8 @@ def default_answer(annotation: Any) -> Any:
         return 1.0
     if annotation is int:
         return 1
+    if origin is list:
+        return []
     if args:
         non_null = [a for a in args if a is not type(None)]
         return default_answer(non_null[0]) if non_null else None

@@ -40,6 +40,17 @@ class _Answer(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class Finding(_Answer):
+    """One finding of a metric with ``findings: true`` (e.g. an instruction deviation)."""
+
+    category: str = Field(description="a short category, e.g. 'skipped verification step'")
+    priority: Literal["critical", "non_critical"]
+    evidence: str = Field(description="the transcript quoted with its [MM:SS] time")
+
+
+_FINDINGS = "every finding, each with category, priority and quoted evidence ([] when none)"
+
+
 class _TriggeredAnswer(_Answer):
     @model_validator(mode="after")
     def _value_when_applicable(self) -> _TriggeredAnswer:
@@ -117,15 +128,18 @@ def answer_model(metric: MetricDefinition) -> type[BaseModel]:
     value_field = Field(description=f"{metric.name}: {value_description(metric)}")
     fields: dict[str, Any] = {}
     base: type[_Answer] = _Answer
-    if metric.trigger.type == "automatic" or metric.trigger.question:
+    triggered = metric.trigger.type == "automatic" or bool(metric.trigger.question)
+    if triggered:
         question = metric.trigger.question or f"Does the metric '{metric.name}' apply to this call?"
         fields["applicable_reasoning"] = (str, Field(description="why it does or does not apply"))
         fields["applicable"] = (bool, Field(description=question))
-        fields["reasoning"] = (str, _REASONING)
-        fields["value"] = (value_type | None, Field(default=None, description=value_field.description))
         base = _TriggeredAnswer
+    fields["reasoning"] = (str, _REASONING)
+    if metric.findings:
+        fields["findings"] = (list[Finding], Field(description=_FINDINGS))
+    if triggered:
+        fields["value"] = (value_type | None, Field(default=None, description=value_field.description))
     else:
-        fields["reasoning"] = (str, _REASONING)
         fields["value"] = (value_type, value_field)
     model: type[BaseModel] = create_model(f"Answer_{_pyname(metric.id)}", __base__=base, **fields)
     return model
@@ -182,9 +196,13 @@ def metric_result_from_answer(metric: MetricDefinition, answer: BaseModel, model
         return MetricResult(**base, outcome="not_applicable", explanation=reason)
     value = answer.value  # type: ignore[attr-defined]
     explanation: str = answer.reasoning  # type: ignore[attr-defined]
+    found = getattr(answer, "findings", None) or []
+    details = {"findings": [f.model_dump() for f in found]} if metric.findings else None
     if metric.type == "enum":
-        return MetricResult(**base, enum=value, value=value, explanation=explanation)
-    return MetricResult(**base, score=value, explanation=explanation)
+        return MetricResult(
+            **base, enum=value, value=value, explanation=explanation, details=details
+        )
+    return MetricResult(**base, score=value, explanation=explanation, details=details)
 
 
 def salvage(raw: str | None, response_model: type[BaseModel]) -> tuple[dict[str, Any], dict[str, str]]:
