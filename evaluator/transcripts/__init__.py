@@ -54,10 +54,11 @@ def detect_format(payload: Any) -> str:
     if len(fitting) == 1:
         return fitting[0]
     if not fitting:
+        names = sorted({f.name for f in _registry().values()})
         raise TranscriptFormatError(
             AUTO,
             "",
-            "a payload shaped like one of " + ", ".join(sorted({f.name for f in _registry().values()})),
+            "a payload shaped like one of " + ", ".join(names),
             payload,
             message="auto: the payload's shape fits no known transcript format; "
             "set transcript_type to one of " + ", ".join(known_formats()),
@@ -76,17 +77,34 @@ def detect_format(payload: Any) -> str:
 def parse_transcript(
     transcript_type: str, payload: Any, options: ParseOptions | None = None
 ) -> Transcript:
-    """Normalize ``payload`` of the named format (or ``auto``) into the canonical transcript."""
+    """Normalize ``payload`` of the named format (or ``auto``) into the canonical transcript.
+
+    Every format's result must hold at least one turn: a call with nothing said (an empty list,
+    or only empty messages) is a ``TranscriptFormatError``, checked here once for all formats.
+    """
     opts = options or ParseOptions()
     name = transcript_type
     notes: tuple[str, ...] = ()
     if name == AUTO:
+        if payload == [] or payload is None:
+            raise _no_turns(AUTO, payload)
         name = detect_format(payload)
         notes = (f"transcript_type auto: detected {name}",)
     fmt = _registry().get(name)
     if fmt is None:
         raise UnknownIdError("transcript_type", name, [*_registry(), AUTO])
     transcript = fmt.parse(payload, opts)
+    if not transcript.turns:
+        raise _no_turns(name, payload)
     if notes:
         transcript = transcript.model_copy(update={"notes": notes + transcript.notes})
     return transcript
+
+
+def _no_turns(name: str, payload: Any) -> TranscriptFormatError:
+    return TranscriptFormatError(
+        name,
+        "transcript_json",
+        "at least one turn (every message is empty or the list is empty)",
+        payload,
+    )

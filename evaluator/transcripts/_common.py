@@ -69,11 +69,93 @@ def opt_number(provider: str, obj: Mapping[str, Any], key: str, path: str) -> fl
     value = obj.get(key)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    number = _finite(value)
+    if number is None:
         raise TranscriptFormatError(provider, f"{path}.{key}", "a number or null", value)
-    if value < 0:
+    if number < 0:
         raise TranscriptFormatError(provider, f"{path}.{key}", "a number >= 0", value)
-    return float(value)
+    return number
+
+
+def req_number(provider: str, obj: Mapping[str, Any], key: str, path: str) -> float:
+    """A finite, non-negative number that must be present."""
+    if key not in obj:
+        raise TranscriptFormatError(
+            provider, f"{path}.{key}", "a number (the field is missing)", show_received=False
+        )
+    number = opt_number(provider, obj, key, path)
+    if number is None:
+        raise TranscriptFormatError(provider, f"{path}.{key}", "a number", None)
+    return number
+
+
+def _finite(value: Any) -> float | None:
+    # Huge JSON integers overflow a float: they are not times, so they are rejected, not raised.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def opt_bool(provider: str, obj: Mapping[str, Any], key: str, path: str) -> bool | None:
+    value = obj.get(key)
+    if value is None or isinstance(value, bool):
+        return value
+    raise TranscriptFormatError(provider, f"{path}.{key}", "true, false or null", value)
+
+
+def find_list(
+    provider: str, payload: Any, containers: tuple[tuple[str, ...], ...], expected: str
+) -> tuple[list[Any], str]:
+    """The transcript list and its path, from a bare list or an object that holds it.
+
+    ``containers`` are key paths tried in order; the first that exists (non-null) must be a list.
+    """
+    if isinstance(payload, list):
+        return payload, ""
+    obj = expect_object(provider, payload, "transcript_json")
+    for keys in containers:
+        node: Any = obj
+        for key in keys:
+            node = node.get(key) if isinstance(node, dict) else None
+        if node is not None:
+            path = ".".join(keys)
+            return expect_list(provider, node, path), path
+    raise TranscriptFormatError(provider, "transcript_json", expected, payload)
+
+
+def item_path(base: str, index: int) -> str:
+    """``base[3]``, or ``[3]`` for a bare list."""
+    return f"{base}[{index}]"
+
+
+def lookup(obj: Any, *keys: str) -> Any:
+    """A nested value or None, never an error (for detectors)."""
+    node = obj
+    for key in keys:
+        if not isinstance(node, dict):
+            return None
+        node = node.get(key)
+    return node
+
+
+def locate(payload: Any, containers: tuple[tuple[str, ...], ...]) -> Any:
+    """What :func:`find_list` would read, or None; never an error (for detectors)."""
+    if isinstance(payload, list):
+        return payload
+    for keys in containers:
+        node = lookup(payload, *keys)
+        if node is not None:
+            return node
+    return None
+
+
+def all_dicts(items: Any) -> bool:
+    """A non-empty list of objects (what every detector first asks)."""
+    return isinstance(items, list) and bool(items) and all(isinstance(i, dict) for i in items)
 
 
 def json_text(value: Any) -> str | None:
@@ -117,3 +199,21 @@ def check_times(provider: str, turns: Iterable[Turn], path_of: Callable[[int], s
 def carries_something(turn: Turn) -> bool:
     """Empty messages that carry no text and no tool data are dropped."""
     return bool(turn.content.strip()) or turn.data is not None
+
+
+def finish(
+    provider: str,
+    pairs: Iterable[tuple[Turn, str]],
+    *,
+    context: Iterable[str] = (),
+    notes: Iterable[str] = (),
+) -> Transcript:
+    """Drop empty turns, check the times run forward, and build the transcript."""
+    kept = [(turn, path) for turn, path in pairs if carries_something(turn)]
+    check_times(provider, (t for t, _ in kept), lambda i: kept[i][1])
+    return Transcript(
+        turns=tuple(t for t, _ in kept),
+        provider=provider,
+        context="\n\n".join(c for c in context if c) or None,
+        notes=tuple(notes),
+    )

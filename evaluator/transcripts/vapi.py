@@ -144,10 +144,19 @@ def detect(payload: Any) -> bool:
     except TranscriptFormatError:
         return False
     items = [m for m in messages if isinstance(m, dict)]
-    return bool(items) and len(items) == len(messages) and all(
-        "secondsFromStart" in m or m.get("role") in ("bot", "tool_calls", "tool_call_result")
-        for m in items
+    return (
+        bool(items)
+        and len(items) == len(messages)
+        and all(m.get("role") in ROLES and _vapi_shaped(m) for m in items)
     )
+
+
+def _vapi_shaped(message: Mapping[str, Any]) -> bool:
+    # Retell and Pipecat share the role name tool_call_result; only Vapi's carry toolCallId.
+    role = message.get("role")
+    if role == "tool_call_result":
+        return "toolCallId" in message
+    return "secondsFromStart" in message or role in ("bot", "tool_calls")
 
 
 FORMAT = TranscriptFormat(name=PROVIDER, parse=parse, detect=detect)
