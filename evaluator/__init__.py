@@ -42,6 +42,7 @@ __all__ = [
     "PreparedCall",
     "PromptError",
     "RequestValidationError",
+    "Settings",
     "Transcript",
     "TranscriptFormatError",
     "Turn",

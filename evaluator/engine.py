@@ -85,7 +85,13 @@ async def evaluate_prepared(
             continue
         usage = usage.plus(answer.usage)
         results.update(_plan_results(plan, answer, judge.model))
-        call_fields.update({k: v for k, v in answer.fields.items() if k in ("topic", "dropoff_point", "evaluation")})
+        call_fields.update(
+            {
+                k: v
+                for k, v in answer.fields.items()
+                if k in ("topic", "dropoff_point", "evaluation")
+            }
+        )
         errors.extend(f"{key}: {why}" for key, why in answer.errors.items())
     ordered = [results[m.id] for m in prepared.metrics if m.id in results]
     return _assemble(prepared, ordered, call_fields, errors, usage, opts)
@@ -103,7 +109,9 @@ def _stage(
     triggered, skipped = _apply_expression_triggers(prepared, computed)
     plans = plan_requests(prepared, triggered)
     requests = [
-        JudgeRequest(plan.key, render_messages(renderer, prepared, plan, computed), plan.response_model)
+        JudgeRequest(
+            plan.key, render_messages(renderer, prepared, plan, computed), plan.response_model
+        )
         for plan in plans
     ]
     return computed, skipped, plans, requests
@@ -123,8 +131,17 @@ def plan_requests(prepared: PreparedCall, metrics: Sequence[MetricDefinition]) -
     ]
     for metric in metrics:
         if metric.is_llm and metric.isolated:
-            model = build_response_model(f"Judgement_{metric.id.replace('-', '_')}", [metric], prepared.agent, False)
-            plans.append(JudgePlan(key=metric.id, metrics=(metric,), include_call_fields=False, response_model=model))
+            model = build_response_model(
+                f"Judgement_{metric.id.replace('-', '_')}", [metric], prepared.agent, False
+            )
+            plans.append(
+                JudgePlan(
+                    key=metric.id,
+                    metrics=(metric,),
+                    include_call_fields=False,
+                    response_model=model,
+                )
+            )
     return plans
 
 
@@ -158,8 +175,14 @@ def _computed_results(prepared: PreparedCall) -> list[MetricResult]:
         if value.not_applicable is not None:
             results.append(_not_applicable(metric, value.not_applicable, None))
             continue
-        results.append(MetricResult(**_base(metric, None), score=value.value,
-                                    explanation=value.explanation, details=value.details))  # fmt: skip
+        results.append(
+            MetricResult(
+                **_base(metric, None),
+                score=value.value,
+                explanation=value.explanation,
+                details=value.details,
+            )
+        )
     return results
 
 
@@ -266,6 +289,7 @@ def _dropoff_text(answer: Any) -> str | None:
 
 
 def _variable_notes(prepared: PreparedCall) -> list[str]:
-    _, missing = substitute_variables(prepared.agent.description, prepared.request.dynamic_variables)
+    _, missing = substitute_variables(
+        prepared.agent.description, prepared.request.dynamic_variables
+    )
     return [f"dynamic variable {name!r} has no value; left as written" for name in missing]
-

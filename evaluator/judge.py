@@ -13,18 +13,18 @@ import os
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-import time  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from typing import Any, Literal  # noqa: E402
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any, Literal
 
-import instructor  # noqa: E402
-from instructor.core import IncompleteOutputException, InstructorRetryException  # noqa: E402
-import litellm  # noqa: E402
-from pydantic import BaseModel  # noqa: E402
+import instructor
+import litellm
+from instructor.core import IncompleteOutputException, InstructorRetryException
 
-from evaluator.errors import JudgeOutputError, JudgeUnavailableError  # noqa: E402
-from evaluator.models import Usage  # noqa: E402
-from evaluator.verdicts import Judge, JudgeAnswer, JudgeRequest, salvage  # noqa: E402
+from evaluator.errors import JudgeOutputError, JudgeUnavailableError
+from evaluator.models import Usage
+from evaluator.verdicts import Judge, JudgeAnswer, JudgeRequest, salvage
 
 __all__ = [
     "Judge",
@@ -113,7 +113,9 @@ class LiteLLMJudge:
         """Ask once (plus transport retries and schema re-asks); never raises on bad output."""
         responses: list[Any] = []
         schema = request.response_model.model_json_schema()
-        client = instructor.from_litellm(self._completion(responses, schema), mode=self._mode)
+        client = instructor.from_litellm(
+            self._completion(responses, schema), mode=self._mode, async_client=True
+        )
         started = time.perf_counter()
         try:
             parsed = await client.create(
@@ -166,7 +168,9 @@ class LiteLLMJudge:
             kwargs["api_key"] = s.api_key
         return kwargs
 
-    def _completion(self, responses: list[Any], schema: dict[str, Any]) -> Any:
+    def _completion(
+        self, responses: list[Any], schema: dict[str, Any]
+    ) -> Callable[..., Coroutine[Any, Any, Any]]:
         """litellm's acompletion, recording each raw response for usage and evidence, and
         (in constrained_json mode) adding the schema to ``response_format``."""
         constrained = self.settings.structured_mode == "constrained_json"
@@ -231,7 +235,12 @@ def grammar_friendly(schema: Any, max_chars: int) -> Any:
     if out.get("type") == "string" and "enum" not in out and "const" not in out:
         out.setdefault("maxLength", max_chars)
     low, high = out.get("minimum"), out.get("maximum")
-    if out.get("type") == "integer" and isinstance(low, int) and isinstance(high, int) and high - low <= 200:
+    if (
+        out.get("type") == "integer"
+        and isinstance(low, int)
+        and isinstance(high, int)
+        and high - low <= 200
+    ):
         out = {k: v for k, v in out.items() if k not in ("type", "minimum", "maximum")}
         out["enum"] = list(range(low, high + 1))
     return out
@@ -245,7 +254,7 @@ def _transport_cause(exc: BaseException) -> BaseException | None:
         seen = seen.__cause__ or seen.__context__
     for attempt in getattr(exc, "failed_attempts", None) or ():
         inner = getattr(attempt, "exception", None)
-        if inner is not None and _is_transport(inner):
+        if isinstance(inner, BaseException) and _is_transport(inner):
             return inner
     return None
 
@@ -272,4 +281,3 @@ def _text_of(response: Any) -> str | None:
 def _first_line(text: str) -> str:
     line = text.strip().splitlines()[0] if text.strip() else ""
     return line[:300]
-

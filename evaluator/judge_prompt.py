@@ -19,7 +19,7 @@ from evaluator.models import MetricResult
 from evaluator.prompts import Fenced, PromptRenderer, fenced_data, substitute_variables
 from evaluator.verdicts import JudgePlan, value_description
 
-__all__ = ["SYSTEM_TEMPLATE", "CALL_TEMPLATE", "render_messages"]
+__all__ = ["CALL_TEMPLATE", "SYSTEM_TEMPLATE", "render_messages"]
 
 SYSTEM_TEMPLATE = "judge_system.j2"
 CALL_TEMPLATE = "judge_call.j2"
@@ -123,4 +123,3 @@ def _date(prepared: PreparedCall) -> str:
     if stamp is None:
         return "unknown"
     return stamp.astimezone(UTC).date().isoformat() if stamp.tzinfo else stamp.date().isoformat()
-

@@ -96,7 +96,7 @@ class ObserveRequest(BaseModel):
         else:
             raise ValueError('expected a comma-separated string of metric ids, e.g. "118,119"')
         if not all(isinstance(p, str) and p for p in parts):
-            raise ValueError("metric ids must be non-empty, e.g. \"118,119\"")
+            raise ValueError('metric ids must be non-empty, e.g. "118,119"')
         return list(dict.fromkeys(parts))
 
     @field_validator("dynamic_variables")
@@ -121,9 +121,7 @@ class ObserveRequest(BaseModel):
                     "so send a transcript"
                 )
         elif self.transcript_json is None:
-            raise ValueError(
-                "transcript_json: a call needs a transcript (or audio with none-mono)"
-            )
+            raise ValueError("transcript_json: a call needs a transcript (or audio with none-mono)")
         return self
 
 
@@ -239,6 +237,8 @@ def field_errors(exc: ValidationError) -> dict[str, list[str]]:
                 field, message = "non_field_errors", field
         else:
             field = loc[0]
+            if err["type"] == "literal_error":
+                message = f"{message}; got {err['input']!r}"
             if len(loc) > 1:
                 message = f"item {'.'.join(loc[1:])}: {message}"
         errors.setdefault(field, []).append(message)

@@ -67,7 +67,9 @@ def _log_tail(log: IO[bytes]) -> str:
     return "\n".join(lines[-5:])
 
 
-def _wait_ready(base: str, process: subprocess.Popen[bytes], deadline: float, log: IO[bytes]) -> None:
+def _wait_ready(
+    base: str, process: subprocess.Popen[bytes], deadline: float, log: IO[bytes]
+) -> None:
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise OfflineModelError(
@@ -109,7 +111,9 @@ def offline_server(
         base = f"http://127.0.0.1:{chosen}/v1"
         try:
             _wait_ready(base, process, time.monotonic() + startup_seconds, log)
-            yield OfflineServer(model=f"openai/{OFFLINE_MODEL_NAME}", api_base=base, process=process)
+            yield OfflineServer(
+                model=f"openai/{OFFLINE_MODEL_NAME}", api_base=base, process=process
+            )
         finally:
             process.terminate()
             try:

@@ -74,25 +74,31 @@ def open_judge(settings: Settings) -> Iterator[tuple[Judge, str | None]]:
         "max_tokens": settings.max_tokens,
     }
     if settings.model:
-        yield LiteLLMJudge(
-            JudgeSettings(
-                model=settings.model,
-                api_base=settings.api_base,
-                api_key=settings.api_key,
-                structured_mode=settings.structured_mode,
-                **common,  # type: ignore[arg-type]
-            )
-        ), None
+        yield (
+            LiteLLMJudge(
+                JudgeSettings(
+                    model=settings.model,
+                    api_base=settings.api_base,
+                    api_key=settings.api_key,
+                    structured_mode=settings.structured_mode,
+                    **common,  # type: ignore[arg-type]
+                )
+            ),
+            None,
+        )
         return
     from evaluator.offline import OFFLINE_NOTICE, offline_server
 
     with offline_server(context=settings.offline_context) as server:
-        yield LiteLLMJudge(
-            JudgeSettings(
-                model=server.model,
-                api_base=server.api_base,
-                api_key="sk-offline",
-                structured_mode="constrained_json",
-                **common,  # type: ignore[arg-type]
-            )
-        ), OFFLINE_NOTICE
+        yield (
+            LiteLLMJudge(
+                JudgeSettings(
+                    model=server.model,
+                    api_base=server.api_base,
+                    api_key="sk-offline",
+                    structured_mode="constrained_json",
+                    **common,  # type: ignore[arg-type]
+                )
+            ),
+            OFFLINE_NOTICE,
+        )

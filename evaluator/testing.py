@@ -54,7 +54,9 @@ class ScriptedJudge:
             await asyncio.sleep(self.latency_seconds)
         if self.failures < self.fail_times:
             self.failures += 1
-            raise JudgeUnavailableError(self.model, f"scripted failure {self.failures} of {self.fail_times}")
+            raise JudgeUnavailableError(
+                self.model, f"scripted failure {self.failures} of {self.fail_times}"
+            )
         raw = self.respond(request) if self.respond else json.dumps(self._answer_for(request))
         fields, errors = salvage(raw, request.response_model)
         prompt_chars = sum(len(m["content"]) for m in request.messages)
@@ -73,14 +75,22 @@ class ScriptedJudge:
             key = info.alias or name
             if key in self.answers:
                 scripted = self.answers[key]
-                out[key] = scripted if isinstance(scripted, dict) or not _has_value(info.annotation) else {**default_answer(info.annotation), "value": scripted}
+                out[key] = (
+                    scripted
+                    if isinstance(scripted, dict) or not _has_value(info.annotation)
+                    else {**default_answer(info.annotation), "value": scripted}
+                )
             else:
                 out[key] = default_answer(info.annotation)
         return out
 
 
 def _has_value(annotation: Any) -> bool:
-    return isinstance(annotation, type) and issubclass(annotation, BaseModel) and "value" in annotation.model_fields
+    return (
+        isinstance(annotation, type)
+        and issubclass(annotation, BaseModel)
+        and "value" in annotation.model_fields
+    )
 
 
 def default_answer(annotation: Any) -> Any:

@@ -1,0 +1,60 @@
+"""Shared fixtures: the repository's definitions, a prepared example call, and the VCR setup
+for the boundary tier (recorded judge exchanges in the root ``cassettes/`` folder)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+import litellm  # noqa: E402
+
+from evaluator.config import Settings  # noqa: E402
+from evaluator.intake import PreparedCall, read_request  # noqa: E402
+from evaluator.runtime import Definitions, load_definitions  # noqa: E402
+
+# VCR cannot record litellm's default aiohttp transport; httpx it records faithfully.
+litellm.disable_aiohttp_transport = True
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples" / "calls"
+
+
+@pytest.fixture(scope="session")
+def definitions() -> Definitions:
+    return load_definitions(Settings(agents_dirs=[ROOT / "agents"]))
+
+
+def load_example(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((EXAMPLES / name).read_text(encoding="utf-8"))
+    return data
+
+
+@pytest.fixture
+def booking_request() -> dict[str, Any]:
+    return load_example("booking_success_cekura.json")
+
+
+@pytest.fixture
+def booking_call(definitions: Definitions, booking_request: dict[str, Any]) -> PreparedCall:
+    return read_request(booking_request, definitions.catalogue)
+
+
+@pytest.fixture(scope="module")
+def vcr_config() -> dict[str, Any]:
+    """Match on the body: a changed prompt must be a cassette miss, never a stale replay."""
+    return {
+        "match_on": ["method", "scheme", "host", "port", "path", "body"],
+        "filter_headers": ["authorization", "x-api-key", "api-key"],
+        "decode_compressed_response": True,
+    }
+
+
+@pytest.fixture(scope="module")
+def vcr_cassette_dir(request: pytest.FixtureRequest) -> str:
+    return str(ROOT / "cassettes" / request.module.__name__.split(".")[-1])
