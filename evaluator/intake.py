@@ -10,6 +10,7 @@ from typing import Any
 from evaluator.definitions import GOAL_METRIC_ID, AgentDefinition, Catalogue, MetricDefinition
 from evaluator.errors import RequestValidationError, TranscriptFormatError, UnknownIdError
 from evaluator.models import ObserveRequest, parse_request
+from evaluator.redact import RedactionReport, redact_request, redact_transcript
 from evaluator.transcript import Transcript
 from evaluator.transcripts import ParseOptions, parse_transcript
 
@@ -22,6 +23,12 @@ class PreparedCall:
     agent: AgentDefinition
     transcript: Transcript
     metrics: tuple[MetricDefinition, ...]
+    redaction: RedactionReport | None = None
+
+    def stored_request(self) -> dict[str, Any]:
+        """The request body to store: ``request`` is already redacted by ``prepare_call``
+        (transcript_json, metadata, dynamic_variables) and parses again as a request."""
+        return self.request.model_dump(mode="json", exclude_defaults=True)
 
 
 def read_request(data: Any, catalogue: Catalogue) -> PreparedCall:
@@ -47,7 +54,9 @@ def prepare_call(request: ObserveRequest, catalogue: Catalogue) -> PreparedCall:
         errors.setdefault("transcript_json", []).append(str(exc))
     if errors or agent is None:
         raise RequestValidationError(errors)
-    return PreparedCall(request=request, agent=agent, transcript=transcript, metrics=metrics)
+    # Before anything reads the transcript: prompts, computed metrics and the stored result.
+    transcript, redaction = redact_transcript(transcript, request.redact_fields)
+    return PreparedCall(redact_request(request), agent, transcript, metrics, redaction)
 
 
 def _resolve_agent(
