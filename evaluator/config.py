@@ -37,3 +37,17 @@ class Settings(BaseSettings):
     prompts_dirs: list[Path] = Field(default_factory=lambda: [builtin_dir("prompts")])
     agents_dirs: list[Path] = Field(default_factory=lambda: [Path("agents")])
     offline_context: int = Field(default=8192, ge=2048)
+    # The observe service (evaluator serve).
+    database_url: str = "sqlite:///evaluator.db"
+    api_keys: str = Field(default="", description="comma-separated keys accepted in X-API-Key")
+    allow_unauthenticated: bool = False
+    allow_duplicate_calls: bool = False
+    max_body_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    max_attempts: int = Field(default=5, ge=1)
+    retry_base_seconds: float = Field(default=5.0, ge=0)
+    retry_max_seconds: float = Field(default=300.0, ge=0)
+    lease_seconds: float = Field(default=60.0, gt=0)
+    poll_seconds: float = Field(default=1.0, gt=0)
+    wait_timeout_seconds: float = Field(default=300.0, gt=0)
+    webhook_url: str | None = None
+    webhook_secret: str | None = None

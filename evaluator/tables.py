@@ -1,0 +1,165 @@
+"""The database schema (SQLAlchemy 2 declarative tables), used by ``store.py`` and the migrations.
+
+A call row holds what was received (the raw body, its hash, the normalized transcript) and its
+place in the evaluation queue. Machine results live in ``evaluations`` (one row per run) and
+``metric_results``; a human review lives in ``reviews``, apart from both, so re-running an
+evaluation never overwrites what a person decided.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = ["Base", "CallRow", "EvaluationRow", "MetricResultRow", "RecordingRow", "ReviewRow"]
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC on the way out, whatever the database keeps (SQLite keeps none)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """The metadata every table (and the migrations) share."""
+
+
+class CallRow(Base):
+    __tablename__ = "calls"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(String(100))
+    agent_id: Mapped[int] = mapped_column(Integer)
+    agent_name: Mapped[str] = mapped_column(String(255))
+    trace_id: Mapped[str | None] = mapped_column(String(32))
+    # The body exactly as received (JSON text; multipart fields re-encoded as JSON).
+    body: Mapped[str] = mapped_column(Text)
+    body_hash: Mapped[str] = mapped_column(String(64))
+    # The validated request (ObserveRequest as JSON): what evaluations and reads use.
+    request: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # Unique when set: "<agent>:<call_id>" (duplicates refused) or with the hash appended.
+    dedupe_key: Mapped[str | None] = mapped_column(String(255), unique=True)
+    # PATCHed metadata / dynamic_variables, applied over the body when (re)evaluating.
+    overrides: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    duration: Mapped[str | None] = mapped_column(String(16))
+    transcript_text: Mapped[str] = mapped_column(Text)
+    transcript_object: Mapped[list[Any]] = mapped_column(JSON)
+    evaluation_status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claim_token: Mapped[str | None] = mapped_column(String(64))
+    # What the next evaluation runs: "request" (the request's own metric_ids), "all"
+    # (every metric of the agent) or "chosen" (job_metric_ids, merged into the last results).
+    job_scope: Mapped[str] = mapped_column(String(16), default="request")
+    job_metric_ids: Mapped[list[Any] | None] = mapped_column(JSON)
+    current_evaluation_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_calls_agent_call_id", "agent_id", "call_id"),
+        Index("ix_calls_queue", "evaluation_status", "next_attempt_at"),
+        Index("ix_calls_occurred_at", "occurred_at"),
+    )
+
+
+class RecordingRow(Base):
+    __tablename__ = "recordings"
+
+    call_pk: Mapped[int] = mapped_column(
+        ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True
+    )
+    filename: Mapped[str | None] = mapped_column(String(255))
+    content_type: Mapped[str | None] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class EvaluationRow(Base):
+    """One run of the engine over a call: the call-level results and what it cost."""
+
+    __tablename__ = "evaluations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_pk: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    source: Mapped[str] = mapped_column(String(32))
+    model: Mapped[str | None] = mapped_column(String(255))
+    usage: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    outcome: Mapped[str] = mapped_column(String(16))
+    success: Mapped[bool | None] = mapped_column(Boolean)
+    status: Mapped[str | None] = mapped_column(String(32))
+    topic: Mapped[str | None] = mapped_column(String(1000))
+    dropoff_point: Mapped[str | None] = mapped_column(String(1000))
+    evaluation: Mapped[str | None] = mapped_column(Text)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    notes: Mapped[list[Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class MetricResultRow(Base):
+    __tablename__ = "metric_results"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    evaluation_id: Mapped[int] = mapped_column(
+        ForeignKey("evaluations.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    metric_id: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255))
+    type: Mapped[str] = mapped_column(String(16))
+    score: Mapped[Any] = mapped_column(JSON, nullable=True)
+    enum: Mapped[str | None] = mapped_column(String(255))
+    value: Mapped[str | None] = mapped_column(Text)
+    explanation: Mapped[str] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text)
+    unit: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    version: Mapped[str | None] = mapped_column(String(255))
+    model: Mapped[str | None] = mapped_column(String(255))
+
+
+class ReviewRow(Base):
+    """A person's verdict on a call, kept apart from (and outliving) machine results."""
+
+    __tablename__ = "reviews"
+
+    call_pk: Mapped[int] = mapped_column(
+        ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True
+    )
+    status: Mapped[str | None] = mapped_column(String(32))
+    feedback: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,129 @@
+"""Fixtures of the service tests: the same suite on SQLite and PostgreSQL, an ASGI client
+with the service's lifespan (store migrated, workers running) and the scripted judge."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
+
+from evaluator.config import Settings
+from evaluator.models import CallEvaluation
+from evaluator.runtime import Definitions
+from evaluator.service import Service, create_app
+from evaluator.testing import ScriptedJudge
+from tests.conftest import ROOT
+
+API_KEY = "test-key-1"
+HEADERS = {"X-API-Key": API_KEY}
+POSTGRES_URL = os.environ.get(
+    "EVALUATOR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+FINISHED = ("evaluated", "failed")
+
+
+def _postgres_schema_url() -> Iterator[str]:
+    """A fresh schema for one test, dropped afterwards (the URL pins it as search_path)."""
+    schema = f"evaluator_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except OperationalError as exc:
+        admin.dispose()
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}: {exc.orig}")
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    try:
+        yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'evaluator.db'}"
+        return
+    yield from _postgres_schema_url()
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(
+        database_url=database_url,
+        api_keys=f"other-key, {API_KEY}",
+        agents_dirs=[ROOT / "agents"],
+        concurrency=2,
+        poll_seconds=0.02,
+        retry_base_seconds=0.0,
+        max_attempts=3,
+        lease_seconds=5.0,
+        wait_timeout_seconds=30.0,
+        max_body_bytes=64 * 1024,
+    )
+
+
+@dataclass
+class Running:
+    app: FastAPI
+    client: httpx.AsyncClient
+    judge: ScriptedJudge
+
+    @property
+    def service(self) -> Service:
+        service: Service = self.app.state.service
+        return service
+
+    async def wait_finished(
+        self, pk: int, *, statuses: tuple[str, ...] = FINISHED
+    ) -> dict[str, Any]:
+        """Poll GET until the call reaches one of ``statuses`` (bounded: fails, never hangs)."""
+        body: dict[str, Any] = {}
+        for _ in range(1500):
+            response = await self.client.get(f"/observability/v1/call-logs/{pk}/", headers=HEADERS)
+            body = response.json()
+            if body["evaluation_status"] in statuses:
+                return body
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"call {pk} never reached {statuses}: {body}")
+
+
+RunApp = Callable[..., contextlib.AbstractAsyncContextManager[Running]]
+
+
+@pytest.fixture
+def run_app(settings: Settings, definitions: Definitions) -> RunApp:
+    """``async with run_app(judge=..., **settings) as running``: the service started and
+    stopped as uvicorn would (lifespan), reached through an in-process ASGI client."""
+
+    @contextlib.asynccontextmanager
+    async def run(judge: ScriptedJudge | None = None, **overrides: Any) -> AsyncIterator[Running]:
+        judge = judge or ScriptedJudge()
+        app = create_app(
+            settings.model_copy(update=overrides), judge=judge, definitions=definitions
+        )
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                yield Running(app, client, judge)
+
+    return run
+
+
+def call_log(data: dict[str, Any]) -> CallEvaluation:
+    """Responses must be valid call logs."""
+    return CallEvaluation.model_validate(data)
