@@ -21,7 +21,11 @@ def tool_call(at: float | None, call_id: str | None, name: str = "lookup") -> Tu
 
 
 def tool_result(
-    at: float | None, call_id: str | None, result: str, name: str = "lookup", is_error: bool | None = None
+    at: float | None,
+    call_id: str | None,
+    result: str,
+    name: str = "lookup",
+    is_error: bool | None = None,
 ) -> Turn:
     data = ToolData(id=call_id, name=name, result=result, is_error=is_error)
     return Turn(role=TOOL_RESULT, start_time=at, data=data)

@@ -39,9 +39,13 @@ def test_an_error_result_fails_tool_call_success(
     assert compute(definitions, "tool_call_errors", transcript).value == 1
 
 
-def test_a_call_without_result_is_a_failure_and_empty_error_field_is_not(definitions: Definitions) -> None:
+def test_a_call_without_result_is_a_failure_and_empty_error_field_is_not(
+    definitions: Definitions,
+) -> None:
     transcript = call(
-        tool_call(1, "a"), tool_result(2, "a", '{"error": null, "ok": true}'), tool_call(3, "b", "send_sms")
+        tool_call(1, "a"),
+        tool_result(2, "a", '{"error": null, "ok": true}'),
+        tool_call(3, "b", "send_sms"),
     )
     errors = compute(definitions, "tool_call_errors", transcript)
     assert errors.value == 1 and errors.details == {"calls": 2, "errors": 0, "unanswered": 1}
@@ -98,11 +102,11 @@ def test_latency_statistics(definitions: Definitions) -> None:
 
 
 def test_bad_params_name_the_field() -> None:
-    with pytest.raises(ValueError, match="params.threshold_seconds"):
+    with pytest.raises(ValueError, match=r"params\.threshold_seconds"):
         validate_params("silence_over_threshold", {"threshold_seconds": 0})
-    with pytest.raises(ValueError, match="params.by"):
+    with pytest.raises(ValueError, match=r"params\.by"):
         validate_params("interruptions", {"by": "robot"})
-    with pytest.raises(ValueError, match="params.role"):
+    with pytest.raises(ValueError, match=r"params\.role"):
         validate_params("turn_count", {"role": "everyone"})
-    with pytest.raises(ValueError, match="params.threshold"):
+    with pytest.raises(ValueError, match=r"params\.threshold"):
         validate_params("infrastructure_issues", {"threshold": 10})

@@ -47,7 +47,13 @@ def test_min_overlap_parameter_ignores_short_overlaps() -> None:
 def test_stop_time_is_agent_end_minus_caller_start(definitions: Definitions) -> None:
     result = compute(definitions, "stop_time_after_interruption", OVERLAPS)
     assert result.value == 2000.0  # agent turn ends 12.0, caller cut in at 10.0
-    two = call(agent(0.0, 10.0), caller(3.0, 3.5, "uh-huh"), caller(11.0, 12.0), agent(12.5, 16.0), caller(14.0, 15.0))
+    two = call(
+        agent(0.0, 10.0),
+        caller(3.0, 3.5, "uh-huh"),
+        caller(11.0, 12.0),
+        agent(12.5, 16.0),
+        caller(14.0, 15.0),
+    )
     # backchannel at 3.0 -> agent ran on 7.0 s; cut-in at 14.0 -> 2.0 s; mean 4500 ms
     assert compute(definitions, "stop_time_after_interruption", two).value == 4500.0
 
@@ -66,7 +72,9 @@ def test_interruption_score_formula(definitions: Definitions) -> None:
     assert compute(definitions, "interruption_score", clean).value == 5.0
 
 
-def test_same_instant_starts_and_back_to_back_turns_are_not_interruptions(definitions: Definitions) -> None:
+def test_same_instant_starts_and_back_to_back_turns_are_not_interruptions(
+    definitions: Definitions,
+) -> None:
     transcript = call(agent(0.0, 2.0), caller(0.0, 1.0), caller(2.0, 3.0), agent(3.0, 4.0))
     assert compute(definitions, "ai_interrupting_user", transcript).value == 0
     assert compute(definitions, "user_interrupting_ai", transcript).value == 0
@@ -76,7 +84,13 @@ def test_same_instant_starts_and_back_to_back_turns_are_not_interruptions(defini
 # 20->32 silence after the agent (12 s: the caller's pause); 32-33 caller; 33.5-35 agent;
 # 35-36 caller; 36->46 exactly 10 s after the caller (not more than 10); 46-48 agent.
 SILENCES = call(
-    agent(0, 3), caller(4, 6), agent(17, 20), caller(32, 33), agent(33.5, 35), caller(35, 36), agent(46, 48)
+    agent(0, 3),
+    caller(4, 6),
+    agent(17, 20),
+    caller(32, 33),
+    agent(33.5, 35),
+    caller(35, 36),
+    agent(46, 48),
 )
 
 
@@ -88,7 +102,9 @@ def test_silence_over_threshold_counts_strictly_longer_stretches(definitions: De
     assert run_computed("silence_over_threshold", SILENCES, {"threshold_seconds": 5}).value == 3
 
 
-def test_infrastructure_issues_count_only_dead_air_after_the_caller(definitions: Definitions) -> None:
+def test_infrastructure_issues_count_only_dead_air_after_the_caller(
+    definitions: Definitions,
+) -> None:
     result = compute(definitions, "infrastructure_issues", SILENCES)
     assert result.value == 1  # 6-17; 20-32 follows the agent's own turn
     assert result.details == {"stretches": [[6, 17]]}
@@ -97,7 +113,9 @@ def test_infrastructure_issues_count_only_dead_air_after_the_caller(definitions:
 
 
 def test_caller_last_words_are_not_dead_air(definitions: Definitions) -> None:
-    assert compute(definitions, "infrastructure_issues", call(agent(0, 2), caller(30, 31))).value == 0
+    assert (
+        compute(definitions, "infrastructure_issues", call(agent(0, 2), caller(30, 31))).value == 0
+    )
     only_agent = compute(definitions, "infrastructure_issues", call(agent(0, 2), agent(20, 22)))
     assert only_agent.value is None and "never speaks" in (only_agent.not_applicable or "")
 
@@ -126,7 +144,9 @@ TIMING_METRICS = [
 
 
 @pytest.mark.parametrize("metric_id", TIMING_METRICS)
-def test_missing_times_make_timing_metrics_not_applicable(definitions: Definitions, metric_id: str) -> None:
+def test_missing_times_make_timing_metrics_not_applicable(
+    definitions: Definitions, metric_id: str
+) -> None:
     transcript = call(agent(0, 2), caller(3, None), agent(5, 6))
     result = compute(definitions, metric_id, transcript)
     assert result.value is None
