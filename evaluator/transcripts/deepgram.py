@@ -48,28 +48,30 @@ class Piece:
 
 def parse(payload: Any, options: ParseOptions) -> Transcript:
     """Read Deepgram words, utterances or a multichannel response into turns."""
-    pieces, kind = _pieces(payload)
+    pieces, kind, are_words = _pieces(payload)
     _check_order(pieces)
     if not pieces:
         return Transcript(provider=PROVIDER)
     agent, rule = _agent(pieces, kind, options)
     turns: list[tuple[Turn, str]] = []
-    for group in _groups(pieces):
-        first, last = group[0], group[-1]
+    # Words are pieces of utterances and merge into turns; Deepgram's utterances are turns.
+    for group in _groups(pieces) if are_words else [[p] for p in pieces]:
+        first = group[0]
         turn = Turn(
             role=AGENT if first.speaker == agent else CALLER,
             content=" ".join(p.text for p in group if p.text),
             start_time=first.start,
             end_time=max(p.end for p in group),
         )
-        turns.append((turn, first.path if len(group) == 1 else f"{first.path}..{last.path}"))
+        turns.append((turn, first.path))
     return finish(PROVIDER, turns, notes=[rule])
 
 
-def _pieces(payload: Any) -> tuple[list[Piece], str]:
-    """The pieces and what the speaker numbers mean (``channel`` or ``speaker``)."""
+def _pieces(payload: Any) -> tuple[list[Piece], str, bool]:
+    """The pieces, what their speaker numbers mean (``channel`` or ``speaker``), and whether
+    they are words (rather than utterances)."""
     if isinstance(payload, list):
-        return _words(payload, "", None), "speaker"
+        return _words(payload, "", None), "speaker", True
     obj = expect_object(PROVIDER, payload, "transcript_json")
     results = expect_object(PROVIDER, obj.get("results"), "results")
     channels = expect_list(PROVIDER, results.get("channels") or [], "results.channels")
@@ -77,7 +79,8 @@ def _pieces(payload: Any) -> tuple[list[Piece], str]:
     kind = "channel" if multichannel else "speaker"
     if results.get("utterances") is not None:
         items = expect_list(PROVIDER, results["utterances"], "results.utterances")
-        return [_utterance(u, f"results.utterances[{i}]", kind) for i, u in enumerate(items)], kind
+        utterances = [_utterance(u, f"results.utterances[{i}]", kind) for i, u in enumerate(items)]
+        return utterances, kind, False
     if not channels:
         raise TranscriptFormatError(
             PROVIDER, "results", "channels or utterances", results, show_received=False
@@ -95,7 +98,7 @@ def _pieces(payload: Any) -> tuple[list[Piece], str]:
         pieces.extend(_words(words, words_path, index if multichannel else None))
     if multichannel:
         pieces.sort(key=lambda p: p.start)  # channels interleave in time
-    return pieces, kind
+    return pieces, kind, True
 
 
 def _words(words: list[Any], base: str, channel: int | None) -> list[Piece]:

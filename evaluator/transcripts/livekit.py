@@ -16,7 +16,7 @@ measured it, else when the item was created. Items must be in ``created_at`` ord
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from evaluator.errors import TranscriptFormatError
@@ -168,8 +168,18 @@ def _content(value: Any, path: str) -> str:
                 raise TranscriptFormatError(
                     PROVIDER, f"{path}[{i}]", "a string or a content object", part
                 )
-        return " ".join(p for p in parts if p)
+        return _join(p for p in parts if p)
     raise TranscriptFormatError(PROVIDER, path, "a list of strings", value)
+
+
+def _join(parts: Iterable[str]) -> str:
+    """Text parts in order, a space between two only where neither side already has one."""
+    text = ""
+    for part in parts:
+        if text and not text[-1].isspace() and not part[0].isspace():
+            text += " "
+        text += part
+    return text
 
 
 def _tool_turn(obj: Mapping[str, Any], path: str, is_call: bool, start: float | None) -> Turn:
