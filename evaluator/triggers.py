@@ -3,7 +3,11 @@
 
 An expression reads names such as ``call_ended_reason``, ``metadata["tier"]``,
 ``dynamic_variables["plan"]``, ``metrics["latency_avg"]`` (computed metric values),
-``duration_seconds``, ``turn_count`` and ``customer_number``.
+``duration_seconds``, ``turn_count``, ``customer_number`` and ``transcript_type``, with
+``and``/``or``/``not``, comparisons, ``in`` over lists, plain string methods and the functions
+``len, lower, str, int, float, min, max, abs, round``. An LLM yes/no question or the judge's
+own relevance check (``automatic``) are the other kinds of trigger; they are answered in the
+judge's request (see verdicts.py).
 """
 
 from __future__ import annotations
@@ -17,11 +21,23 @@ from simpleeval import EvalWithCompoundTypes, InvalidExpression
 
 __all__ = ["TriggerDecision", "check_expression", "evaluate_expression"]
 
-FUNCTIONS = {"len": len, "lower": lambda s: str(s).lower(), "str": str, "int": int, "float": float}
+FUNCTIONS = {
+    "len": len,
+    "lower": lambda s: str(s).lower(),
+    "str": str,
+    "int": int,
+    "float": float,
+    "min": min,
+    "max": max,
+    "abs": abs,
+    "round": round,
+}
 
 
 @dataclass(frozen=True)
 class TriggerDecision:
+    """Whether a trigger fired, and the sentence that says why (kept with the result)."""
+
     fires: bool
     reason: str
 
@@ -31,7 +47,9 @@ def check_expression(expression: str) -> None:
     try:
         ast.parse(expression, mode="eval")
     except SyntaxError as exc:
-        raise ValueError(f"trigger expression is not valid: {exc.msg} at column {exc.offset}") from None
+        raise ValueError(
+            f"trigger expression is not valid: {exc.msg} at column {exc.offset}"
+        ) from None
 
 
 def evaluate_expression(expression: str, names: Mapping[str, Any]) -> TriggerDecision:

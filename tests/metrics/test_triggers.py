@@ -207,3 +207,10 @@ def test_expressions_are_evaluated_safely(expression: str, fires: bool) -> None:
     names = {"call_ended_reason": "customer-ended-call", "duration_seconds": 48.0, "turn_count": 12,
              "metadata": {"campaign": "Inbound"}, "dynamic_variables": {"today": "Monday"}}  # fmt: skip
     assert evaluate_expression(expression, names).fires is fires
+
+
+def test_helper_functions_and_reasons() -> None:
+    names = {"metrics": {"latency_p95": 2400.0, "latency_avg": 900.0}}
+    assert evaluate_expression('max(metrics["latency_p95"], 0) > 2000', names).fires
+    decision = evaluate_expression('metrics["talk_ratio"] > 0.7', names)
+    assert not decision.fires and "no value for 'talk_ratio'" in decision.reason
