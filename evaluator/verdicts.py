@@ -8,12 +8,21 @@ Metrics with an ``automatic`` or question trigger answer ``applicable`` first.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    create_model,
+    model_validator,
+)
 
 from evaluator.definitions import AgentDefinition, MetricDefinition
 from evaluator.models import MetricResult, Usage
@@ -175,7 +184,19 @@ def build_response_model(
     agent: AgentDefinition,
     include_call_fields: bool,
 ) -> type[BaseModel]:
-    """One response model: a field per metric (named by the metric id), then the call fields."""
+    """One response model: a field per metric (named by the metric id), then the call fields.
+
+    Building pydantic models is most of the engine's own time per call, and the model depends
+    only on the definitions, so each distinct one is built once (keyed by the metrics' ids and
+    hash-qualified versions, which change whenever a definition does)."""
+    key = (
+        name,
+        tuple((m.id, m.full_version) for m in metrics),
+        (agent.topics, agent.dropoff_points) if include_call_fields else None,
+    )
+    cached = _MODEL_CACHE.get(key)
+    if cached is not None:
+        return cached
     fields: dict[str, Any] = {}
     for metric in metrics:
         fields[_pyname(metric.id)] = (answer_model(metric), Field(alias=metric.id))
@@ -184,7 +205,20 @@ def build_response_model(
     model: type[BaseModel] = create_model(
         name, __config__=ConfigDict(extra="forbid", populate_by_name=True), **fields
     )
+    if len(_MODEL_CACHE) >= _MODEL_CACHE_SIZE:
+        _MODEL_CACHE.pop(next(iter(_MODEL_CACHE)))
+    _MODEL_CACHE[key] = model
     return model
+
+
+# A memo of a pure function of the definitions (not configuration, not call state).
+_MODEL_CACHE: dict[tuple[Any, ...], type[BaseModel]] = {}
+_MODEL_CACHE_SIZE = 512
+
+
+@functools.lru_cache(maxsize=4096)
+def _field_adapter(annotation: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(annotation)
 
 
 def metric_result_from_answer(metric: MetricDefinition, answer: BaseModel, model: str) -> MetricResult:
@@ -221,8 +255,7 @@ def salvage(raw: str | None, response_model: type[BaseModel]) -> tuple[dict[str,
             errors[key] = "missing from the judge's answer" if isinstance(data, dict) else "the judge's answer was not JSON"
             continue
         try:
-            adapter_model = create_model("_One", __config__=ConfigDict(extra="forbid"), v=(info.annotation, ...))
-            valid[key] = adapter_model.model_validate({"v": data[key]}).v  # type: ignore[attr-defined]
+            valid[key] = _field_adapter(info.annotation).validate_python(data[key])
         except ValidationError as exc:
             errors[key] = field_errors_of(exc)
     return valid, errors
