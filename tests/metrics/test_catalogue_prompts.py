@@ -132,3 +132,13 @@ def test_a_changed_prompt_changes_the_version(definitions: Definitions, tmp_path
 
 def test_hallucination_alias_resolves(definitions: Definitions) -> None:
     assert definitions.catalogue.metric("hallucination").id == "no_hallucination"
+
+
+def test_docs_table_documents_every_metric(definitions: Definitions) -> None:
+    text = (ROOT / "docs" / "metrics.md").read_text(encoding="utf-8")
+    for metric in definitions.catalogue.metrics.values():
+        row = next(
+            (line for line in text.splitlines() if line.startswith(f"| `{metric.id}`")), None
+        )
+        assert row is not None, f"{metric.id} missing from docs/metrics.md"
+        assert " ".join(metric.description.split())[:60] in row.replace("\\|", "|")
