@@ -249,6 +249,18 @@ def offline_server_command(port: Annotated[int, typer.Option(help="port on 127.0
         pass
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="server processes")] = 1,
+) -> None:
+    """Run the observe service (settings from EVALUATOR_* variables)."""
+    from evaluator.serve import run_server
+
+    raise typer.Exit(run_server(host=host, port=port, workers=workers))
+
+
 def main() -> None:
     try:
         app()
