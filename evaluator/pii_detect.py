@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["CATEGORY_ORDER", "METHODS", "TAGS", "Method", "Span", "detect"]
+__all__ = ["CATEGORY_ORDER", "METHODS", "TAGS", "Method", "Span", "detect", "merge_spans"]
 
 Method = Literal["validated", "pattern", "phrase"]
 
@@ -86,20 +86,28 @@ class _Recognizer:
     context: tuple[str, ...]
 
 
-def detect(text: str, categories: Iterable[str]) -> list[Span]:
+def detect(
+    text: str, categories: Iterable[str], known: Iterable[tuple[str, str]] = ()
+) -> list[Span]:
     """Every span of the given categories in ``text``, overlaps merged into one span named
-    by the most specific category among them."""
+    by the most specific category among them. ``known`` holds ``(term, category)`` pairs
+    already found elsewhere in the same call (a name introduced once): every whole-word
+    occurrence of a term is a span too."""
     wanted = [c for c in CATEGORY_ORDER if c in set(categories)]
     if not text or not wanted:
         return []
     raw = _scan(text, wanted)
+    for term, category in known:
+        if category in wanted:
+            pattern = rf"(?<!\w){re.escape(term)}(?!\w)"
+            raw.extend(Span(*m.span(), category) for m in re.finditer(pattern, text))
     digits, origin = _digitize(text)
     if digits != text:
         raw.extend(
             Span(origin[s.start][0], origin[s.end - 1][1], s.category)
             for s in _scan(digits, wanted)
         )
-    return _merge(raw)
+    return merge_spans(raw)
 
 
 def _scan(text: str, wanted: Sequence[str]) -> list[Span]:
@@ -171,7 +179,7 @@ def _near(text: str, start: int, end: int, words: Sequence[str]) -> bool:
     return any(re.search(rf"\b{re.escape(w)}\b", window) for w in words)
 
 
-def _merge(spans: list[Span]) -> list[Span]:
+def merge_spans(spans: list[Span]) -> list[Span]:
     """Union of overlapping spans (never leaves a piece of one behind), named by rank."""
     rank = {c: i for i, c in enumerate(CATEGORY_ORDER)}
     merged: list[Span] = []

@@ -23,8 +23,8 @@ from typing import Any
 
 from evaluator.errors import RequestValidationError
 from evaluator.models import PII_CATEGORIES, ObserveRequest
-from evaluator.pii_detect import CATEGORY_ORDER, METHODS, TAGS, detect
-from evaluator.transcript import ToolData, Transcript, Turn
+from evaluator.pii_detect import CATEGORY_ORDER, METHODS, TAGS, Span, detect, merge_spans
+from evaluator.transcript import Transcript, Turn
 
 __all__ = [
     "RedactionReport",
@@ -68,6 +68,11 @@ _TIMESTAMP = re.compile(
     r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?"
 )
 _STRUCTURAL_KEYS = frozenset({"role", "type"})
+# Found once, redacted wherever they recur in the call.
+_DOB_QUESTION = re.compile(r"date\s+of\s+birth|birth\s*date|birthday|\bdob\b|born", re.I)
+_TAG = re.compile(r"<[A-Z_]+>")
+_LEARNABLE = frozenset({"person_name", "medical_professional", "location"})
+_TITLES = frozenset({"Doctor", "Nurse", "Mister", "Miss", "Street", "Avenue", "Road", "Apt"})
 
 
 @dataclass(frozen=True)
@@ -116,68 +121,91 @@ def _check(categories: Iterable[str]) -> tuple[str, ...]:
 
 def redact_text(text: str, categories: Iterable[str]) -> tuple[str, Counter[str]]:
     """``text`` with every span of the categories replaced by its tag, and the counts."""
-    counts: Counter[str] = Counter()
-    spans = detect(text, _check(categories))
-    if not spans:
-        return text, counts
-    out: list[str] = []
-    cursor = 0
-    for span in spans:
-        out.append(text[cursor : span.start])
-        out.append(f"<{TAGS[span.category]}>")
-        counts[span.category] += 1
-        cursor = span.end
-    out.append(text[cursor:])
-    return "".join(out), counts
+    redactor = _Redactor(_check(categories))
+    return redactor.text(text), redactor.counts
 
 
 def redact_json(value: Any, categories: Iterable[str]) -> tuple[Any, Counter[str]]:
     """A JSON value with PII replaced wherever it sits: strings scanned, values under keys
     that name PII replaced whole, JSON held inside strings (tool arguments) redacted inside."""
-    wanted = _check(categories)
-    counts: Counter[str] = Counter()
-    if not wanted:
-        return value, counts
-    return _walk(value, None, wanted, counts), counts
+    redactor = _Redactor(_check(categories))
+    if not redactor.wanted:
+        return value, redactor.counts
+    return redactor.json(value, None), redactor.counts
 
 
-def _walk(value: Any, key: str | None, wanted: tuple[str, ...], counts: Counter[str]) -> Any:
-    if isinstance(value, dict):
-        return {k: _walk(v, str(k), wanted, counts) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_walk(v, key, wanted, counts) for v in value]
-    if isinstance(value, bool) or value is None:
-        return value
-    keyed = _key_category(key, value, wanted)
-    if keyed is not None:
-        counts[keyed] += 1
-        return f"<{TAGS[keyed]}>"
-    if isinstance(value, int) and abs(value) >= 1_000_000:
-        # A long number (a phone number or card sent as a JSON number) is scanned as text.
-        text = _redact_string(str(value), wanted, counts)
-        return value if text == str(value) else text
-    if not isinstance(value, str) or _keep_as_is(key, value):
-        return value
-    return _redact_string(value, wanted, counts)
+@dataclass
+class _Redactor:
+    """One call's redaction: ``known`` terms (names found anywhere in the call) are redacted
+    everywhere; with ``learning`` on, what is found is collected into ``learned``."""
 
+    wanted: tuple[str, ...]
+    known: tuple[tuple[str, str], ...] = ()
+    learned: dict[str, str] = field(default_factory=dict)
+    counts: Counter[str] = field(default_factory=Counter)
+    dob_asked: bool = False
 
-def _redact_string(value: str, wanted: tuple[str, ...], counts: Counter[str]) -> str:
-    stripped = value.strip()
-    if stripped[:1] in ("{", "["):
-        try:
-            inner = json.loads(stripped)
-        except ValueError:
-            pass
-        else:
-            return json.dumps(_walk(inner, None, wanted, counts), ensure_ascii=False)
-    text, found = redact_text(value, wanted)
-    counts.update(found)
-    return text
+    def text(self, text: str) -> str:
+        spans = detect(text, self.wanted, self.known)
+        if self.dob_asked and "dob" in self.wanted:
+            # The previous turn asked for a date of birth: a date in this one answers it.
+            answer = detect(text, ("date",))
+            spans = merge_spans([*spans, *(Span(a.start, a.end, "dob") for a in answer)])
+        out: list[str] = []
+        cursor = 0
+        for span in spans:
+            self._learn(text[span.start : span.end], span.category)
+            out.append(text[cursor : span.start])
+            out.append(f"<{TAGS[span.category]}>")
+            self.counts[span.category] += 1
+            cursor = span.end
+        out.append(text[cursor:])
+        return "".join(out)
+
+    def string(self, value: str) -> str:
+        stripped = value.strip()
+        if stripped[:1] in ("{", "["):
+            try:
+                inner = json.loads(stripped)
+            except ValueError:
+                pass
+            else:
+                return json.dumps(self.json(inner, None), ensure_ascii=False)
+        return self.text(value)
+
+    def json(self, value: Any, key: str | None) -> Any:
+        if isinstance(value, dict):
+            return {k: self.json(v, str(k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.json(v, key) for v in value]
+        if isinstance(value, bool) or value is None:
+            return value
+        keyed = _key_category(key, value, self.wanted)
+        if keyed is not None:
+            self._learn(str(value), keyed)
+            self.counts[keyed] += 1
+            return f"<{TAGS[keyed]}>"
+        if isinstance(value, int) and abs(value) >= 1_000_000:
+            # A long number (a phone number or card sent as a JSON number) is scanned as text.
+            text = self.text(str(value))
+            return value if text == str(value) else text
+        if not isinstance(value, str) or _keep_as_is(key, value):
+            return value
+        return self.string(value)
+
+    def _learn(self, found: str, category: str) -> None:
+        if category not in _LEARNABLE or _TAG.fullmatch(found):
+            return
+        self.learned.setdefault(found.strip(), category)
+        # "Maria Lopez" once introduced is "Maria" and "Lopez" later in the call.
+        for token in re.findall(r"[A-Z][a-z'’-]{2,}", found):
+            if token not in _TITLES:
+                self.learned.setdefault(token, category)
 
 
 def _key_category(key: str | None, value: Any, wanted: tuple[str, ...]) -> str | None:
-    if key is None or value in ("", None):
-        return None
+    if key is None or value in ("", None) or (isinstance(value, str) and _TAG.fullmatch(value)):
+        return None  # empty, or redacted already
     norm = re.sub(r"[^a-z0-9]", "", key.lower())
     for category in wanted:
         if norm in _KEYS.get(category, ()):
@@ -188,45 +216,56 @@ def _key_category(key: str | None, value: Any, wanted: tuple[str, ...]) -> str |
 
 
 def _keep_as_is(key: str | None, value: str) -> bool:
-    return key in _STRUCTURAL_KEYS or _TIMESTAMP.fullmatch(value.strip()) is not None
+    if key in _STRUCTURAL_KEYS:
+        return True
+    norm = (key or "").lower().replace("_", "")
+    timing_key = norm.endswith(("at", "time", "timestamp"))
+    return timing_key and _TIMESTAMP.fullmatch(value.strip()) is not None
 
 
 def redact_transcript(
     transcript: Transcript, categories: Iterable[str]
 ) -> tuple[Transcript, RedactionReport]:
     """The transcript with PII replaced in every turn's content, tool arguments and results,
-    and the system context; the returned transcript's ``notes`` gain the report's notes."""
+    and the system context; the returned transcript's ``notes`` gain the report's notes.
+
+    Two passes: the first finds what the call itself introduces (a name said after "my name
+    is", a name in a tool's arguments), the second redacts it wherever it recurs."""
     wanted = _check(categories)
-    counts: Counter[str] = Counter()
     if not wanted:
         return transcript, RedactionReport(categories=())
-    turns = [_redact_turn(turn, wanted, counts) for turn in transcript.turns]
-    context = transcript.context
-    if context is not None:
-        context = _redact_string(context, wanted, counts)
+    first = _Redactor(wanted)
+    _redact_all(transcript, first)
+    known = tuple(sorted(first.learned.items(), key=lambda kv: -len(kv[0])))
+    redactor = _Redactor(wanted, known=known)
+    turns, context = _redact_all(transcript, redactor)
+    counts = redactor.counts
     report = RedactionReport(wanted, {c: counts[c] for c in wanted if counts[c]})
-    redacted = transcript.model_copy(
-        update={
-            "turns": tuple(turns),
-            "context": context,
-            "notes": (*transcript.notes, *report.notes()),
-        }
-    )
-    return redacted, report
+    notes = (*transcript.notes, *report.notes())
+    update = {"turns": turns, "context": context, "notes": notes}
+    return transcript.model_copy(update=update), report
 
 
-def _redact_turn(turn: Turn, wanted: tuple[str, ...], counts: Counter[str]) -> Turn:
-    content = _redact_string(turn.content, wanted, counts) if turn.content else turn.content
+def _redact_all(transcript: Transcript, redactor: _Redactor) -> tuple[tuple[Turn, ...], str | None]:
+    turns = []
+    for turn in transcript.turns:
+        turns.append(_redact_turn(turn, redactor))
+        if turn.is_speech:
+            redactor.dob_asked = _DOB_QUESTION.search(turn.content) is not None
+    redactor.dob_asked = False
+    context = None if transcript.context is None else redactor.string(transcript.context)
+    return tuple(turns), context
+
+
+def _redact_turn(turn: Turn, redactor: _Redactor) -> Turn:
+    content = redactor.string(turn.content) if turn.content else turn.content
     data = turn.data
     if data is not None:
-        data = ToolData(
-            id=data.id,
-            name=data.name,
-            arguments=None
-            if data.arguments is None
-            else _redact_string(data.arguments, wanted, counts),
-            result=None if data.result is None else _redact_string(data.result, wanted, counts),
-            is_error=data.is_error,
+        data = data.model_copy(
+            update={
+                "arguments": None if data.arguments is None else redactor.string(data.arguments),
+                "result": None if data.result is None else redactor.string(data.result),
+            }
         )
     return turn.model_copy(update={"content": content, "data": data})
 
