@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from evaluator.tables import EvaluationRow
 from evaluator.testing import ScriptedJudge
 from evaluator.webhook import SIGNATURE_HEADER, Webhook, verify_signature
-from tests.service.conftest import HEADERS, Running, RunApp
+from tests.service.conftest import HEADERS, RunApp, Running
 
 OBSERVE = "/observability/v1/observe/"
 LOGS = "/observability/v1/call-logs/"
