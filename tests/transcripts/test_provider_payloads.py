@@ -47,7 +47,8 @@ def test_existing_example_calls_are_detected_as_their_declared_type() -> None:
     assert requests
     for path in requests:
         body = json.loads(path.read_text(encoding="utf-8"))
-        assert detect_format(body["transcript_json"]) == body["transcript_type"], path.name
+        detected = detect_format(body["transcript_json"])
+        assert body["transcript_type"] in (detected, "auto"), path.name
 
 
 def test_text_rendering_of_a_retell_call() -> None:
