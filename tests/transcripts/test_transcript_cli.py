@@ -84,3 +84,19 @@ def test_cli_passes_main_agent_channel_index(tmp_path: Path) -> None:
     printed = json.loads(result.stdout)
     assert printed["transcript_object"][0]["role"] == "Testing Agent"
     assert printed["notes"] == ["deepgram: speaker 1 is the agent (main_agent_channel_index)"]
+
+
+def test_request_errors_are_keyed_under_transcript_json() -> None:
+    from evaluator.definitions import load_catalogue
+    from evaluator.errors import RequestValidationError
+    from evaluator.intake import read_request
+
+    root = Path(__file__).parents[2]
+    catalogue = load_catalogue([root / "metrics"], [root / "agents"], [root / "prompts"])
+    payload = read_payload("retell_get_call.json")
+    payload["transcript_with_tool_calls"][1]["role"] = "customer"
+    body = {"call_id": "keyed", "agent": 1, "transcript_type": "retell", "transcript_json": payload}
+    with pytest.raises(RequestValidationError) as caught:
+        read_request(body, catalogue)
+    assert list(caught.value.errors) == ["transcript_json"]
+    assert "transcript_with_tool_calls[1].role" in caught.value.errors["transcript_json"][0]
