@@ -68,5 +68,5 @@ def format_duration(seconds: float | None) -> str | None:
     """``MM:SS`` (minutes may exceed 59, as call logs show them)."""
     if seconds is None:
         return None
-    total = int(round(seconds))
+    total = round(seconds)
     return f"{total // 60:02d}:{total % 60:02d}"
