@@ -261,6 +261,32 @@ def serve(
     raise typer.Exit(run_server(host=host, port=port, workers=workers))
 
 
+@app.command()
+def regress(
+    golden_dir: Annotated[Path, typer.Argument(help="folder: manifest.yaml, labels.yaml, calls/")],
+    model: ModelOption = None,
+    api_base: ApiBaseOption = None,
+    record: Annotated[bool, typer.Option("--record", help="judge live, save cassettes")] = False,
+    replay: Annotated[bool, typer.Option("--replay", help="use only cassettes")] = False,
+    repeat: Annotated[int, typer.Option("--repeat", min=1, help="judge each call K times")] = 1,
+    baseline: Annotated[Path | None, typer.Option("--baseline", help="a --json report")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the JSON report")] = None,
+    html_out: Annotated[Path | None, typer.Option("--html", help="write the HTML report")] = None,
+    agents: AgentsOption = None,
+    metrics: MetricsOption = None,
+) -> None:
+    """Judge a golden set and measure agreement with its human labels; exit 1 on a regression."""
+    from evaluator.regression_cli import run_regress
+
+    settings = _settings(agents=agents, metrics=metrics)
+    code = run_regress(
+        golden_dir, settings, model=model, api_base=api_base, record=record, replay=replay,
+        repeat=repeat, baseline=baseline, json_out=json_out, html_out=html_out,
+        out=Console(), err=err,
+    )  # fmt: skip
+    raise typer.Exit(code)
+
+
 def main() -> None:
     try:
         app()

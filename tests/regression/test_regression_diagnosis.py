@@ -1,0 +1,81 @@
+"""Naming what changed when a request has no recording (pure: requests built by hand)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from evaluator.regression_cassettes import Exchange, diagnose
+
+URI = "http://127.0.0.1:8765/v1/chat/completions"
+
+
+def _system(goal: str, sentiment: str) -> str:
+    return (
+        "You are a meticulous quality reviewer.\n\nQuestions:\n\n"
+        f"### call_goal_achieved: Call goal achieved\n{goal}\nValue: true or false.\n\n"
+        f"### sentiment: Caller sentiment\n{sentiment}\nValue: one of: positive, neutral, negative.\n\n"
+        "### topic\nWhat the call was about.\n"
+    )
+
+
+def _request(system: str, **extra: Any) -> Exchange:
+    body = {"model": "gemma", "temperature": 0.0, "messages": [
+        {"role": "system", "content": system}, {"role": "user", "content": "The transcript: ..."}], **extra}  # fmt: skip
+    return Exchange("POST", URI, body)
+
+
+RECORDED = _request(_system("Did the call achieve its goal?", "The caller's overall sentiment."))
+
+
+def test_a_changed_metric_text_names_the_metric() -> None:
+    missed = _request(_system("Did the call achieve its goal?", "How did the caller FEEL?"))
+    diagnosis = diagnose(missed, [RECORDED])
+    assert diagnosis.metrics == ("sentiment",)
+    assert any("sentiment" in r and "text" in r for r in diagnosis.reasons)
+
+
+def test_an_added_metric_is_named() -> None:
+    system = _system("Did the call achieve its goal?", "The caller's overall sentiment.")
+    system = system.replace("### topic", "### verbosity: Verbosity\nHow concise?\n\n### topic")
+    assert diagnose(_request(system), [RECORDED]).metrics == ("verbosity",)
+
+
+def test_a_changed_setting_is_named_without_blaming_a_metric() -> None:
+    body = copy.deepcopy(RECORDED.body)
+    body["temperature"] = 0.7
+    diagnosis = diagnose(Exchange("POST", URI, body), [RECORDED])
+    assert diagnosis.metrics == ()
+    assert any("temperature" in r for r in diagnosis.reasons)
+
+
+def test_changed_instructions_and_transcript_are_told_apart() -> None:
+    body = copy.deepcopy(RECORDED.body)
+    body["messages"][0]["content"] = body["messages"][0]["content"].replace("meticulous", "careful")
+    body["messages"][1]["content"] = "The transcript: something else"
+    reasons = " ".join(diagnose(Exchange("POST", URI, body), [RECORDED]).reasons)
+    assert "judge_system.j2" in reasons
+    assert "call's message changed" in reasons
+
+
+def test_a_changed_answer_schema_names_its_metric() -> None:
+    schema = {
+        "properties": {"sentiment": {"$ref": "#/$defs/S"}},
+        "$defs": {"S": {"enum": ["a", "b"]}},
+    }
+    recorded = _request(
+        RECORDED.body["messages"][0]["content"],
+        response_format={"type": "json_object", "schema": schema},
+    )
+    changed = copy.deepcopy(schema)
+    changed["$defs"]["S"]["enum"] = ["a", "b", "c"]
+    missed = _request(
+        RECORDED.body["messages"][0]["content"],
+        response_format={"type": "json_object", "schema": changed},
+    )
+    assert diagnose(missed, [recorded]).metrics == ("sentiment",)
+
+
+def test_an_identical_request_means_it_was_asked_more_often_than_recorded() -> None:
+    reasons = diagnose(RECORDED, [RECORDED]).reasons
+    assert "more often than the recording" in reasons[0]
