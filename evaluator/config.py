@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     metrics_dirs: list[Path] = Field(default_factory=lambda: [builtin_dir("metrics")])
     prompts_dirs: list[Path] = Field(default_factory=lambda: [builtin_dir("prompts")])
     agents_dirs: list[Path] = Field(default_factory=lambda: [Path("agents")])
-    offline_context: int = Field(default=8192, ge=2048)
+    offline_context: int = Field(default=16384, ge=2048)
     # The observe service (evaluator serve).
     database_url: str = "sqlite:///evaluator.db"
     api_keys: str = Field(default="", description="comma-separated keys accepted in X-API-Key")

@@ -180,6 +180,7 @@ class LiteLLMJudge:
         async def complete(**kwargs: Any) -> Any:
             if constrained:
                 kwargs["response_format"] = {"type": "json_object", "schema": grammar_schema}
+                kwargs["messages"] = _without_schema_text(kwargs.get("messages", []))
             response = await litellm.acompletion(**kwargs)
             responses.append(response)
             return response
@@ -221,6 +222,24 @@ class LiteLLMJudge:
         tries = 1 + self.settings.num_retries
         reason = f"{type(exc).__name__} after {tries} tries: {_first_line(str(exc))}"
         return JudgeUnavailableError(self.model, reason)
+
+
+_INSTRUCTOR_SCHEMA_TEXT = "As a genius expert, your task is to understand the content"
+
+
+def _without_schema_text(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Drop the JSON schema instructor appends to the system message in JSON mode: with
+    constrained decoding the grammar already enforces it, and for a small model with a short
+    context it only costs tokens (about half the prompt for the full catalogue)."""
+    out = []
+    for message in messages:
+        content = message.get("content")
+        if message.get("role") == "system" and isinstance(content, str):
+            cut = content.find(_INSTRUCTOR_SCHEMA_TEXT)
+            if cut > 0:
+                message = {**message, "content": content[:cut].rstrip()}
+        out.append(message)
+    return out
 
 
 def grammar_friendly(schema: Any, max_chars: int) -> Any:
