@@ -76,7 +76,7 @@ def _settings(model: str | None = None, api_base: str | None = None,
 
 
 def _fail(code: int, message: str) -> typer.Exit:
-    err.print(message, markup=False, highlight=False)
+    err.print(message, markup=False, highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
