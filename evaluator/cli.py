@@ -287,6 +287,47 @@ def regress(
     raise typer.Exit(code)
 
 
+@app.command()
+def reevaluate(
+    agent: Annotated[int | None, typer.Option("--agent", help="only this agent")] = None,
+    since: Annotated[str | None, typer.Option("--from", help="calls from (ISO time)")] = None,
+    until: Annotated[str | None, typer.Option("--to", help="calls before (ISO time)")] = None,
+    status: Annotated[str | None, typer.Option("--status", help="reviewed, else machine")] = None,
+    call: Annotated[list[int] | None, typer.Option("--call", help="stored call id")] = None,
+    sample: Annotated[int | None, typer.Option("--sample", help="a sample of N calls")] = None,
+    percent: Annotated[float | None, typer.Option("--percent", help="P %% of calls")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="the sample's seed")] = 0,
+    which: Annotated[str, typer.Option("--metrics", help="ids,... | all | stale")] = "stale",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="estimate; send nothing")] = False,
+    concurrency: Annotated[int | None, typer.Option("--concurrency", "-c", min=1)] = None,
+    rpm: Annotated[float | None, typer.Option("--rpm", help="requests per minute")] = None,
+    tpm: Annotated[float | None, typer.Option("--tpm", help="tokens per minute")] = None,
+    resume: Annotated[str | None, typer.Option("--resume", help="finish this run")] = None,
+    apply: Annotated[bool, typer.Option("--apply", help="make results current")] = False,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="bypass the cache")] = False,
+    report: Annotated[Path | None, typer.Option("--report", help="report folder")] = None,
+    model: ModelOption = None,
+    api_base: ApiBaseOption = None,
+    agents: AgentsOption = None,
+    metrics_dir: Annotated[list[Path] | None, typer.Option("--metrics-dir")] = None,
+) -> None:
+    """Re-judge stored calls (changed metrics, a new model) and report what changed."""
+    from evaluator.reevaluate_cli import Limits, options_from_flags, run_reevaluate
+
+    settings = _settings(model, api_base, agents, metrics_dir)
+    if no_cache:
+        settings = settings.model_copy(update={"cache": "off"})
+    options = options_from_flags(
+        agent=agent, since=since, until=until, status=status, calls=call or [],
+        sample=sample, percent=percent, seed=seed, which=which, apply=apply, err=err,
+    )  # fmt: skip
+    limits = Limits(concurrency or settings.concurrency, rpm, tpm)
+    code = run_reevaluate(
+        settings, options, resume=resume, dry=dry_run, limits=limits, report_dir=report, err=err
+    )
+    raise typer.Exit(code)
+
+
 def main() -> None:
     try:
         app()

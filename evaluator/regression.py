@@ -200,6 +200,8 @@ def _judge(
     recipe = golden.manifest.judge.model_dump() if golden.manifest.judge else {}
     update = {k: v for k, v in recipe.items() if k not in explicit}
     update.update({k: v for k, v in (("model", model), ("api_base", api_base)) if v})
+    # No judgment cache: repeats must each ask the model, and recordings need real exchanges.
+    update["cache"] = "off"
     with open_judge(settings.model_copy(update=update)) as (active, _notice):
         real = (
             active.settings.describe()

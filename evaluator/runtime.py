@@ -63,7 +63,20 @@ def load_definitions(settings: Settings) -> Definitions:
 
 @contextlib.contextmanager
 def open_judge(settings: Settings) -> Iterator[tuple[Judge, str | None]]:
-    """The configured judge, and a notice to show users (set when it is the offline model)."""
+    """The configured judge behind the judgment cache (``settings.cache``), and a notice to
+    show users (set when it is the offline model)."""
+    from evaluator.judgment_cache import CachingJudge, open_backend
+
+    default_url = settings.database_url if settings.cache == "sql" else "redis://127.0.0.1:6379/0"
+    with (
+        open_backend(settings.cache, settings.cache_url or default_url) as backend,
+        _open_uncached_judge(settings) as (judge, notice),
+    ):
+        yield (judge if backend is None else CachingJudge(judge, backend)), notice
+
+
+@contextlib.contextmanager
+def _open_uncached_judge(settings: Settings) -> Iterator[tuple[Judge, str | None]]:
     from evaluator.judge import JudgeSettings, LiteLLMJudge
 
     common = {

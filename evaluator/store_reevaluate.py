@@ -1,0 +1,381 @@
+"""SQL of re-evaluation runs and of the judgment cache (the tables and their queries).
+
+A run (``reevaluation_runs``) keeps its options and one row per selected call
+(``reevaluation_items``). A call's new results are written in the same transaction that
+marks its item done, and only if the item was still pending: a killed run resumed later, or
+two processes resuming the same run, can never store a call twice. The judgment cache
+(``judgments``) maps a request's key to the raw completion and usage that answered it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Engine, ForeignKey, Index, Integer, String, Text, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+
+from evaluator.models import CallEvaluation, MetricResult
+from evaluator.store import Store
+from evaluator.store_mapping import call_log, evaluation_rows
+from evaluator.tables import Base, CallRow, EvaluationRow, MetricResultRow, ReviewRow, UTCDateTime
+
+__all__ = [
+    "JudgmentRow",
+    "JudgmentTable",
+    "ReportRow",
+    "RerunItem",
+    "RerunRow",
+    "RerunStore",
+    "RunInfo",
+]
+
+
+class JudgmentRow(Base):
+    __tablename__ = "judgments"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    model: Mapped[str] = mapped_column(String(255))
+    raw_completion: Mapped[str] = mapped_column(Text)
+    usage: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RerunRow(Base):
+    __tablename__ = "reevaluation_runs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    options: Mapped[dict[str, Any]] = mapped_column(JSON)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RerunItemRow(Base):
+    __tablename__ = "reevaluation_items"
+
+    run_id: Mapped[str] = mapped_column(
+        ForeignKey("reevaluation_runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    call_pk: Mapped[int] = mapped_column(
+        ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True
+    )
+    # pending -> done (new results stored) | skipped (nothing to do) | failed (with error)
+    state: Mapped[str] = mapped_column(String(16))
+    before_evaluation_id: Mapped[int | None] = mapped_column(Integer)
+    after_evaluation_id: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_reevaluation_items_state", "run_id", "state", "call_pk"),)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class _Sessions:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._factory = sessionmaker(engine, expire_on_commit=False)
+        sqlite_file = engine.dialect.name == "sqlite"
+        self._lock: threading.Lock | None = threading.Lock() if sqlite_file else None
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        if self._lock is None:
+            with self._factory.begin() as session:
+                yield session
+            return
+        with self._lock, self._factory.begin() as session:
+            yield session
+
+
+class JudgmentTable:
+    """The SQL backend of the judgment cache (sync; callers run it in a thread)."""
+
+    def __init__(self, store: Store) -> None:
+        self._db = _Sessions(store.engine)
+
+    def get(self, key: str) -> tuple[str, dict[str, Any]] | None:
+        with self._db.session() as session:
+            row = session.get(JudgmentRow, key)
+            return None if row is None else (row.raw_completion, dict(row.usage))
+
+    def put(self, key: str, model: str, raw: str, usage: dict[str, Any]) -> None:
+        """Insert once; a key already there (another worker got there first) is kept."""
+        values = {"key": key, "model": model, "raw_completion": raw, "usage": usage,
+                  "created_at": _now()}  # fmt: skip
+        dialect = self._db.engine.dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        with self._db.session() as session:
+            session.execute(insert(JudgmentRow).values(**values).on_conflict_do_nothing())
+
+    def count(self) -> int:
+        with self._db.session() as session:
+            return int(session.scalar(select(func.count()).select_from(JudgmentRow)) or 0)
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    id: str
+    status: str
+    options: dict[str, Any]
+    total: int
+    states: dict[str, int]
+
+
+@dataclass(frozen=True)
+class RerunItem:
+    """A selected call with what it needs: its request and its current (before) results."""
+
+    call_pk: int
+    request: dict[str, Any]
+    current: CallEvaluation
+    evaluation_id: int | None
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    """One judged call of a run: its results before and after, and the human review."""
+
+    call_pk: int
+    call_id: str
+    before: list[MetricResult]
+    after: list[MetricResult]
+    status_before: str | None
+    status_after: str | None
+    reviewed_status: str | None
+
+
+class RerunStore:
+    """Runs, their items, and the atomic write of a call's new results."""
+
+    def __init__(self, store: Store) -> None:
+        self._db = _Sessions(store.engine)
+
+    def create_run(self, run_id: str, options: dict[str, Any]) -> None:
+        now = _now()
+        with self._db.session() as session:
+            session.add(RerunRow(id=run_id, status="selecting", options=options, total=0,
+                                 created_at=now, updated_at=now))  # fmt: skip
+
+    def add_items(self, run_id: str, pks: list[int]) -> None:
+        now = _now()
+        with self._db.session() as session:
+            session.add_all(
+                RerunItemRow(run_id=run_id, call_pk=pk, state="pending", updated_at=now)
+                for pk in pks
+            )
+
+    def set_status(self, run_id: str, status: str) -> None:
+        with self._db.session() as session:
+            total = session.scalar(select(func.count()).where(RerunItemRow.run_id == run_id))
+            session.execute(
+                update(RerunRow)
+                .where(RerunRow.id == run_id)
+                .values(status=status, total=total or 0, updated_at=_now())
+            )
+
+    def run(self, run_id: str) -> RunInfo | None:
+        with self._db.session() as session:
+            row = session.get(RerunRow, run_id)
+            if row is None:
+                return None
+            states = dict(
+                session.execute(
+                    select(RerunItemRow.state, func.count())
+                    .where(RerunItemRow.run_id == run_id)
+                    .group_by(RerunItemRow.state)
+                ).tuples()
+            )
+            return RunInfo(row.id, row.status, dict(row.options), row.total, states)
+
+    def pending(self, run_id: str, *, after_pk: int = 0, limit: int = 200) -> list[RerunItem]:
+        """A page of the run's pending calls above ``after_pk``, with their current results."""
+        with self._db.session() as session:
+            pks = list(
+                session.scalars(
+                    select(RerunItemRow.call_pk)
+                    .where(RerunItemRow.run_id == run_id, RerunItemRow.state == "pending",
+                           RerunItemRow.call_pk > after_pk)
+                    .order_by(RerunItemRow.call_pk)
+                    .limit(limit)
+                )
+            )  # fmt: skip
+            return _items(session, pks)
+
+    def items(self, pks: list[int]) -> list[RerunItem]:
+        """Calls by id with their current results (for a dry run, before any run exists)."""
+        with self._db.session() as session:
+            return _items(session, pks)
+
+    def requeue_failed(self, run_id: str) -> None:
+        """Failed items (judge unavailable, say) are tried again when a run is resumed."""
+        with self._db.session() as session:
+            session.execute(
+                update(RerunItemRow)
+                .where(RerunItemRow.run_id == run_id, RerunItemRow.state == "failed")
+                .values(state="pending", error=None, updated_at=_now())
+            )
+
+    def finish_item(self, run_id: str, item: RerunItem, state: str, error: str | None) -> bool:
+        """Mark a pending item skipped or failed (nothing stored)."""
+        with self._db.session() as session:
+            done = session.execute(
+                _pending(run_id, item.call_pk).values(state=state, error=error, updated_at=_now())
+            )
+            return bool(done.rowcount == 1)  # type: ignore[attr-defined]
+
+    def store_result(
+        self,
+        run_id: str,
+        item: RerunItem,
+        evaluation: CallEvaluation,
+        metrics: list[MetricResult],
+        *,
+        make_current: bool,
+    ) -> bool:
+        """Write the call's new run and mark its item done, in one transaction, only if the
+        item is still pending. Returns False (nothing written) when it was not."""
+        with self._db.session() as session:
+            claimed = session.execute(
+                _pending(run_id, item.call_pk).values(state="done", updated_at=_now(),
+                                                      before_evaluation_id=item.evaluation_id)
+            )  # fmt: skip
+            if claimed.rowcount != 1:  # type: ignore[attr-defined]
+                return False
+            source = f"reevaluate:{run_id}"
+            run, results = evaluation_rows(item.call_pk, evaluation, metrics, source[:32], _now())
+            session.add(run)
+            session.flush()
+            for result in results:
+                result.evaluation_id = run.id
+            session.add_all(results)
+            session.execute(
+                update(RerunItemRow)
+                .where(RerunItemRow.run_id == run_id, RerunItemRow.call_pk == item.call_pk)
+                .values(after_evaluation_id=run.id)
+            )
+            if make_current:
+                session.execute(
+                    update(CallRow)
+                    .where(CallRow.id == item.call_pk)
+                    .values(current_evaluation_id=run.id)
+                )
+            return True
+
+    def report_rows(self, run_id: str, *, after_pk: int = 0, limit: int = 500) -> list[ReportRow]:
+        """A page of the run's judged calls, before and after, by call id ascending."""
+        with self._db.session() as session:
+            items = list(
+                session.scalars(
+                    select(RerunItemRow)
+                    .where(RerunItemRow.run_id == run_id, RerunItemRow.state == "done",
+                           RerunItemRow.call_pk > after_pk)
+                    .order_by(RerunItemRow.call_pk)
+                    .limit(limit)
+                )
+            )  # fmt: skip
+            run_ids = {i.before_evaluation_id for i in items} | {
+                i.after_evaluation_id for i in items
+            }
+            runs = {
+                e.id: e
+                for e in session.scalars(select(EvaluationRow).where(EvaluationRow.id.in_(run_ids)))
+            }
+            metrics = _metrics_of(session, [r for r in run_ids if r is not None])
+            calls = {
+                c.id: c.call_id
+                for c in session.execute(
+                    select(CallRow.id, CallRow.call_id).where(
+                        CallRow.id.in_([i.call_pk for i in items])
+                    )
+                )
+            }
+            reviews = {
+                v.call_pk: v.status
+                for v in session.scalars(
+                    select(ReviewRow).where(ReviewRow.call_pk.in_([i.call_pk for i in items]))
+                )
+            }
+            out = []
+            for i in items:
+                before = runs.get(i.before_evaluation_id or -1)
+                after = runs.get(i.after_evaluation_id or -1)
+                out.append(
+                    ReportRow(
+                        i.call_pk, calls.get(i.call_pk, str(i.call_pk)),
+                        metrics.get(i.before_evaluation_id or -1, []),
+                        metrics.get(i.after_evaluation_id or -1, []),
+                        before.status if before else None, after.status if after else None,
+                        reviews.get(i.call_pk),
+                    )
+                )  # fmt: skip
+            return out
+
+
+def _items(session: Session, pks: list[int]) -> list[RerunItem]:
+    rows = list(session.scalars(select(CallRow).where(CallRow.id.in_(pks))))
+    logs = _logs(session, rows)
+    return [
+        RerunItem(r.id, {**r.request, **(r.overrides or {})}, logs[r.id], r.current_evaluation_id)
+        for r in sorted(rows, key=lambda r: r.id)
+    ]
+
+
+def _pending(run_id: str, pk: int) -> Any:
+    return update(RerunItemRow).where(
+        RerunItemRow.run_id == run_id,
+        RerunItemRow.call_pk == pk,
+        RerunItemRow.state == "pending",
+    )
+
+
+def _metrics_of(session: Session, run_ids: list[int]) -> dict[int, list[MetricResult]]:
+    out: dict[int, list[MetricResult]] = {}
+    for row in session.scalars(
+        select(MetricResultRow)
+        .where(MetricResultRow.evaluation_id.in_(run_ids))
+        .order_by(MetricResultRow.evaluation_id, MetricResultRow.position)
+    ):
+        out.setdefault(row.evaluation_id, []).append(
+            MetricResult(id=row.metric_id, name=row.name, type=row.type, score=row.score,
+                         enum=row.enum, value=row.value, explanation=row.explanation,
+                         outcome=row.outcome, error=row.error, unit=row.unit,
+                         details=row.details, version=row.version, model=row.model)
+        )  # fmt: skip
+    return out
+
+
+def _logs(session: Session, rows: list[CallRow]) -> dict[int, CallEvaluation]:
+    run_ids = [r.current_evaluation_id for r in rows if r.current_evaluation_id is not None]
+    runs = {
+        e.id: e for e in session.scalars(select(EvaluationRow).where(EvaluationRow.id.in_(run_ids)))
+    }
+    results: dict[int, list[MetricResultRow]] = {}
+    for m in session.scalars(
+        select(MetricResultRow)
+        .where(MetricResultRow.evaluation_id.in_(run_ids))
+        .order_by(MetricResultRow.evaluation_id, MetricResultRow.position)
+    ):
+        results.setdefault(m.evaluation_id, []).append(m)
+    reviews = {
+        v.call_pk: v
+        for v in session.scalars(
+            select(ReviewRow).where(ReviewRow.call_pk.in_([r.id for r in rows]))
+        )
+    }
+    out = {}
+    for row in rows:
+        run = runs.get(row.current_evaluation_id or -1)
+        out[row.id] = call_log(
+            row, run, results.get(run.id, []) if run else [], reviews.get(row.id)
+        )
+    return out
