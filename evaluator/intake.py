@@ -105,7 +105,8 @@ def _select_metrics(
             )
             continue
         chosen.append(metric)
-    if not any(m.id == GOAL_METRIC_ID for m in chosen) and agent.success is None:
-        # The default rubric reads the goal metric: without it success could not be decided.
-        chosen.extend(m for m in own if m.id == GOAL_METRIC_ID)
-    return tuple(dict.fromkeys(chosen))
+    # The success rubric reads its metrics: they run even when metric_ids leaves them out,
+    # or success would be decided on rules silently skipped.
+    rubric_ids = [r.metric for r in agent.success] if agent.success is not None else [GOAL_METRIC_ID]
+    chosen.extend(catalogue.metric(i) for i in rubric_ids if i in catalogue.metrics)
+    return tuple({m.id: m for m in chosen}.values())
