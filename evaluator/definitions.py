@@ -75,7 +75,7 @@ class MetricDefinition(_Strict):
     id: str = Field(pattern=_ID, max_length=64)
     name: str = Field(min_length=1)
     type: Literal["boolean", "score", "enum", "numeric"]
-    method: Literal["llm_judge", "computed"] = "llm_judge"
+    method: Literal["llm_judge", "computed", "derived"] = "llm_judge"
     description: str = Field(min_length=1)
     prompt: str | None = None
     prompt_file: str | None = None
@@ -88,6 +88,8 @@ class MetricDefinition(_Strict):
     # The answer lists findings ({category, priority, evidence}) before its value.
     findings: bool = False
     function: str | None = None
+    # derived metrics: arithmetic over other metrics' values, e.g. a score from a judged count
+    expression: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     aliases: tuple[str, ...] = ()
     # Filled by the loader: where it came from and the hash-qualified version.
@@ -108,6 +110,10 @@ class MetricDefinition(_Strict):
             raise ValueError("enum_values must be distinct")
         if self.method == "computed" and not self.function:
             raise ValueError("a computed metric needs function")
+        if (self.method == "derived") != (self.expression is not None):
+            raise ValueError("a derived metric needs expression, and only derived metrics take one")
+        if self.method == "derived" and self.type not in ("numeric", "boolean"):
+            raise ValueError("a derived metric is numeric or boolean")
         if self.method == "llm_judge" and self.function:
             raise ValueError("function is only for computed metrics")
         if self.prompt and self.prompt_file:

@@ -23,7 +23,7 @@ from evaluator.judge_prompt import render_messages
 from evaluator.models import CallEvaluation, MetricResult, ObserveRequest, Usage
 from evaluator.prompts import PromptRenderer, substitute_variables
 from evaluator.rubric import apply_rubric, format_duration
-from evaluator.triggers import evaluate_expression
+from evaluator.triggers import compute_expression, evaluate_expression
 from evaluator.verdicts import (
     Judge,
     JudgeAnswer,
@@ -93,6 +93,7 @@ async def evaluate_prepared(
             }
         )
         errors.extend(f"{key}: {why}" for key, why in answer.errors.items())
+    _derive(prepared, results)
     ordered = [results[m.id] for m in prepared.metrics if m.id in results]
     return _assemble(prepared, ordered, call_fields, errors, usage, opts)
 
@@ -232,6 +233,23 @@ def _plan_results(plan: JudgePlan, answer: JudgeAnswer, model: str) -> dict[str,
             reason = answer.errors.get(metric.id, "missing from the judge's answer")
             results[metric.id] = _failed(metric, reason, model)
     return results
+
+
+def _derive(prepared: PreparedCall, results: dict[str, MetricResult]) -> None:
+    """Derived metrics, after everything they can read: exact arithmetic over other metrics'
+    values (e.g. a repetition score from the judged count and the measured turns)."""
+    for metric in prepared.metrics:
+        if metric.method != "derived" or metric.id in results or metric.expression is None:
+            continue
+        names = trigger_names(prepared, list(results.values()))
+        value, why = compute_expression(metric.expression, names)
+        if why is not None:
+            results[metric.id] = _not_applicable(metric, f"not applicable: {why}", None)
+            continue
+        if metric.type == "boolean":
+            value = bool(value)
+        explanation = f"{metric.expression} = {value!r}"
+        results[metric.id] = MetricResult(**_base(metric, None), score=value, explanation=explanation)
 
 
 def _assemble(

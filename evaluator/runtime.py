@@ -48,11 +48,15 @@ def load_definitions(settings: Settings) -> Definitions:
         except PromptError as exc:
             raise DefinitionError(name, str(exc)) from None
     for metric in catalogue.metrics.values():
-        if metric.trigger.expression:
+        for field, expression in (
+            ("trigger.expression", metric.trigger.expression),
+            ("expression", metric.expression),
+        ):
             try:
-                check_expression(metric.trigger.expression)
+                if expression:
+                    check_expression(expression)
             except ValueError as exc:
-                raise DefinitionError(metric.source, str(exc), "trigger.expression") from None
+                raise DefinitionError(metric.source, str(exc), field) from None
         if metric.prompt_file:
             try:
                 renderer.check(metric.prompt_file)

@@ -19,7 +19,7 @@ from typing import Any
 
 from simpleeval import EvalWithCompoundTypes, InvalidExpression
 
-__all__ = ["TriggerDecision", "check_expression", "evaluate_expression"]
+__all__ = ["TriggerDecision", "check_expression", "compute_expression", "evaluate_expression"]
 
 FUNCTIONS = {
     "len": len,
@@ -65,3 +65,17 @@ def evaluate_expression(expression: str, names: Mapping[str, Any]) -> TriggerDec
     if result:
         return TriggerDecision(True, f"trigger `{expression}` fired")
     return TriggerDecision(False, f"trigger `{expression}` did not fire")
+
+
+def compute_expression(expression: str, names: Mapping[str, Any]) -> tuple[Any, str | None]:
+    """The value of a derived metric's expression, or ``(None, why)`` when it has none: a
+    metric it reads has no value (not applicable, failed, not run) or the arithmetic fails."""
+    evaluator = EvalWithCompoundTypes(names=dict(names), functions=FUNCTIONS)
+    try:
+        return evaluator.eval(expression), None
+    except KeyError as exc:
+        return None, f"`{expression}` has no value: {exc} has none for this call"
+    except ZeroDivisionError:
+        return None, f"`{expression}` divides by zero for this call"
+    except (InvalidExpression, TypeError, ValueError, SyntaxError) as exc:
+        return None, f"`{expression}` could not be evaluated: {exc}"

@@ -183,3 +183,21 @@ async def test_unparseable_answer_fails_every_field(
     llm = [m for m in result.metrics if m.id in ("sentiment", "verbosity", "call_goal_achieved")]
     assert all(m.outcome == "failed" and "not JSON" in (m.error or "") for m in llm)
     assert result.topic is None and result.success is None
+
+
+async def test_derived_metric_is_exact_arithmetic_after_the_judge(
+    definitions: Definitions, booking_call: PreparedCall
+) -> None:
+    result = await run(booking_call, definitions, ScriptedJudge(answers={"unnecessary_repetition": 1}))
+    metrics = by_id(result)
+    assert metrics["agent_turns"].score == 7
+    assert metrics["unnecessary_repetition_score"].score == round(5 * (1 - 1 / 7), 2)
+
+
+async def test_derived_metric_without_its_inputs_is_not_applicable(
+    definitions: Definitions, booking_call: PreparedCall
+) -> None:
+    result = await run(booking_call, definitions, ScriptedJudge(answers={"unnecessary_repetition": "many"}))
+    derived = by_id(result)["unnecessary_repetition_score"]
+    assert derived.outcome == "not_applicable" and derived.score is None
+    assert "unnecessary_repetition" in derived.explanation

@@ -31,7 +31,6 @@ LLM_METRICS = {
     "sentiment": ["positive", "neutral", "negative"],
     "csat": ["0 to 100", "90-100", "0-29", "integer from 0 to 100"],
     "unnecessary_repetition": ["Not unnecessary", "Count each unnecessary agent turn once", "[MM:SS]"],
-    "unnecessary_repetition_score": ["5 * (1 - repetitions / agent turns)", "Agent turns"],
     "verbosity": ["integer from 1 to 5"],
 }  # fmt: skip
 
