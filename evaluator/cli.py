@@ -209,7 +209,13 @@ def metrics_list(metrics: MetricsOption = None, as_json: Annotated[bool, typer.O
     rows = []
     for m in catalogue.metrics.values():
         trigger = m.trigger.type + (f": {m.trigger.expression or m.trigger.question}" if m.trigger.type == "custom" else "")
-        needs = ", ".join(FUNCTIONS[m.function].needs) if m.function else "transcript, LLM"
+        needs = (
+            ", ".join(FUNCTIONS[m.function].needs)
+            if m.function
+            else f"metrics: {m.expression}"
+            if m.expression
+            else "transcript, LLM"
+        )
         kind = m.type + (f" {m.scale.min}..{m.scale.max}" if m.scale else "") + (f" ({', '.join(m.enum_values)})" if m.enum_values else "") + (f" [{m.unit}]" if m.unit else "")
         rows.append({"id": m.id, "name": m.name, "type": kind, "method": m.method + (" (isolated)" if m.isolated else ""),
                      "trigger": trigger, "needs": needs, "version": m.full_version})  # fmt: skip
