@@ -1,0 +1,46 @@
+"""Pure tier for judge.py: structured-output mode choice and the grammar-friendly schema."""
+
+from __future__ import annotations
+
+import instructor
+
+from evaluator.judge import JudgeSettings, _without_schema_text, choose_mode, grammar_friendly
+
+
+def test_mode_follows_what_litellm_reports() -> None:
+    assert choose_mode(JudgeSettings(model="openai/gpt-4o-mini")) == instructor.Mode.JSON_SCHEMA
+    # an unknown model behind an OpenAI-compatible server: plain JSON, the schema in the prompt
+    assert choose_mode(JudgeSettings(model="openai/some-local-model")) == instructor.Mode.JSON
+    forced = JudgeSettings(model="openai/gpt-4o-mini", structured_mode="tools")
+    assert choose_mode(forced) == instructor.Mode.TOOLS
+
+
+def test_grammar_friendly_caps_strings_and_enumerates_small_ranges() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "reasoning": {"type": "string"},
+            "label": {"type": "string", "enum": ["a", "b"]},
+            "score": {"type": "integer", "minimum": 1, "maximum": 5},
+            "big": {"type": "integer", "minimum": 0, "maximum": 10_000},
+            "items": {"type": "array", "items": {"type": "string"}},
+        },
+    }
+    out = grammar_friendly(schema, 120)
+    props = out["properties"]
+    assert props["reasoning"] == {"type": "string", "maxLength": 120}
+    assert props["label"] == {"type": "string", "enum": ["a", "b"]}
+    assert props["score"] == {"enum": [1, 2, 3, 4, 5]}
+    assert props["big"] == {"type": "integer", "minimum": 0, "maximum": 10_000}
+    assert props["items"]["items"] == {"type": "string", "maxLength": 120}
+    assert "maxLength" not in schema["properties"]["reasoning"]  # the input is not mutated
+
+
+def test_instructor_schema_text_is_dropped_only_from_the_system_message() -> None:
+    messages = [
+        {"role": "system", "content": "Judge the call.\n\nAs a genius expert, your task is to understand the content ... {schema}"},
+        {"role": "user", "content": "As a genius expert, your task is to understand the content"},
+    ]
+    out = _without_schema_text(messages)
+    assert out[0]["content"] == "Judge the call."
+    assert out[1] == messages[1]
