@@ -168,7 +168,8 @@ def choose_metrics(
 ) -> list[str] | None:  # fmt: skip
     """The metric ids to judge for one call: ``None`` = all the agent's metrics, ``[]`` =
     nothing to do. Stale = a stored result whose metric version (or, for an LLM metric, the
-    model) differs from the current one; results of metrics no longer defined are left."""
+    model that judged it) differs from the current one; results of metrics no longer
+    defined are left alone."""
     if choice == ("all",):
         return None
     catalogue = definitions.catalogue
@@ -179,7 +180,8 @@ def choose_metrics(
         metric = catalogue.metrics.get(result.id)
         if metric is None:
             continue
-        if result.version != metric.full_version or (metric.is_llm and result.model != model):
+        judged_by = result.model if metric.is_llm else None  # None: never reached the judge
+        if result.version != metric.full_version or (judged_by and judged_by != model):
             stale.append(metric.id)
     return stale
 
@@ -279,6 +281,14 @@ class Reevaluation:
                 task.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
         await asyncio.to_thread(runs.set_status, run_id, "finished")
+        final = await asyncio.to_thread(runs.run, run_id)
+        if final is not None:  # the stored counts are the truth (a write may have raced a kill)
+            states = final.states
+            self.progress.done, self.progress.skipped = (
+                states.get("done", 0),
+                states.get("skipped", 0),
+            )
+            self.progress.failed = states.get("failed", 0)
         return self.progress
 
     async def _worker(
@@ -316,10 +326,10 @@ class Reevaluation:
             )
             return
         metrics = _to_store(item.current, evaluation, options.apply)
-        await asyncio.to_thread(
+        stored = await asyncio.to_thread(
             runs.store_result, run_id, item, evaluation, metrics, make_current=options.apply
         )
-        self.progress.done += 1
+        self.progress.done += stored
 
 
 def _to_store(current: CallEvaluation, new: CallEvaluation, apply: bool) -> list[MetricResult]:

@@ -188,13 +188,12 @@ class RerunStore:
             row = session.get(RerunRow, run_id)
             if row is None:
                 return None
-            states = dict(
-                session.execute(
-                    select(RerunItemRow.state, func.count())
-                    .where(RerunItemRow.run_id == run_id)
-                    .group_by(RerunItemRow.state)
-                ).tuples()
+            counted = session.execute(
+                select(RerunItemRow.state, func.count())
+                .where(RerunItemRow.run_id == run_id)
+                .group_by(RerunItemRow.state)
             )
+            states = {str(state): int(n) for state, n in counted}
             return RunInfo(row.id, row.status, dict(row.options), row.total, states)
 
     def pending(self, run_id: str, *, after_pk: int = 0, limit: int = 200) -> list[RerunItem]:

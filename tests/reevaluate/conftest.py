@@ -1,0 +1,58 @@
+"""Fixtures of the re-evaluation tests: a SQLite store holding judged calls."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from evaluator.engine import evaluate_prepared
+from evaluator.intake import read_request
+from evaluator.runtime import Definitions
+from evaluator.store import NewCall, Store
+from evaluator.testing import ScriptedJudge
+
+START = datetime(2026, 5, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    db = Store(f"sqlite:///{tmp_path / 'evaluator.db'}")
+    db.upgrade()
+    yield db
+    db.close()
+
+
+async def add_judged_calls(
+    store: Store, definitions: Definitions, base: dict[str, Any], count: int,
+    judge: ScriptedJudge | None = None,
+) -> list[int]:  # fmt: skip
+    """Store ``count`` copies of a request (one a day from START), each judged once."""
+    judge = judge or ScriptedJudge()
+    pks = []
+    for i in range(count):
+        body = copy.deepcopy(base)
+        body["call_id"] = f"call-{i:04d}"
+        # Each call's transcript differs, so their prompts (and cache keys) do too.
+        body["transcript_json"][1]["content"] += f" My reference is {i:04d}."
+        prepared = read_request(body, definitions.catalogue)
+        text = json.dumps(body, sort_keys=True)
+        new = NewCall(
+            call_id=body["call_id"], agent_id=prepared.agent.id, agent_name=prepared.agent.name,
+            trace_id=None, body=text, body_hash=hashlib.sha256(text.encode()).hexdigest(),
+            request=prepared.stored_request(), occurred_at=START + timedelta(days=i),
+            duration=None, transcript_text=prepared.transcript.to_text(),
+            transcript_object=prepared.transcript.to_object(),
+        )  # fmt: skip
+        log, _ = store.add_call(new, allow_duplicates=False)
+        assert log.id is not None
+        evaluation = await evaluate_prepared(prepared, judge=judge, renderer=definitions.renderer)
+        store.record_evaluation(log.id, evaluation, source="observe", make_current=True)
+        pks.append(log.id)
+    return pks
