@@ -40,7 +40,9 @@ async def test_selection_filters_ids_time_and_seeded_samples(
     pks = await add_judged_calls(store, definitions, booking_request, 20)
     assert _flat(store, Selection()) == pks
     assert _flat(store, Selection(agent_id=2)) == []
-    window = Selection(occurred_from=START + timedelta(days=5), occurred_to=START + timedelta(days=8))
+    window = Selection(
+        occurred_from=START + timedelta(days=5), occurred_to=START + timedelta(days=8)
+    )
     assert _flat(store, window) == pks[5:8]
     assert _flat(store, Selection(call_ids=(pks[3], pks[1]))) == [pks[1], pks[3]]
     with pytest.raises(CallNotFoundError, match="9999"):

@@ -1,0 +1,116 @@
+"""The judgment cache: a second identical run makes no requests (SQLite and Redis)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from evaluator.engine import evaluate_prepared
+from evaluator.intake import PreparedCall
+from evaluator.judgment_cache import CachingJudge, JudgmentBackend, RedisBackend, SqlBackend
+from evaluator.runtime import Definitions
+from evaluator.store import Store
+from evaluator.testing import ScriptedJudge
+
+REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+@pytest.fixture(params=["sql", "redis"])
+def backend(request: pytest.FixtureRequest, store: Store) -> Iterator[JudgmentBackend]:
+    if request.param == "sql":
+        sql = SqlBackend(store.url)
+        yield sql
+        sql.close()
+        return
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL).ping()
+    except redis.ConnectionError as exc:
+        pytest.skip(f"Redis not reachable at {REDIS_URL}: {exc}")
+    yield _IsolatedRedis(REDIS_URL)
+
+
+class _IsolatedRedis(RedisBackend):
+    """Keys under a fresh prefix, so runs of the test never see each other's entries."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url, ttl_seconds=600)
+        self.prefix = uuid.uuid4().hex
+
+    async def get(self, key: str) -> tuple[str, dict[str, Any]] | None:
+        return await super().get(self.prefix + key)
+
+    async def put(self, key: str, model: str, raw: str, usage: dict[str, Any]) -> None:
+        await super().put(self.prefix + key, model, raw, usage)
+
+
+async def test_second_identical_evaluation_makes_no_requests(
+    backend: JudgmentBackend, booking_call: PreparedCall, definitions: Definitions
+) -> None:
+    inner = ScriptedJudge()
+    judge = CachingJudge(inner, backend)
+    first = await evaluate_prepared(booking_call, judge=judge, renderer=definitions.renderer)
+    asked = len(inner.requests)
+    assert asked > 0 and first.usage is not None and first.usage.requests == asked
+    second = await evaluate_prepared(booking_call, judge=judge, renderer=definitions.renderer)
+    assert len(inner.requests) == asked  # nothing new was sent
+    assert second.usage is not None
+    assert (second.usage.requests, second.usage.cache_hits, second.usage.prompt_tokens) == (
+        0,
+        asked,
+        0,
+    )
+    assert (judge.hits, judge.misses) == (asked, asked)
+    assert [m.model_dump(exclude={"explanation"}) for m in second.metrics] == [
+        m.model_dump(exclude={"explanation"}) for m in first.metrics
+    ]
+    assert judge.saved.prompt_tokens == first.usage.prompt_tokens
+
+
+async def test_a_different_model_or_prompt_misses(
+    backend: JudgmentBackend, booking_call: PreparedCall, definitions: Definitions
+) -> None:
+    first = ScriptedJudge()
+    await evaluate_prepared(
+        booking_call, judge=CachingJudge(first, backend), renderer=definitions.renderer
+    )
+    other = ScriptedJudge(model_name="scripted/other")
+    await evaluate_prepared(
+        booking_call, judge=CachingJudge(other, backend), renderer=definitions.renderer
+    )
+    assert len(other.requests) == len(first.requests)
+
+
+async def test_failures_are_never_cached(
+    backend: JudgmentBackend, booking_call: PreparedCall, definitions: Definitions
+) -> None:
+    off_menu = ScriptedJudge(respond=lambda request: '{"not": "the schema"}')
+    judge = CachingJudge(off_menu, backend)
+    await evaluate_prepared(booking_call, judge=judge, renderer=definitions.renderer)
+    asked = len(off_menu.requests)
+    await evaluate_prepared(booking_call, judge=judge, renderer=definitions.renderer)
+    assert len(off_menu.requests) == 2 * asked and judge.hits == 0
+    down = ScriptedJudge(fail_times=10**6)
+    await evaluate_prepared(
+        booking_call, judge=CachingJudge(down, backend), renderer=definitions.renderer
+    )
+    healthy = ScriptedJudge()
+    await evaluate_prepared(
+        booking_call, judge=CachingJudge(healthy, backend), renderer=definitions.renderer
+    )
+    assert len(healthy.requests) == len(down.requests)
+
+
+def test_open_judge_wraps_by_setting(store: Store, tmp_path: Any) -> None:
+    from evaluator.config import Settings
+    from evaluator.judgment_cache import open_backend
+
+    with open_backend("off", store.url) as none:
+        assert none is None
+    with open_backend("sql", store.url) as sql:
+        assert isinstance(sql, SqlBackend)
+    assert Settings(cache="off").cache == "off"
