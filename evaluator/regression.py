@@ -18,7 +18,7 @@ import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from evaluator.config import Settings
 from evaluator.engine import evaluate_prepared
@@ -36,6 +36,9 @@ from evaluator.regression_report import (
 )
 from evaluator.runtime import Definitions, load_definitions, open_judge
 from evaluator.verdicts import Judge
+
+if TYPE_CHECKING:
+    from evaluator.judge import JudgeSettings
 
 __all__ = [
     "RECORDED_WITH",
@@ -196,19 +199,47 @@ def _judge(
         )
         yield LiteLLMJudge(chosen), chosen.describe()
         return
-    explicit = settings.model_fields_set
-    recipe = golden.manifest.judge.model_dump() if golden.manifest.judge else {}
-    update = {k: v for k, v in recipe.items() if k not in explicit}
-    update.update({k: v for k, v in (("model", model), ("api_base", api_base)) if v})
-    # No judgment cache: repeats must each ask the model, and recordings need real exchanges.
-    update["cache"] = "off"
-    with open_judge(settings.model_copy(update=update)) as (active, _notice):
-        real = (
-            active.settings.describe()
-            if isinstance(active, LiteLLMJudge)
-            else {"model": active.model}
-        )
-        yield active, real
+    chosen_settings = _live_settings(settings, golden, model, api_base)
+    if chosen_settings is not None:
+        yield LiteLLMJudge(chosen_settings), chosen_settings.describe()
+        return
+    # No model anywhere: the offline model. No judgment cache: repeats must each ask the
+    # model, and recordings need real exchanges.
+    with open_judge(settings.model_copy(update={"cache": "off"})) as (active, _notice):
+        real = active.settings.describe() if isinstance(active, LiteLLMJudge) else {}
+        yield active, {"model": active.model, **real}
+
+
+_RECIPE_SETTINGS = (
+    "model",
+    "api_base",
+    "structured_mode",
+    "temperature",
+    "max_tokens",
+    "max_reasks",
+)
+
+
+def _live_settings(
+    settings: Settings, golden: GoldenSet, model: str | None, api_base: str | None
+) -> JudgeSettings | None:
+    """Flags, then EVALUATOR_* variables, then the manifest's judge; ``None`` without a model.
+    Built here, not by ``open_judge``: no judgment cache, and the recipe's seed applies."""
+    from evaluator.judge import JudgeSettings
+
+    fields: dict[str, Any] = golden.manifest.judge.model_dump() if golden.manifest.judge else {}
+    for key in _RECIPE_SETTINGS:
+        if key in settings.model_fields_set or key not in fields:
+            fields[key] = getattr(settings, key)
+    fields.update({k: v for k, v in (("model", model), ("api_base", api_base)) if v})
+    if not fields.get("model"):
+        return None
+    return JudgeSettings(
+        **fields,
+        api_key=settings.api_key,
+        timeout=settings.timeout,
+        num_retries=settings.num_retries,
+    )
 
 
 def _prompt_versions(definitions: Definitions, golden: GoldenSet) -> dict[str, str]:

@@ -67,6 +67,8 @@ class JudgeRecipe(_Strict):
     temperature: float = 0.0
     max_tokens: int = Field(default=4096, ge=64)
     max_reasks: int = Field(default=2, ge=0)
+    # A fixed seed makes a sampling temperature repeatable; null sends none (for --repeat).
+    seed: int | None = 0
 
 
 class Manifest(_Strict):
