@@ -1,0 +1,270 @@
+"""Re-evaluating stored calls at scale, through the real judge, against a local stand-in.
+
+A tiny OpenAI-compatible server on loopback (uvicorn, raw ASGI) answers every chat
+completion with a schema-valid answer built from the request's ``response_format`` schema
+after a set latency, optionally refusing with 429 + Retry-After above a requests-per-minute
+limit. N calls are stored in a fresh SQLite store; every call is judged on 10 LLM metrics
+(a metrics folder of 10) by ``LiteLLMJudge`` behind the judgment cache, at a concurrency.
+Prints:
+- wall time against the ideal (calls x requests per call x latency / concurrency, or the
+  rate limit), and the share of the ideal throughput reached,
+- LLM requests per call, prompt tokens per call against one request per metric,
+- peak memory (max RSS), the second identical run's requests (should be 0),
+- the engine's own time per call (scripted judge answering instantly).
+
+    python benchmarks/bench_reevaluate.py --calls 10000 --latency 1.0 --concurrency 64
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import copy
+import json
+import multiprocessing
+import resource
+import shutil
+import socket
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from evaluator.config import Settings
+from evaluator.engine import dry_run_requests, evaluate_prepared
+from evaluator.intake import read_request
+from evaluator.judge import JudgeSettings, LiteLLMJudge
+from evaluator.judgment_cache import CachingJudge, SqlBackend
+from evaluator.rate_limit import RateLimitedJudge, RateLimiter
+from evaluator.reevaluate import Reevaluation, RunOptions, Selection, start_run
+from evaluator.runtime import Definitions, load_definitions
+from evaluator.store import Store
+from evaluator.testing import ScriptedJudge
+from tests.reevaluate.conftest import add_judged_calls
+
+ROOT = Path(__file__).resolve().parent.parent
+METRICS = ["call_goal_achieved", "csat", "expected_outcome", "hallucination",
+           "instruction_following", "relevancy", "response_consistency", "sentiment",
+           "unnecessary_repetition", "verbosity"]  # fmt: skip
+
+
+# The stand-in server (runs in its own process).
+
+
+def _instance(schema: Any, defs: dict[str, Any]) -> Any:
+    """A small valid instance of a JSON schema (the shapes the judge's models produce)."""
+    if "$ref" in schema:
+        return _instance(defs[schema["$ref"].split("/")[-1]], defs)
+    if "const" in schema:
+        return schema["const"]
+    if "enum" in schema:
+        return schema["enum"][0]
+    for key in ("anyOf", "oneOf", "allOf"):
+        if key in schema:
+            options = [s for s in schema[key] if s.get("type") != "null"] or schema[key]
+            return _instance(options[0], defs)
+    kind = schema.get("type")
+    if kind == "object" or "properties" in schema:
+        return {k: _instance(v, defs) for k, v in schema.get("properties", {}).items()}
+    if kind == "array":
+        return []
+    if kind == "integer":
+        return int(schema.get("minimum", 1))
+    if kind == "number":
+        return float(schema.get("minimum", 1.0))
+    if kind == "boolean":
+        return True
+    return "[00:01] stand-in reasoning"
+
+
+def _serve(port: int, latency: float, rpm: float | None) -> None:
+    import uvicorn
+
+    state = {"requests": 0, "refused": 0, "window": time.monotonic(), "in_window": 0}
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        if scope["path"].endswith("/stats"):
+            return await _reply(send, 200, state)
+        now = time.monotonic()
+        if now - state["window"] >= 1.0:
+            state["window"], state["in_window"] = now, 0
+        if rpm is not None and state["in_window"] >= rpm / 60:
+            state["refused"] += 1
+            return await _reply(send, 429, {"error": {"message": "rate limited"}}, retry="1")
+        state["in_window"] += 1
+        state["requests"] += 1
+        request = json.loads(body)
+        schema = request["response_format"]["schema"]
+        answer = json.dumps(_instance(schema, schema.get("$defs", {})))
+        prompt = sum(len(m.get("content") or "") for m in request["messages"]) // 4
+        await asyncio.sleep(latency)
+        await _reply(send, 200, {
+            "id": "bench", "object": "chat.completion", "created": 0, "model": request["model"],
+            "choices": [{"index": 0, "finish_reason": "stop",
+                         "message": {"role": "assistant", "content": answer}}],
+            "usage": {"prompt_tokens": prompt, "completion_tokens": len(answer) // 4,
+                      "total_tokens": prompt + len(answer) // 4},
+        })  # fmt: skip
+
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", backlog=4096)
+
+
+async def _reply(send: Any, status: int, data: Any, retry: str | None = None) -> None:
+    headers = [(b"content-type", b"application/json")]
+    if retry:
+        headers.append((b"retry-after", retry.encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": json.dumps(data).encode()})
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _stats(port: int) -> dict[str, Any]:
+    import httpx
+
+    return dict(httpx.post(f"http://127.0.0.1:{port}/stats").json())
+
+
+# The benchmark.
+
+
+def _definitions(folder: Path) -> Definitions:
+    metrics, agents = folder / "metrics", folder / "agents"
+    metrics.mkdir()
+    agents.mkdir()
+    for name in METRICS:
+        shutil.copy(ROOT / "metrics" / f"{name}.yaml", metrics / f"{name}.yaml")
+    agent = yaml.safe_load((ROOT / "agents" / "bright_smile_dental.yaml").read_text())
+    agent.update(
+        metrics="all", success=[{"metric": "call_goal_achieved", "op": "eq", "value": True}]
+    )
+    (agents / "agent.yaml").write_text(yaml.safe_dump(agent))
+    return load_definitions(Settings(metrics_dirs=[metrics], agents_dirs=[agents]))
+
+
+async def _prompt_tokens(definitions: Definitions, body: dict[str, Any]) -> tuple[int, int, int]:
+    """Requests per call, and prompt tokens per call batched vs one request per metric."""
+    call = read_request(body, definitions.catalogue)
+    batched = dry_run_requests(call, definitions.renderer)
+    catalogue = copy.copy(definitions.catalogue)
+    catalogue.metrics = {
+        k: m.model_copy(update={"isolated": m.is_llm}) for k, m in catalogue.metrics.items()
+    }
+    single = dry_run_requests(read_request(body, catalogue), definitions.renderer)
+
+    def tokens(requests: list[Any]) -> int:
+        return sum(sum(len(m["content"]) for m in r.messages) for r in requests) // 4
+
+    return len(batched), tokens(batched), tokens(single)
+
+
+async def _engine_ms(definitions: Definitions, body: dict[str, Any], runs: int = 200) -> float:
+    judge = ScriptedJudge()
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        call = read_request(body, definitions.catalogue)
+        await evaluate_prepared(call, judge=judge, renderer=definitions.renderer)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times) * 1000
+
+
+async def _run(
+    store: Store, definitions: Definitions, judge: Any, concurrency: int
+) -> tuple[float, Any]:
+    run_id = start_run(store, RunOptions(Selection(), ("all",)), definitions)
+    started = time.perf_counter()
+    progress = await Reevaluation(store, definitions, judge, concurrency).run(run_id)
+    return time.perf_counter() - started, progress
+
+
+def _print(
+    args: argparse.Namespace, wall: float, ideal: float, progress: Any, first: dict[str, Any],
+    second: dict[str, Any], wall2: float, progress2: Any,
+) -> None:  # fmt: skip
+    print(f"calls {args.calls}, 10 LLM metrics each, latency {args.latency} s, "
+          f"concurrency {args.concurrency}, rpm {args.rpm}")  # fmt: skip
+    print(f"first run: wall {wall:.1f} s, ideal {ideal:.1f} s: {ideal / wall:.0%} of ideal")
+    print(f"  {progress.done} judged, {progress.failed} failed, {first['refused']} refused (429)")
+    print(f"LLM requests per call: {first['requests'] / args.calls:.2f}")
+    print(f"second identical run: {second['requests'] - first['requests']} LLM requests, "
+          f"{progress2.usage.cache_hits} cache hits, wall {wall2:.1f} s")  # fmt: skip
+
+
+async def main(args: argparse.Namespace) -> None:
+    folder = Path(tempfile.mkdtemp(prefix="bench-reevaluate-"))
+    definitions = _definitions(folder)
+    body = json.loads((ROOT / "examples" / "calls" / "booking_success_cekura.json").read_text())
+    store = Store(f"sqlite:///{folder / 'evaluator.db'}")
+    store.upgrade()
+    started = time.perf_counter()
+    await add_judged_calls(store, definitions, body, args.calls)
+    print(f"stored {args.calls} judged calls in {time.perf_counter() - started:.1f} s")
+    port = _free_port()
+    server = multiprocessing.Process(
+        target=_serve, args=(port, args.latency, args.rpm), daemon=True
+    )
+    server.start()
+    time.sleep(2.0)
+    settings = JudgeSettings(
+        model="openai/bench-model",
+        api_base=f"http://127.0.0.1:{port}/v1",
+        api_key="sk-bench",
+        structured_mode="constrained_json",
+        num_retries=0,
+    )
+    backend = SqlBackend(store.url)
+    inner: Any = LiteLLMJudge(settings)
+    if args.rpm:
+        inner = RateLimitedJudge(inner, RateLimiter(rpm=args.rpm))
+    try:
+        wall, progress = await _run(
+            store, definitions, CachingJudge(inner, backend), args.concurrency
+        )
+        first = _stats(port)
+        wall2, progress2 = await _run(
+            store, definitions, CachingJudge(inner, backend), args.concurrency
+        )
+        second = _stats(port)
+    finally:
+        server.terminate()
+        server.join()
+    per_call, batched_tokens, single_tokens = await _prompt_tokens(definitions, body)
+    ideal = args.calls * per_call * args.latency / args.concurrency
+    if args.rpm:
+        ideal = max(ideal, args.calls * per_call / (args.rpm / 60))
+    _print(args, wall, ideal, progress, first, second, wall2, progress2)
+    print(
+        f"prompt tokens per call: {batched_tokens} batched, {single_tokens} one request per metric"
+    )
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak memory (max RSS): {rss:.0f} MB")
+    engine = await _engine_ms(definitions, body)
+    print(f"engine's own time per call (scripted judge, median): {engine:.1f} ms")
+    backend.close()
+    store.close()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=10_000)
+    parser.add_argument("--latency", type=float, default=1.0)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--rpm", type=float, default=None)
+    asyncio.run(main(parser.parse_args()))
