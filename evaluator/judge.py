@@ -9,6 +9,7 @@ that did validate are kept and the rest are reported as failures: never as a low
 
 from __future__ import annotations
 
+import functools
 import os
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -21,6 +22,7 @@ from typing import Any, Literal
 import instructor
 import litellm
 from instructor.core import IncompleteOutputException, InstructorRetryException
+from pydantic import BaseModel
 
 from evaluator.errors import JudgeOutputError, JudgeUnavailableError
 from evaluator.models import Usage
@@ -112,9 +114,8 @@ class LiteLLMJudge:
     async def answer(self, request: JudgeRequest) -> JudgeAnswer:
         """Ask once (plus transport retries and schema re-asks); never raises on bad output."""
         responses: list[Any] = []
-        schema = request.response_model.model_json_schema()
         client = instructor.from_litellm(
-            self._completion(responses, schema), mode=self._mode, async_client=True
+            self._completion(responses, request.response_model), mode=self._mode, async_client=True
         )
         started = time.perf_counter()
         try:
@@ -169,13 +170,17 @@ class LiteLLMJudge:
         return kwargs
 
     def _completion(
-        self, responses: list[Any], schema: dict[str, Any]
+        self, responses: list[Any], response_model: type[BaseModel]
     ) -> Callable[..., Coroutine[Any, Any, Any]]:
         """litellm's acompletion, recording each raw response for usage and evidence, and
         (in constrained_json mode) adding the schema to ``response_format``."""
         constrained = self.settings.structured_mode == "constrained_json"
 
-        grammar_schema = grammar_friendly(schema, self.settings.constrained_max_chars)
+        grammar_schema = (
+            _grammar_schema(response_model, self.settings.constrained_max_chars)
+            if constrained
+            else None
+        )
 
         async def complete(**kwargs: Any) -> Any:
             if constrained:
@@ -240,6 +245,12 @@ def _without_schema_text(messages: list[dict[str, Any]]) -> list[dict[str, Any]]
                 message = {**message, "content": content[:cut].rstrip()}
         out.append(message)
     return out
+
+
+@functools.lru_cache(maxsize=512)
+def _grammar_schema(response_model: type[BaseModel], max_chars: int) -> dict[str, Any]:
+    schema: dict[str, Any] = grammar_friendly(response_model.model_json_schema(), max_chars)
+    return schema
 
 
 def grammar_friendly(schema: Any, max_chars: int) -> Any:

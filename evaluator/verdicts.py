@@ -8,6 +8,7 @@ Metrics with an ``automatic`` or question trigger answer ``applicable`` first.
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 from collections.abc import Sequence
@@ -31,8 +32,8 @@ __all__ = [
     "CALL_FIELDS",
     "Judge",
     "JudgeAnswer",
-    "JudgeRequest",
     "JudgePlan",
+    "JudgeRequest",
     "build_response_model",
     "field_errors_of",
     "metric_result_from_answer",
@@ -147,7 +148,10 @@ def answer_model(metric: MetricDefinition) -> type[BaseModel]:
     if metric.findings:
         fields["findings"] = (list[Finding], Field(description=_FINDINGS))
     if triggered:
-        fields["value"] = (value_type | None, Field(default=None, description=value_field.description))
+        fields["value"] = (
+            value_type | None,
+            Field(default=None, description=value_field.description),
+        )
     else:
         fields["value"] = (value_type, value_field)
     model: type[BaseModel] = create_model(f"Answer_{_pyname(metric.id)}", __base__=base, **fields)
@@ -158,18 +162,22 @@ def _pyname(metric_id: str) -> str:
     return metric_id.replace("-", "_")
 
 
+_ENDINGS: Any = Literal["naturally", "caller_dropped_off", "agent_ended_early"]
+
+
 def _call_field_models(agent: AgentDefinition) -> dict[str, Any]:
     topic_type: Any = Literal[(*agent.topics, "other")] if agent.topics else str
     stage_type: Any = Literal[agent.dropoff_points] if agent.dropoff_points else str
     topic = create_model(
-        "TopicAnswer", __base__=_Answer, reasoning=(str, _REASONING),
+        "TopicAnswer",
+        __base__=_Answer,
+        reasoning=(str, _REASONING),
         value=(topic_type, Field(description="the call's topic")),
     )
     dropoff = create_model(
         "DropoffAnswer", __base__=_Answer, reasoning=(str, _REASONING),
         last_stage=(stage_type, Field(description="the last stage of the agent's flow reached")),
-        ended=(Literal["naturally", "caller_dropped_off", "agent_ended_early"],
-               Field(description="how the call ended")),
+        ended=(_ENDINGS, Field(description="how the call ended")),
     )  # fmt: skip
     return {
         "topic": (topic, ...),
@@ -202,13 +210,35 @@ def build_response_model(
         fields[_pyname(metric.id)] = (answer_model(metric), Field(alias=metric.id))
     if include_call_fields:
         fields.update(_call_field_models(agent))
-    model: type[BaseModel] = create_model(
-        name, __config__=ConfigDict(extra="forbid", populate_by_name=True), **fields
-    )
+    model: type[BaseModel] = create_model(name, __base__=_ResponseBase, **fields)
     if len(_MODEL_CACHE) >= _MODEL_CACHE_SIZE:
         _MODEL_CACHE.pop(next(iter(_MODEL_CACHE)))
     _MODEL_CACHE[key] = model
     return model
+
+
+class _ResponseBase(BaseModel):
+    """Base of every response model: strict, and its JSON schema built once per class (the
+    judge and instructor each ask for it on every request; building it took ~11 ms)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @classmethod
+    def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        key = (cls, args, tuple(sorted(kwargs.items())))
+        try:
+            cached = _SCHEMA_CACHE.get(key)
+        except TypeError:  # an unhashable argument: no memo
+            return super().model_json_schema(*args, **kwargs)
+        if cached is None:
+            cached = super().model_json_schema(*args, **kwargs)
+            if len(_SCHEMA_CACHE) >= 4 * _MODEL_CACHE_SIZE:
+                _SCHEMA_CACHE.clear()
+            _SCHEMA_CACHE[key] = cached
+        return copy.deepcopy(cached)
+
+
+_SCHEMA_CACHE: dict[tuple[Any, ...], dict[str, Any]] = {}
 
 
 # A memo of a pure function of the definitions (not configuration, not call state).
@@ -221,7 +251,9 @@ def _field_adapter(annotation: Any) -> TypeAdapter[Any]:
     return TypeAdapter(annotation)
 
 
-def metric_result_from_answer(metric: MetricDefinition, answer: BaseModel, model: str) -> MetricResult:
+def metric_result_from_answer(
+    metric: MetricDefinition, answer: BaseModel, model: str
+) -> MetricResult:
     """A scored (or judged not-applicable) ``MetricResult`` from a schema-valid answer."""
     base = {"id": metric.id, "name": metric.name, "type": metric.type, "unit": metric.unit,
             "version": metric.full_version, "model": model}  # fmt: skip
@@ -239,7 +271,9 @@ def metric_result_from_answer(metric: MetricDefinition, answer: BaseModel, model
     return MetricResult(**base, score=value, explanation=explanation, details=details)
 
 
-def salvage(raw: str | None, response_model: type[BaseModel]) -> tuple[dict[str, Any], dict[str, str]]:
+def salvage(
+    raw: str | None, response_model: type[BaseModel]
+) -> tuple[dict[str, Any], dict[str, str]]:
     """Validate each field of a failed answer on its own: the valid ones are kept, the others
     get the reason they failed. Used after re-asks run out, so one off-menu metric does not
     sink the rest of the batch."""
@@ -252,10 +286,14 @@ def salvage(raw: str | None, response_model: type[BaseModel]) -> tuple[dict[str,
     for name, info in response_model.model_fields.items():
         key = info.alias or name
         if not isinstance(data, dict) or key not in data:
-            errors[key] = "missing from the judge's answer" if isinstance(data, dict) else "the judge's answer was not JSON"
+            errors[key] = (
+                "missing from the judge's answer"
+                if isinstance(data, dict)
+                else "the judge's answer was not JSON"
+            )
             continue
         try:
-            valid[key] = _field_adapter(info.annotation).validate_python(data[key])
+            valid[key] = _field_adapter(info.annotation).validate_python(data[key])  # type: ignore[arg-type]  # annotations of our models are hashable types
         except ValidationError as exc:
             errors[key] = field_errors_of(exc)
     return valid, errors
