@@ -33,7 +33,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 async def main(runs: int) -> None:
     definitions = load_definitions(Settings(agents_dirs=[ROOT / "agents"]))
-    bodies = [json.loads(p.read_text()) for p in sorted((ROOT / "examples" / "calls").glob("*.json"))]
+    bodies = [
+        json.loads(p.read_text()) for p in sorted((ROOT / "examples" / "calls").glob("*.json"))
+    ]
     judge = ScriptedJudge()
     per_call: list[float] = []
     for _ in range(runs):
@@ -46,20 +48,30 @@ async def main(runs: int) -> None:
     tokens = []
     for body in bodies:
         before = len(judge.requests)
-        await evaluate_prepared(read_request(body, definitions.catalogue), judge=judge, renderer=definitions.renderer)
+        await evaluate_prepared(
+            read_request(body, definitions.catalogue), judge=judge, renderer=definitions.renderer
+        )
         made = judge.requests[before:]
-        tokens.append(sum(litellm.token_counter(model="gpt-4o-mini", messages=r.messages) for r in made))
+        tokens.append(
+            sum(litellm.token_counter(model="gpt-4o-mini", messages=r.messages) for r in made)
+        )
         requests = made
     calls = len(bodies)
     print(f"example calls: {calls}, runs: {runs}")
     print(f"LLM requests per call: {len(judge.requests) / (calls * (runs + 1)):.2f}")
-    print(f"prompt tokens per call (gpt-4o-mini tokenizer, before the schema instructor may add): "
-          f"mean {statistics.mean(tokens):.0f}, min {min(tokens)}, max {max(tokens)}")
-    schema_tokens = litellm.token_counter(model="gpt-4o-mini", text=json.dumps(requests[0].response_model.model_json_schema()))
+    print(
+        f"prompt tokens per call (gpt-4o-mini tokenizer, before the schema instructor may add): "
+        f"mean {statistics.mean(tokens):.0f}, min {min(tokens)}, max {max(tokens)}"
+    )
+    schema_tokens = litellm.token_counter(
+        model="gpt-4o-mini", text=json.dumps(requests[0].response_model.model_json_schema())
+    )
     print(f"response schema size: {schema_tokens} tokens")
     ordered = sorted(per_call)
-    print(f"engine time per call (no model): median {statistics.median(ordered) * 1000:.2f} ms, "
-          f"p95 {ordered[int(len(ordered) * 0.95)] * 1000:.2f} ms")
+    print(
+        f"engine time per call (no model): median {statistics.median(ordered) * 1000:.2f} ms, "
+        f"p95 {ordered[int(len(ordered) * 0.95)] * 1000:.2f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -47,7 +47,11 @@ err = Console(stderr=True)
 
 ModelOption = Annotated[
     str | None,
-    typer.Option("--model", "-m", help="litellm model string (default: EVALUATOR_MODEL, else the offline model)"),
+    typer.Option(
+        "--model",
+        "-m",
+        help="litellm model string (default: EVALUATOR_MODEL, else the offline model)",
+    ),
 ]
 ApiBaseOption = Annotated[
     str | None, typer.Option("--api-base", help="OpenAI-compatible server URL (EVALUATOR_API_BASE)")
@@ -56,12 +60,17 @@ AgentsOption = Annotated[
     list[Path] | None, typer.Option("--agents", help="folder of agent YAML files (repeatable)")
 ]
 MetricsOption = Annotated[
-    list[Path] | None, typer.Option("--metrics", help="extra folder of metric YAML files (repeatable)")
+    list[Path] | None,
+    typer.Option("--metrics", help="extra folder of metric YAML files (repeatable)"),
 ]
 
 
-def _settings(model: str | None = None, api_base: str | None = None,
-              agents: list[Path] | None = None, metrics: list[Path] | None = None) -> Settings:  # fmt: skip
+def _settings(
+    model: str | None = None,
+    api_base: str | None = None,
+    agents: list[Path] | None = None,
+    metrics: list[Path] | None = None,
+) -> Settings:
     settings = Settings()
     update: dict[str, Any] = {}
     if model:
@@ -88,7 +97,9 @@ def _read_json(source: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise _fail(2, f"{source}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        raise _fail(
+            2, f"{source}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
 
 
 def _load(settings: Settings) -> Definitions:
@@ -102,7 +113,9 @@ def _prepare(source: str, definitions: Definitions) -> PreparedCall:
     try:
         return read_request(_read_json(source), definitions.catalogue)
     except RequestValidationError as exc:
-        raise _fail(2, f"{source}: invalid request\n" + json.dumps(exc.errors, indent=2, ensure_ascii=False)) from None
+        raise _fail(
+            2, f"{source}: invalid request\n" + json.dumps(exc.errors, indent=2, ensure_ascii=False)
+        ) from None
 
 
 def _print_json(data: Any) -> None:
@@ -111,37 +124,59 @@ def _print_json(data: Any) -> None:
 
 @app.command()
 def evaluate(
-    requests: Annotated[list[str], typer.Argument(help="observe request JSON files ('-' reads stdin)")],
+    requests: Annotated[
+        list[str], typer.Argument(help="observe request JSON files ('-' reads stdin)")
+    ],
     model: ModelOption = None,
     api_base: ApiBaseOption = None,
     agents: AgentsOption = None,
     metrics: MetricsOption = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="print the rendered messages and response schema; call no model")] = False,
-    concurrency: Annotated[int | None, typer.Option("--concurrency", "-c", min=1, help="calls judged at once")] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="print the rendered messages and response schema; call no model"
+        ),
+    ] = False,
+    concurrency: Annotated[
+        int | None, typer.Option("--concurrency", "-c", min=1, help="calls judged at once")
+    ] = None,
 ) -> None:
     """Evaluate calls and print the judged call logs as JSON."""
     settings = _settings(model, api_base, agents, metrics)
     definitions = _load(settings)
     prepared = [_prepare(source, definitions) for source in requests]
     if dry_run:
-        _print_json([_dry_run(p, definitions) for p in prepared] if len(prepared) > 1 else _dry_run(prepared[0], definitions))
+        _print_json(
+            [_dry_run(p, definitions) for p in prepared]
+            if len(prepared) > 1
+            else _dry_run(prepared[0], definitions)
+        )
         return
     try:
         with open_judge(settings) as (judge, notice):
             if notice:
                 err.print(f"[yellow]{notice}[/yellow]")
-            results = asyncio.run(_evaluate_all(prepared, definitions, judge, concurrency or settings.concurrency))
+            results = asyncio.run(
+                _evaluate_all(prepared, definitions, judge, concurrency or settings.concurrency)
+            )
     except OfflineModelError as exc:
         raise _fail(1, f"offline model: {exc}") from None
-    _print_json([r.model_dump(mode="json") for r in results] if len(results) > 1 else results[0].model_dump(mode="json"))
+    _print_json(
+        [r.model_dump(mode="json") for r in results]
+        if len(results) > 1
+        else results[0].model_dump(mode="json")
+    )
     _summary(results)
     if any(r.evaluation_status == "failed" for r in results):
         raise typer.Exit(1)
 
 
-async def _evaluate_all(prepared: list[PreparedCall], definitions: Definitions, judge: Any, concurrency: int) -> list[CallEvaluation]:
+async def _evaluate_all(
+    prepared: list[PreparedCall], definitions: Definitions, judge: Any, concurrency: int
+) -> list[CallEvaluation]:
     limit = asyncio.Semaphore(concurrency)
     with _progress(len(prepared)) as (progress, task):
+
         async def one(call: PreparedCall) -> CallEvaluation:
             async with limit:
                 result = await evaluate_prepared(call, judge=judge, renderer=definitions.renderer)
@@ -153,25 +188,45 @@ async def _evaluate_all(prepared: list[PreparedCall], definitions: Definitions, 
 
 @contextlib.contextmanager
 def _progress(total: int) -> Iterator[tuple[Progress, TaskID]]:
-    progress = Progress(TextColumn("judging calls"), BarColumn(), MofNCompleteColumn(),
-                        TimeElapsedColumn(), console=err, transient=True)  # fmt: skip
+    progress = Progress(
+        TextColumn("judging calls"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
     with progress:
         yield progress, progress.add_task("calls", total=total)
 
 
 def _summary(results: list[CallEvaluation]) -> None:
     table = Table(title="judged calls", title_justify="left")
-    for column in ("call_id", "success", "topic", "metrics (ok/na/failed)", "requests", "tokens in/out", "cost $"):
+    for column in (
+        "call_id",
+        "success",
+        "topic",
+        "metrics (ok/na/failed)",
+        "requests",
+        "tokens in/out",
+        "cost $",
+    ):
         table.add_column(column)
     for r in results:
-        counts = [sum(1 for m in r.metrics if m.outcome == o) for o in ("scored", "not_applicable", "failed")]
+        counts = [
+            sum(1 for m in r.metrics if m.outcome == o)
+            for o in ("scored", "not_applicable", "failed")
+        ]
         usage = r.usage
         table.add_row(
-            r.call_id, str(r.success), r.topic or "-", "/".join(map(str, counts)),
+            r.call_id,
+            str(r.success),
+            r.topic or "-",
+            "/".join(map(str, counts)),
             str(usage.requests if usage else 0),
             f"{usage.prompt_tokens}/{usage.completion_tokens}" if usage else "-",
             f"{usage.cost_usd:.5f}" if usage and usage.cost_usd is not None else "unknown",
-        )  # fmt: skip
+        )
     err.print(table)
 
 
@@ -179,36 +234,54 @@ def _dry_run(prepared: PreparedCall, definitions: Definitions) -> dict[str, Any]
     return {
         "call_id": prepared.request.call_id,
         "requests": [
-            {"key": r.key, "messages": r.messages, "response_schema": r.response_model.model_json_schema(by_alias=True)}
+            {
+                "key": r.key,
+                "messages": r.messages,
+                "response_schema": r.response_model.model_json_schema(by_alias=True),
+            }
             for r in dry_run_requests(prepared, definitions.renderer)
         ],
     }
 
 
 @app.command()
-def transcript(request: Annotated[str, typer.Argument(help="observe request JSON file ('-' reads stdin)")]) -> None:
+def transcript(
+    request: Annotated[str, typer.Argument(help="observe request JSON file ('-' reads stdin)")],
+) -> None:
     """Print the normalized transcript of a request (no LLM)."""
     try:
         body = parse_request(_read_json(request))
-        parsed = parse_transcript(body.transcript_type, body.transcript_json,
-                                  ParseOptions(main_agent_channel_index=body.main_agent_channel_index))  # fmt: skip
+        parsed = parse_transcript(
+            body.transcript_type,
+            body.transcript_json,
+            ParseOptions(main_agent_channel_index=body.main_agent_channel_index),
+        )
     except RequestValidationError as exc:
         raise _fail(2, f"{request}: invalid request\n" + json.dumps(exc.errors, indent=2)) from None
     except (TranscriptFormatError, EvaluatorError) as exc:
         raise _fail(2, f"{request}: transcript_json: {exc}") from None
-    _print_json({"transcript_object": parsed.to_object(), "transcript": parsed.to_text(),
-                 "notes": list(parsed.notes)})  # fmt: skip
+    _print_json(
+        {
+            "transcript_object": parsed.to_object(),
+            "transcript": parsed.to_text(),
+            "notes": list(parsed.notes),
+        }
+    )
 
 
 @metrics_app.command("list")
-def metrics_list(metrics: MetricsOption = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def metrics_list(
+    metrics: MetricsOption = None, as_json: Annotated[bool, typer.Option("--json")] = False
+) -> None:
     """Show every metric: type, method, trigger, what it needs, version."""
     from evaluator.computed import FUNCTIONS
 
     catalogue = _load(_settings(metrics=metrics)).catalogue
     rows = []
     for m in catalogue.metrics.values():
-        trigger = m.trigger.type + (f": {m.trigger.expression or m.trigger.question}" if m.trigger.type == "custom" else "")
+        trigger = m.trigger.type + (
+            f": {m.trigger.expression or m.trigger.question}" if m.trigger.type == "custom" else ""
+        )
         needs = (
             ", ".join(FUNCTIONS[m.function].needs)
             if m.function
@@ -216,9 +289,23 @@ def metrics_list(metrics: MetricsOption = None, as_json: Annotated[bool, typer.O
             if m.expression
             else "transcript, LLM"
         )
-        kind = m.type + (f" {m.scale.min}..{m.scale.max}" if m.scale else "") + (f" ({', '.join(m.enum_values)})" if m.enum_values else "") + (f" [{m.unit}]" if m.unit else "")
-        rows.append({"id": m.id, "name": m.name, "type": kind, "method": m.method + (" (isolated)" if m.isolated else ""),
-                     "trigger": trigger, "needs": needs, "version": m.full_version})  # fmt: skip
+        kind = (
+            m.type
+            + (f" {m.scale.min}..{m.scale.max}" if m.scale else "")
+            + (f" ({', '.join(m.enum_values)})" if m.enum_values else "")
+            + (f" [{m.unit}]" if m.unit else "")
+        )
+        rows.append(
+            {
+                "id": m.id,
+                "name": m.name,
+                "type": kind,
+                "method": m.method + (" (isolated)" if m.isolated else ""),
+                "trigger": trigger,
+                "needs": needs,
+                "version": m.full_version,
+            }
+        )
     if as_json:
         _print_json(rows)
         return
@@ -235,11 +322,14 @@ def metrics_validate(metrics: MetricsOption = None, agents: AgentsOption = None)
     """Load and check every metric, agent and prompt file; exit 2 naming the first bad one."""
     definitions = _load(_settings(agents=agents, metrics=metrics))
     c = definitions.catalogue
-    err.print(f"ok: {len(c.metrics)} metrics, {len(c.agents)} agents, prompts in {', '.join(map(str, c.prompt_dirs))}")
+    folders = ", ".join(map(str, c.prompt_dirs))
+    err.print(f"ok: {len(c.metrics)} metrics, {len(c.agents)} agents, prompts in {folders}")
 
 
 @app.command("offline-server")
-def offline_server_command(port: Annotated[int, typer.Option(help="port on 127.0.0.1")] = 8765) -> None:
+def offline_server_command(
+    port: Annotated[int, typer.Option(help="port on 127.0.0.1")] = 8765,
+) -> None:
     """Serve the offline model (OpenAI-compatible) until interrupted, e.g. to record cassettes."""
     from evaluator.offline import OFFLINE_NOTICE, offline_server
 
@@ -286,10 +376,19 @@ def regress(
 
     settings = _settings(agents=agents, metrics=metrics)
     code = run_regress(
-        golden_dir, settings, model=model, api_base=api_base, record=record, replay=replay,
-        repeat=repeat, baseline=baseline, json_out=json_out, html_out=html_out,
-        out=Console(), err=err,
-    )  # fmt: skip
+        golden_dir,
+        settings,
+        model=model,
+        api_base=api_base,
+        record=record,
+        replay=replay,
+        repeat=repeat,
+        baseline=baseline,
+        json_out=json_out,
+        html_out=html_out,
+        out=Console(),
+        err=err,
+    )
     raise typer.Exit(code)
 
 
@@ -324,9 +423,18 @@ def reevaluate(
     if no_cache:
         settings = settings.model_copy(update={"cache": "off"})
     options = options_from_flags(
-        agent=agent, since=since, until=until, status=status, calls=call or [],
-        sample=sample, percent=percent, seed=seed, which=which, apply=apply, err=err,
-    )  # fmt: skip
+        agent=agent,
+        since=since,
+        until=until,
+        status=status,
+        calls=call or [],
+        sample=sample,
+        percent=percent,
+        seed=seed,
+        which=which,
+        apply=apply,
+        err=err,
+    )
     limits = Limits(concurrency or settings.concurrency, rpm, tpm)
     code = run_reevaluate(
         settings, options, resume=resume, dry=dry_run, limits=limits, report_dir=report, err=err
@@ -340,4 +448,3 @@ def main() -> None:
     except DefinitionError as exc:
         err.print(str(exc), markup=False)
         raise SystemExit(2) from None
-

@@ -23,7 +23,9 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="EVALUATOR_", extra="ignore")
 
-    model: str | None = Field(default=None, description="litellm model string; unset = offline model")
+    model: str | None = Field(
+        default=None, description="litellm model string; unset = offline model"
+    )
     api_base: str | None = None
     api_key: str | None = None
     structured_mode: Literal["auto", "tools", "json_schema", "json", "constrained_json"] = "auto"

@@ -217,7 +217,9 @@ def load_catalogue(
         agent = _validated(AgentDefinition, path, {"source": str(path)})
         if agent.id in catalogue.agents:
             other = catalogue.agents[agent.id].source
-            raise DefinitionError(str(path), f"agent id {agent.id} is also defined in {other}", "id")
+            raise DefinitionError(
+                str(path), f"agent id {agent.id} is also defined in {other}", "id"
+            )
         catalogue.agents[agent.id] = agent
         _check_agent(catalogue, agent)
     return catalogue
@@ -267,10 +269,15 @@ def _load_metric(path: Path, prompt_dirs: tuple[Path, ...]) -> MetricDefinition:
             raise DefinitionError(str(path), str(exc), field_name) from None
     prompt_text = ""
     if metric.prompt_file:
-        prompt_path = next((d / metric.prompt_file for d in prompt_dirs if (d / metric.prompt_file).is_file()), None)
+        prompt_path = next(
+            (d / metric.prompt_file for d in prompt_dirs if (d / metric.prompt_file).is_file()),
+            None,
+        )
         if prompt_path is None:
             raise DefinitionError(
-                str(path), f"prompt file {metric.prompt_file!r} not found in prompts/", "prompt_file"
+                str(path),
+                f"prompt file {metric.prompt_file!r} not found in prompts/",
+                "prompt_file",
             )
         prompt_text = prompt_path.read_text(encoding="utf-8")
     decided_by = json.dumps(metric.model_dump(mode="json"), sort_keys=True) + prompt_text
@@ -283,7 +290,9 @@ def _add_metric(catalogue: Catalogue, metric: MetricDefinition) -> None:
         owner_id = catalogue._aliases.get(key, key if key in catalogue.metrics else None)
         if owner_id is not None:
             other = catalogue.metrics[owner_id].source
-            raise DefinitionError(metric.source, f"metric id {key!r} is also defined in {other}", "id")
+            raise DefinitionError(
+                metric.source, f"metric id {key!r} is also defined in {other}", "id"
+            )
     catalogue.metrics[metric.id] = metric
     for alias in metric.aliases:
         catalogue._aliases[alias] = metric.id
@@ -307,7 +316,8 @@ def _check_agent(catalogue: Catalogue, agent: AgentDefinition) -> None:
             raise DefinitionError(agent.source, str(exc), f"success.{index}.metric") from None
         if metric.id not in usable:
             raise DefinitionError(
-                agent.source, f"metric {rule.metric!r} is not among the agent's metrics",
+                agent.source,
+                f"metric {rule.metric!r} is not among the agent's metrics",
                 f"success.{index}.metric",
             )
         _check_rule_value(agent.source, index, rule, metric)
@@ -319,14 +329,20 @@ def _check_rule_value(source: str, index: int, rule: RubricRule, metric: MetricD
     for value in values:
         if metric.type == "enum" and value not in (metric.enum_values or ()):
             raise DefinitionError(
-                source, f"{value!r} is not a value of {metric.id} ({', '.join(metric.enum_values or ())})", where
+                source,
+                f"{value!r} is not a value of {metric.id} ({', '.join(metric.enum_values or ())})",
+                where,
             )
         if metric.type == "boolean" and not isinstance(value, bool):
             raise DefinitionError(source, f"{metric.id} is boolean: use true or false", where)
-        if metric.type in ("score", "numeric") and (isinstance(value, bool) or not isinstance(value, int | float)):
+        if metric.type in ("score", "numeric") and (
+            isinstance(value, bool) or not isinstance(value, int | float)
+        ):
             raise DefinitionError(source, f"{metric.id} is {metric.type}: use a number", where)
     if rule.op in ("gt", "gte", "lt", "lte") and metric.type in ("boolean", "enum"):
-        raise DefinitionError(source, f"op {rule.op} needs a score or numeric metric", f"success.{index}.op")
+        raise DefinitionError(
+            source, f"op {rule.op} needs a score or numeric metric", f"success.{index}.op"
+        )
 
 
 def placeholders(text: str) -> list[str]:

@@ -154,13 +154,23 @@ async def _ask(judge: Judge, request: JudgeRequest) -> JudgeAnswer | JudgeError:
 
 
 def _base(metric: MetricDefinition, model: str | None) -> dict[str, Any]:
-    return {"id": metric.id, "name": metric.name, "type": metric.type, "unit": metric.unit,
-            "version": metric.full_version, "model": model}  # fmt: skip
+    return {
+        "id": metric.id,
+        "name": metric.name,
+        "type": metric.type,
+        "unit": metric.unit,
+        "version": metric.full_version,
+        "model": model,
+    }
 
 
 def _failed(metric: MetricDefinition, reason: str, model: str | None) -> MetricResult:
-    return MetricResult(**_base(metric, model), outcome="failed", error=reason,
-                        explanation=f"not evaluated: {reason}")  # fmt: skip
+    return MetricResult(
+        **_base(metric, model),
+        outcome="failed",
+        error=reason,
+        explanation=f"not evaluated: {reason}",
+    )
 
 
 def _not_applicable(metric: MetricDefinition, reason: str, model: str | None) -> MetricResult:
@@ -249,7 +259,9 @@ def _derive(prepared: PreparedCall, results: dict[str, MetricResult]) -> None:
         if metric.type == "boolean":
             value = bool(value)
         explanation = f"{metric.expression} = {value!r}"
-        results[metric.id] = MetricResult(**_base(metric, None), score=value, explanation=explanation)
+        results[metric.id] = MetricResult(
+            **_base(metric, None), score=value, explanation=explanation
+        )
 
 
 def _assemble(
@@ -301,8 +313,11 @@ def _topic_text(answer: Any) -> str | None:
 def _dropoff_text(answer: Any) -> str | None:
     if answer is None:
         return None
-    ended = {"naturally": "ended naturally", "caller_dropped_off": "caller dropped off",
-             "agent_ended_early": "agent ended the call early"}[answer.ended]  # fmt: skip
+    ended = {
+        "naturally": "ended naturally",
+        "caller_dropped_off": "caller dropped off",
+        "agent_ended_early": "agent ended the call early",
+    }[answer.ended]
     return f"{answer.last_stage} ({ended}): {answer.reasoning}"[:1000]
 
 

@@ -107,6 +107,8 @@ def _select_metrics(
         chosen.append(metric)
     # The success rubric reads its metrics: they run even when metric_ids leaves them out,
     # or success would be decided on rules silently skipped.
-    rubric_ids = [r.metric for r in agent.success] if agent.success is not None else [GOAL_METRIC_ID]
+    rubric_ids = (
+        [r.metric for r in agent.success] if agent.success is not None else [GOAL_METRIC_ID]
+    )
     chosen.extend(catalogue.metric(i) for i in rubric_ids if i in catalogue.metrics)
     return tuple({m.id: m for m in chosen}.values())

@@ -175,10 +175,12 @@ def _call_field_models(agent: AgentDefinition) -> dict[str, Any]:
         value=(topic_type, Field(description="the call's topic")),
     )
     dropoff = create_model(
-        "DropoffAnswer", __base__=_Answer, reasoning=(str, _REASONING),
+        "DropoffAnswer",
+        __base__=_Answer,
+        reasoning=(str, _REASONING),
         last_stage=(stage_type, Field(description="the last stage of the agent's flow reached")),
         ended=(_ENDINGS, Field(description="how the call ended")),
-    )  # fmt: skip
+    )
     return {
         "topic": (topic, ...),
         "dropoff_point": (dropoff, ...),
@@ -255,8 +257,14 @@ def metric_result_from_answer(
     metric: MetricDefinition, answer: BaseModel, model: str
 ) -> MetricResult:
     """A scored (or judged not-applicable) ``MetricResult`` from a schema-valid answer."""
-    base = {"id": metric.id, "name": metric.name, "type": metric.type, "unit": metric.unit,
-            "version": metric.full_version, "model": model}  # fmt: skip
+    base = {
+        "id": metric.id,
+        "name": metric.name,
+        "type": metric.type,
+        "unit": metric.unit,
+        "version": metric.full_version,
+        "model": model,
+    }
     if getattr(answer, "applicable", True) is False:
         reason = f"not applicable (judge): {answer.applicable_reasoning}"  # type: ignore[attr-defined]
         return MetricResult(**base, outcome="not_applicable", explanation=reason)

@@ -12,11 +12,11 @@ import pytest
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-import litellm  # noqa: E402
+import litellm
 
-from evaluator.config import Settings  # noqa: E402
-from evaluator.intake import PreparedCall, read_request  # noqa: E402
-from evaluator.runtime import Definitions, load_definitions  # noqa: E402
+from evaluator.config import Settings
+from evaluator.intake import PreparedCall, read_request
+from evaluator.runtime import Definitions, load_definitions
 
 # VCR cannot record litellm's default aiohttp transport; httpx it records faithfully.
 litellm.disable_aiohttp_transport = True

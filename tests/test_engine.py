@@ -188,7 +188,9 @@ async def test_unparseable_answer_fails_every_field(
 async def test_derived_metric_is_exact_arithmetic_after_the_judge(
     definitions: Definitions, booking_call: PreparedCall
 ) -> None:
-    result = await run(booking_call, definitions, ScriptedJudge(answers={"unnecessary_repetition": 1}))
+    result = await run(
+        booking_call, definitions, ScriptedJudge(answers={"unnecessary_repetition": 1})
+    )
     metrics = by_id(result)
     assert metrics["agent_turns"].score == 7
     assert metrics["unnecessary_repetition_score"].score == round(5 * (1 - 1 / 7), 2)
@@ -197,7 +199,9 @@ async def test_derived_metric_is_exact_arithmetic_after_the_judge(
 async def test_derived_metric_without_its_inputs_is_not_applicable(
     definitions: Definitions, booking_call: PreparedCall
 ) -> None:
-    result = await run(booking_call, definitions, ScriptedJudge(answers={"unnecessary_repetition": "many"}))
+    result = await run(
+        booking_call, definitions, ScriptedJudge(answers={"unnecessary_repetition": "many"})
+    )
     derived = by_id(result)["unnecessary_repetition_score"]
     assert derived.outcome == "not_applicable" and derived.score is None
     assert "unnecessary_repetition" in derived.explanation

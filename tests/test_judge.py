@@ -38,7 +38,10 @@ def test_grammar_friendly_caps_strings_and_enumerates_small_ranges() -> None:
 
 def test_instructor_schema_text_is_dropped_only_from_the_system_message() -> None:
     messages = [
-        {"role": "system", "content": "Judge the call.\n\nAs a genius expert, your task is to understand the content ... {schema}"},
+        {
+            "role": "system",
+            "content": "Judge the call.\n\nAs a genius expert, your task is to understand the content ... {schema}",
+        },
         {"role": "user", "content": "As a genius expert, your task is to understand the content"},
     ]
     out = _without_schema_text(messages)

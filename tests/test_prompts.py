@@ -37,7 +37,7 @@ def test_strict_undefined_and_sandbox(tmp_path: Path) -> None:
     renderer = PromptRenderer([tmp_path])
     with pytest.raises(PromptError, match="'missing' is undefined"):
         renderer.render_string("{{ missing }}", {}, origin="inline")
-    with pytest.raises(PromptError, match="sandbox|unsafe|attribute"):
+    with pytest.raises(PromptError, match=r"sandbox|unsafe|attribute"):
         renderer.render_string(
             "{{ x.__class__.__mro__[1].__subclasses__() }}", {"x": ""}, origin="inline"
         )
