@@ -154,14 +154,7 @@ def load_golden(root: Path, catalogue: Catalogue) -> GoldenSet:
     except EvaluatorError as exc:
         raise DefinitionError(str(root / "manifest.yaml"), str(exc), "agent") from None
     own = {m.id: m for m in catalogue.agent_metrics(agent)}
-    for metric_id in manifest.metrics:
-        if metric_id != TOPIC and metric_id not in own:
-            known = ", ".join([*own, TOPIC])
-            raise DefinitionError(
-                str(root / "manifest.yaml"),
-                f"{metric_id!r} is not a metric of agent {agent.id} (known: {known})",
-                f"metrics.{metric_id}",
-            )
+    _check_metrics(root / "manifest.yaml", manifest, own, agent)
     labels_path = root / "labels.yaml"
     raw_labels = _read_yaml(labels_path).get("calls")
     if not isinstance(raw_labels, dict) or not raw_labels:
@@ -187,6 +180,19 @@ def load_golden(root: Path, catalogue: Catalogue) -> GoldenSet:
     return GoldenSet(
         root=root, manifest=manifest, agent=agent, calls=tuple(calls), labels_digest=digest
     )
+
+
+def _check_metrics(
+    path: Path, manifest: Manifest, own: dict[str, MetricDefinition], agent: AgentDefinition
+) -> None:
+    for metric_id in manifest.metrics:
+        if metric_id != TOPIC and metric_id not in own:
+            known = ", ".join([*own, TOPIC])
+            raise DefinitionError(
+                str(path),
+                f"{metric_id!r} is not a metric of agent {agent.id} (known: {known})",
+                f"metrics.{metric_id}",
+            )
 
 
 def _prepare(path: Path, catalogue: Catalogue, manifest: Manifest) -> PreparedCall:

@@ -5,6 +5,7 @@ two reports. A report is plain JSON (pydantic models) so it can be stored and co
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -149,6 +150,39 @@ def _number(value: Any) -> float | None:
     return float(value)
 
 
+@dataclass
+class _Pairs:
+    """The labelled calls of one metric: words for counting, numbers for MAE and rho."""
+
+    human: list[str] = field(default_factory=list)
+    judge: list[str] = field(default_factory=list)
+    numeric: list[tuple[float, float]] = field(default_factory=list)
+    repeated: list[list[str]] = field(default_factory=list)
+    wrong: list[WrongCall] = field(default_factory=list)
+    failed: int = 0
+
+
+def _pairs(golden: GoldenSet, metric_id: str, runs: dict[str, list[CallEvaluation]]) -> _Pairs:
+    out = _Pairs()
+    for call in golden.calls:
+        label = call.labels.get(metric_id)
+        if label is None or call.name not in runs:
+            continue
+        answers = [judged_value(e, metric_id) for e in runs[call.name]]
+        value, why = answers[0]
+        out.human.append(_word(label.value))
+        out.judge.append(_word(value))
+        out.repeated.append([_word(v) for v, _ in answers])
+        out.failed += value == FAILED
+        human_number, judge_number = _number(label.value), _number(value)
+        if human_number is not None and judge_number is not None:
+            out.numeric.append((human_number, judge_number))
+        if out.human[-1] != out.judge[-1]:
+            wrong = WrongCall(call=call.name, human=label.value, judge=value, explanation=why)
+            out.wrong.append(wrong.model_copy(update={"note": label.note}))
+    return out
+
+
 def build_metric_report(
     golden: GoldenSet,
     metric_id: str,
@@ -160,58 +194,31 @@ def build_metric_report(
     scale: tuple[int, int] | None = None,
 ) -> MetricReport:
     """Agreement of the first run with the labels; self-agreement over all runs."""
-    human: list[str] = []
-    judge: list[str] = []
-    numeric: list[tuple[float, float]] = []
-    repeated: list[list[str]] = []
-    wrong: list[WrongCall] = []
-    failed = 0
-    for call in golden.calls:
-        label = call.labels.get(metric_id)
-        if label is None or call.name not in runs:
-            continue
-        answers = [judged_value(e, metric_id) for e in runs[call.name]]
-        value, why = answers[0]
-        human.append(_word(label.value))
-        judge.append(_word(value))
-        repeated.append([_word(v) for v, _ in answers])
-        failed += value == FAILED
-        pair = (_number(label.value), _number(value))
-        if pair[0] is not None and pair[1] is not None:
-            numeric.append((pair[0], pair[1]))
-        if human[-1] != judge[-1]:
-            wrong.append(
-                WrongCall(
-                    call=call.name, human=label.value, judge=value, explanation=why, note=label.note
-                )
-            )
+    p = _pairs(golden, metric_id, runs)
     classes, counts = confusion_matrix(
-        human, judge, [*_classes(metric_type, values, scale), NOT_APPLICABLE]
+        p.human, p.judge, [*_classes(metric_type, values, scale), NOT_APPLICABLE]
     )
     categorical = metric_type in ("boolean", "enum", "topic")
-    unanimous, pairs = self_agreement(repeated)
+    hs, js = [h for h, _ in p.numeric], [j for _, j in p.numeric]
+    unanimous, pairs = self_agreement(p.repeated)
     thresholds = golden.manifest.metrics.get(metric_id, Thresholds())
     return MetricReport(
         id=metric_id,
         type=metric_type,
         version=version,
-        n=len(human),
-        accuracy=accuracy(human, judge),
-        kappa=cohen_kappa(human, judge) if categorical else None,
-        mae=mean_absolute_error([h for h, _ in numeric], [j for _, j in numeric])
-        if not categorical
-        else None,
-        spearman=spearman_rho([h for h, _ in numeric], [j for _, j in numeric])
-        if not categorical
-        else None,
-        n_numeric=len(numeric),
+        n=len(p.human),
+        accuracy=accuracy(p.human, p.judge),
+        kappa=cohen_kappa(p.human, p.judge) if categorical else None,
+        mae=None if categorical else mean_absolute_error(hs, js),
+        spearman=None if categorical else spearman_rho(hs, js),
+        n_numeric=len(p.numeric),
         classes=classes if metric_type != "numeric" else [],
         confusion=counts if metric_type != "numeric" else [],
         self_agreement=unanimous,
         self_agreement_pairs=pairs,
-        failed=failed,
+        failed=p.failed,
         thresholds=thresholds.model_dump(exclude_none=True),
-        wrong=wrong,
+        wrong=p.wrong,
     )
 
 
