@@ -125,8 +125,9 @@ class Store:
                 session.flush()
                 if new.recording is not None:
                     session.add(RecordingRow(call_pk=row.id, **new.recording.__dict__))
-                pk = row.id
-            return self.get_call(pk), True
+                # As committed (pending): a worker may claim it the moment it is visible.
+                stored = self._logs(session, [row])[0]
+            return stored, True
         except IntegrityError:
             pass
         with self._session() as session:

@@ -57,15 +57,20 @@ class EvaluationWorker:
         self._tasks: list[asyncio.Task[None]] = []
         self._deliveries: set[asyncio.Task[bool]] = set()
         self._inflight: dict[str, Claim] = {}
+        self._stopping = False
 
     async def start(self) -> None:
         """Start the runners and the lease heartbeat; calls already queued are picked up."""
+        self._stopping = False
         runners = [self._runner() for _ in range(self.settings.concurrency)]
         self._tasks = [asyncio.create_task(r) for r in [*runners, self._heartbeat()]]
 
     async def stop(self) -> None:
         """Stop evaluating; calls in flight go back to the queue untouched."""
         inflight = list(self._inflight.values())
+        # The flag as well as cancel(): on Python 3.11 wait_for can swallow a cancellation
+        # that arrives as its inner wait completes, and the runner would go on forever.
+        self._stopping = True
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -94,7 +99,7 @@ class EvaluationWorker:
                 await asyncio.wait_for(progress.wait(), min(remaining, self.settings.poll_seconds))
 
     async def _runner(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 claim = await asyncio.to_thread(self.store.claim_next, self.settings.lease_seconds)
             except Exception:  # the database may be briefly unreachable: keep the worker alive
@@ -118,7 +123,7 @@ class EvaluationWorker:
         self._wake.clear()
 
     async def _heartbeat(self) -> None:
-        while True:
+        while not self._stopping:
             await asyncio.sleep(self.settings.lease_seconds / 3)
             if self._inflight:
                 claims = list(self._inflight.values())
