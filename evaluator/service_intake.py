@@ -157,7 +157,9 @@ def stored_call(body: ObserveBody, catalogue: Catalogue) -> NewCall:
         agent_id=prepared.agent.id,
         agent_name=prepared.agent.name,
         trace_id=request.trace_id,
-        body=body.text,
+        # Nothing a caller asked to redact is stored: the redacted request replaces the body.
+        # The hash stays the raw body's, so an identical re-post is still recognised.
+        body=json.dumps(prepared.stored_request()) if request.redact_fields else body.text,
         body_hash=body.sha256,
         request=request.model_dump(mode="json"),
         occurred_at=request.timestamp or datetime.now(UTC),
