@@ -26,7 +26,7 @@ async def test_redacted_call_is_stored_and_judged_without_the_pii(
         done = call_log(await running.wait_finished(posted.id or 0))
         store = running.service.store
         with store.engine.connect() as conn:  # the rows as stored, read back raw
-            rows = [str(r) for r in conn.execute(text("SELECT * FROM calls"))]
+            rows = [" ".join(map(str, r)) for r in conn.execute(text("SELECT * FROM calls"))]
     for shown in (posted.transcript, done.transcript, json.dumps(done.transcript_object)):
         assert PHONE not in shown and EMAIL not in shown
         assert "<PHONE_NUMBER>" in shown and "<EMAIL_ADDRESS>" in shown
