@@ -65,6 +65,9 @@ class JudgeSettings:
     # constrained_json only: longest free-text answer the grammar allows, so a small model
     # cannot ramble until max_tokens (the pydantic model itself sets no such limit).
     constrained_max_chars: int = 300
+    # For chat templates with no system role (Gemma's): the system text is put at the head of
+    # the first user message, as Gemma's own template does, instead of being dropped.
+    merge_system: bool = False
 
     def describe(self) -> dict[str, Any]:
         """The settings that change answers (no secrets), for reports and cache keys."""
@@ -76,6 +79,7 @@ class JudgeSettings:
             "structured_mode": self.structured_mode,
             "max_reasks": self.max_reasks,
             "seed": self.seed,
+            "merge_system": self.merge_system,
         }
 
 
@@ -175,6 +179,7 @@ class LiteLLMJudge:
         """litellm's acompletion, recording each raw response for usage and evidence, and
         (in constrained_json mode) adding the schema to ``response_format``."""
         constrained = self.settings.structured_mode == "constrained_json"
+        merge_system = self.settings.merge_system
 
         grammar_schema = (
             _grammar_schema(response_model, self.settings.constrained_max_chars)
@@ -186,6 +191,8 @@ class LiteLLMJudge:
             if constrained:
                 kwargs["response_format"] = {"type": "json_object", "schema": grammar_schema}
                 kwargs["messages"] = _without_schema_text(kwargs.get("messages", []))
+            if merge_system:
+                kwargs["messages"] = _system_into_user(kwargs.get("messages", []))
             response = await litellm.acompletion(**kwargs)
             responses.append(response)
             return response
@@ -251,6 +258,22 @@ def _without_schema_text(messages: list[dict[str, Any]]) -> list[dict[str, Any]]
 def _grammar_schema(response_model: type[BaseModel], max_chars: int) -> dict[str, Any]:
     schema: dict[str, Any] = grammar_friendly(response_model.model_json_schema(), max_chars)
     return schema
+
+
+def _system_into_user(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """System messages folded into the first user message (Gemma has no system role, and
+    llama-cpp-python's ``gemma`` chat format silently drops system messages)."""
+    system = "\n\n".join(
+        str(m["content"]) for m in messages if m.get("role") == "system" and m.get("content")
+    )
+    rest = [m for m in messages if m.get("role") != "system"]
+    if not system:
+        return rest
+    for index, message in enumerate(rest):
+        if message.get("role") == "user":
+            merged = {**message, "content": f"{system}\n\n{message.get('content', '')}"}
+            return [*rest[:index], merged, *rest[index + 1 :]]
+    return [{"role": "user", "content": system}, *rest]
 
 
 def grammar_friendly(schema: Any, max_chars: int) -> Any:

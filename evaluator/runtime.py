@@ -114,6 +114,7 @@ def _open_uncached_judge(settings: Settings) -> Iterator[tuple[Judge, str | None
                     api_base=server.api_base,
                     api_key="sk-offline",
                     structured_mode="constrained_json",
+                    merge_system=True,
                     **common,  # type: ignore[arg-type]
                 )
             ),

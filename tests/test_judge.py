@@ -47,3 +47,13 @@ def test_instructor_schema_text_is_dropped_only_from_the_system_message() -> Non
     out = _without_schema_text(messages)
     assert out[0]["content"] == "Judge the call."
     assert out[1] == messages[1]
+
+
+def test_system_text_is_folded_into_the_first_user_message() -> None:
+    from evaluator.judge import _system_into_user
+
+    messages = [{"role": "system", "content": "Rules."}, {"role": "user", "content": "Call."}]
+    assert _system_into_user(messages) == [{"role": "user", "content": "Rules.\n\nCall."}]
+    assert _system_into_user([{"role": "user", "content": "Call."}]) == [
+        {"role": "user", "content": "Call."}
+    ]

@@ -30,6 +30,7 @@ OFFLINE = JudgeSettings(
     api_base="http://127.0.0.1:8765/v1",
     api_key="sk-offline",
     structured_mode="constrained_json",
+    merge_system=True,
     num_retries=0,
     max_reasks=1,
 )
