@@ -31,6 +31,7 @@ from evaluator.verdicts import (
     JudgeRequest,
     build_response_model,
     metric_result_from_answer,
+    result_fields,
 )
 
 __all__ = [
@@ -153,15 +154,7 @@ async def _ask(judge: Judge, request: JudgeRequest) -> JudgeAnswer | JudgeError:
         return exc
 
 
-def _base(metric: MetricDefinition, model: str | None) -> dict[str, Any]:
-    return {
-        "id": metric.id,
-        "name": metric.name,
-        "type": metric.type,
-        "unit": metric.unit,
-        "version": metric.full_version,
-        "model": model,
-    }
+_base = result_fields
 
 
 def _failed(metric: MetricDefinition, reason: str, model: str | None) -> MetricResult:

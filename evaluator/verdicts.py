@@ -253,11 +253,9 @@ def _field_adapter(annotation: Any) -> TypeAdapter[Any]:
     return TypeAdapter(annotation)
 
 
-def metric_result_from_answer(
-    metric: MetricDefinition, answer: BaseModel, model: str
-) -> MetricResult:
-    """A scored (or judged not-applicable) ``MetricResult`` from a schema-valid answer."""
-    base = {
+def result_fields(metric: MetricDefinition, model: str | None) -> dict[str, Any]:
+    """The fields every ``MetricResult`` of this metric carries, whatever its outcome."""
+    return {
         "id": metric.id,
         "name": metric.name,
         "type": metric.type,
@@ -265,6 +263,13 @@ def metric_result_from_answer(
         "version": metric.full_version,
         "model": model,
     }
+
+
+def metric_result_from_answer(
+    metric: MetricDefinition, answer: BaseModel, model: str
+) -> MetricResult:
+    """A scored (or judged not-applicable) ``MetricResult`` from a schema-valid answer."""
+    base = result_fields(metric, model)
     if getattr(answer, "applicable", True) is False:
         reason = f"not applicable (judge): {answer.applicable_reasoning}"  # type: ignore[attr-defined]
         return MetricResult(**base, outcome="not_applicable", explanation=reason)
