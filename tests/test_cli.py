@@ -69,3 +69,10 @@ def test_metrics_validate_and_list() -> None:
     listed = invoke("metrics", "list", "--json")
     rows = json.loads(listed.stdout)
     assert {"id", "type", "trigger", "needs", "version"} <= set(rows[0])
+
+
+def test_readme_table_lists_every_shipped_metric() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    rows = json.loads(invoke("metrics", "list", "--json").stdout)
+    missing = [row["id"] for row in rows if f"| `{row['id']}` |" not in readme]
+    assert not missing, f"add these metrics to the README's catalogue table: {missing}"
