@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import json
 from collections.abc import Callable, Iterator
@@ -25,8 +26,8 @@ from evaluator.engine import evaluate_prepared
 from evaluator.errors import EvaluatorError
 from evaluator.judge_prompt import CALL_TEMPLATE, SYSTEM_TEMPLATE
 from evaluator.models import CallEvaluation
-from evaluator.regression_cassettes import CassetteSession, Diagnosis, cassette_session, diagnose
-from evaluator.regression_golden import TOPIC, GoldenSet, load_golden
+from evaluator.regression_cassettes import CassetteMode, Diagnosis, cassette_session, diagnose
+from evaluator.regression_golden import TOPIC, GoldenCall, GoldenSet, load_golden
 from evaluator.regression_report import (
     RegressionReport,
     RunUsage,
@@ -50,6 +51,7 @@ __all__ = [
 
 RunMode = Literal["live", "record", "replay"]
 RECORDED_WITH = "recorded_with.json"
+RECORD_TIMEOUT = 1800.0
 OnCall = Callable[[str, int, int], None]
 
 
@@ -141,18 +143,68 @@ async def _run(
     for index, call in enumerate(golden.calls):
         if on_call:
             on_call(call.name, index, len(golden.calls))
-        with _cassette(golden, call.name, mode) as session:
-            runs[call.name] = [
-                await evaluate_prepared(call.prepared, judge=judge, renderer=definitions.renderer)
-                for _ in range(repeat)
-            ]
-        if session is not None and mode == "replay":
-            found = [(call.name, diagnose(miss, session.recorded)) for miss in session.misses()]
-            misses.extend(found or _exhausted(call.name, runs[call.name]))
+        path = golden.cassette_dir / f"{call.name}.yaml"
+        if mode == "live":
+            runs[call.name] = await _judge_call(call, definitions, judge, repeat)
+            continue
+        if mode == "replay":
+            runs[call.name], found = await _in_cassette(
+                path, "replay", call, definitions, judge, repeat
+            )
+        else:
+            runs[call.name], found = await _record(path, call, definitions, judge, repeat)
+        misses.extend((call.name, diagnosis) for diagnosis in found)
     return runs, misses
 
 
-def _exhausted(name: str, evaluations: list[CallEvaluation]) -> list[tuple[str, Diagnosis]]:
+async def _judge_call(
+    call: GoldenCall, definitions: Definitions, judge: Judge, repeat: int
+) -> list[CallEvaluation]:
+    return [
+        await evaluate_prepared(call.prepared, judge=judge, renderer=definitions.renderer)
+        for _ in range(repeat)
+    ]
+
+
+async def _in_cassette(
+    path: Path, mode: CassetteMode, call: GoldenCall, definitions: Definitions, judge: Judge,
+    repeat: int,
+) -> tuple[list[CallEvaluation], list[Diagnosis]]:  # fmt: skip
+    with cassette_session(path, mode) as session:
+        evaluations = await _judge_call(call, definitions, judge, repeat)
+    if mode == "record":
+        return evaluations, []
+    found = [diagnose(miss, session.recorded) for miss in session.misses()]
+    return evaluations, found or _exhausted(evaluations)
+
+
+async def _record(
+    path: Path, call: GoldenCall, definitions: Definitions, judge: Judge, repeat: int
+) -> tuple[list[CallEvaluation], list[Diagnosis]]:
+    """Keep a cassette that still replays; otherwise record it, then prove it replays (a
+    recording the engine cannot replay is recorded once more, then reported)."""
+    replayer = _without_transport_retries(judge)
+    if path.is_file():
+        kept, found = await _in_cassette(path, "replay", call, definitions, replayer, repeat)
+        if not found:
+            return kept, []
+    for _ in range(2):
+        recorded, _none = await _in_cassette(path, "record", call, definitions, judge, repeat)
+        _replayed, found = await _in_cassette(path, "replay", call, definitions, replayer, repeat)
+        if not found:
+            return recorded, []
+    return recorded, found
+
+
+def _without_transport_retries(judge: Judge) -> Judge:
+    from evaluator.judge import LiteLLMJudge
+
+    if isinstance(judge, LiteLLMJudge):
+        return LiteLLMJudge(dataclasses.replace(judge.settings, num_retries=0))
+    return judge
+
+
+def _exhausted(evaluations: list[CallEvaluation]) -> list[Diagnosis]:
     """Judge failures on replay with every request recorded: the run asked more often than the
     recording answered (the engine turns transport errors into failed metrics)."""
     errors: list[str] = [
@@ -167,16 +219,7 @@ def _exhausted(name: str, evaluations: list[CallEvaluation]) -> list[tuple[str, 
         f"the judge failed on replay though every request has a recording ({errors[0][:160]}): "
         "the cassette holds fewer answers than the run asked for (a larger --repeat?)"
     )
-    return [(name, Diagnosis((), (why,)))]
-
-
-@contextlib.contextmanager
-def _cassette(golden: GoldenSet, name: str, mode: RunMode) -> Iterator[CassetteSession | None]:
-    if mode == "live":
-        yield None
-        return
-    with cassette_session(golden.cassette_dir / f"{name}.yaml", mode) as session:
-        yield session
+    return [Diagnosis((), (why,))]
 
 
 @contextlib.contextmanager
@@ -200,6 +243,11 @@ def _judge(
         yield LiteLLMJudge(chosen), chosen.describe()
         return
     chosen_settings = _live_settings(settings, golden, model, api_base)
+    if chosen_settings is not None and mode == "record":
+        # instructor also takes the request timeout as a deadline for all re-asks: on a slow
+        # server the recording would stop re-asking sooner than the (instant) replay does.
+        timeout = max(chosen_settings.timeout, RECORD_TIMEOUT)
+        chosen_settings = dataclasses.replace(chosen_settings, timeout=timeout)
     if chosen_settings is not None:
         yield LiteLLMJudge(chosen_settings), chosen_settings.describe()
         return

@@ -188,6 +188,8 @@ def _compare_messages(new: Any, old: Any, metrics: list[str], reasons: list[str]
     old_system, old_schema = _split_schema(_content(old, 0) or "")
     if new_system != old_system:
         a, b = _sections(new_system), _sections(old_system)
+        if list(a) != list(b) and set(a) == set(b):
+            reasons.append("the same questions are asked in a different order")
         for key in dict.fromkeys([*b, *a]):
             if a.get(key) == b.get(key):
                 continue

@@ -79,3 +79,13 @@ def test_a_changed_answer_schema_names_its_metric() -> None:
 def test_an_identical_request_means_it_was_asked_more_often_than_recorded() -> None:
     reasons = diagnose(RECORDED, [RECORDED]).reasons
     assert "more often than the recording" in reasons[0]
+
+
+def test_a_reordered_prompt_says_so() -> None:
+    system = RECORDED.body["messages"][0]["content"]
+    head, goal_and_rest = system.split("### call_goal_achieved", 1)
+    goal, rest = goal_and_rest.split("### sentiment", 1)
+    sentiment, topic = rest.split("### topic", 1)
+    reordered = f"{head}### sentiment{sentiment}### call_goal_achieved{goal}### topic{topic}"
+    reasons = diagnose(_request(reordered), [RECORDED]).reasons
+    assert "the same questions are asked in a different order" in reasons
