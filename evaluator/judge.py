@@ -9,6 +9,7 @@ that did validate are kept and the rest are reported as failures: never as a low
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import os
 
@@ -68,6 +69,9 @@ class JudgeSettings:
     # For chat templates with no system role (Gemma's): the system text is put at the head of
     # the first user message, as Gemma's own template does, instead of being dropped.
     merge_system: bool = False
+    # Requests in flight at once from this judge; None = no limit. A llama.cpp server answers
+    # one request at a time: queued requests would otherwise time out while they wait.
+    max_parallel: int | None = None
 
     def describe(self) -> dict[str, Any]:
         """The settings that change answers (no secrets), for reports and cache keys."""
@@ -106,6 +110,7 @@ class LiteLLMJudge:
         litellm.telemetry = False
         self.settings = settings
         self._mode = choose_mode(settings)
+        self._slots = asyncio.Semaphore(settings.max_parallel) if settings.max_parallel else None
 
     @property
     def model(self) -> str:
@@ -117,6 +122,12 @@ class LiteLLMJudge:
 
     async def answer(self, request: JudgeRequest) -> JudgeAnswer:
         """Ask once (plus transport retries and schema re-asks); never raises on bad output."""
+        if self._slots is None:
+            return await self._answer(request)
+        async with self._slots:
+            return await self._answer(request)
+
+    async def _answer(self, request: JudgeRequest) -> JudgeAnswer:
         responses: list[Any] = []
         client = instructor.from_litellm(
             self._completion(responses, request.response_model), mode=self._mode, async_client=True

@@ -115,7 +115,8 @@ def _open_uncached_judge(settings: Settings) -> Iterator[tuple[Judge, str | None
                     api_key="sk-offline",
                     structured_mode="constrained_json",
                     merge_system=True,
-                    **common,  # type: ignore[arg-type]
+                    max_parallel=1,
+                    **{**common, "timeout": max(settings.timeout, 900.0)},  # type: ignore[arg-type]
                 )
             ),
             OFFLINE_NOTICE,

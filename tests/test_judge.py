@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import instructor
+import pytest
 
+from evaluator.intake import PreparedCall
 from evaluator.judge import JudgeSettings, _without_schema_text, choose_mode, grammar_friendly
+from evaluator.runtime import Definitions
 
 
 def test_mode_follows_what_litellm_reports() -> None:
@@ -57,3 +60,37 @@ def test_system_text_is_folded_into_the_first_user_message() -> None:
     assert _system_into_user([{"role": "user", "content": "Call."}]) == [
         {"role": "user", "content": "Call."}
     ]
+
+
+async def test_max_parallel_queues_requests_before_they_are_sent(
+    monkeypatch: pytest.MonkeyPatch, definitions: Definitions, booking_call: PreparedCall
+) -> None:
+    import asyncio
+    import json
+
+    import litellm
+
+    from evaluator.engine import dry_run_requests
+    from evaluator.judge import LiteLLMJudge
+    from evaluator.testing import default_answer
+
+    request = dry_run_requests(booking_call, definitions.renderer)[0]
+    reply = json.dumps(default_answer(request.response_model))
+    real = litellm.acompletion
+    active = peak = 0
+
+    async def counting(**kwargs: object) -> object:
+        nonlocal active, peak
+        active += 1
+        peak = max(peak, active)
+        await asyncio.sleep(0.02)
+        active -= 1
+        return await real(**{**kwargs, "mock_response": reply})
+
+    monkeypatch.setattr(litellm, "acompletion", counting)
+    judge = LiteLLMJudge(
+        JudgeSettings(model="openai/local", structured_mode="json", max_parallel=1)
+    )
+    answers = await asyncio.gather(*(judge.answer(request) for _ in range(3)))
+    assert peak == 1
+    assert all(not a.errors and a.usage.requests == 1 for a in answers)
