@@ -172,7 +172,6 @@ class LiteLLMJudge:
             "model": s.model,
             "temperature": s.temperature,
             "max_tokens": s.max_tokens,
-            "timeout": s.timeout,
             "num_retries": s.num_retries,
             "drop_params": True,
         }
@@ -204,7 +203,10 @@ class LiteLLMJudge:
                 kwargs["messages"] = _without_schema_text(kwargs.get("messages", []))
             if merge_system:
                 kwargs["messages"] = _system_into_user(kwargs.get("messages", []))
-            response = await litellm.acompletion(**kwargs)
+            # The HTTP timeout is given here, to litellm only: instructor reads a `timeout`
+            # argument as a deadline across all its re-asks, which made the number of
+            # re-asks depend on how fast the server was.
+            response = await litellm.acompletion(**kwargs, timeout=self.settings.timeout)
             responses.append(response)
             return response
 
