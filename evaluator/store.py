@@ -126,7 +126,7 @@ class Store:
                 if new.recording is not None:
                     session.add(RecordingRow(call_pk=row.id, **new.recording.__dict__))
                 # As committed (pending): a worker may claim it the moment it is visible.
-                stored = self._logs(session, [row])[0]
+                stored = call_logs(session, [row])[0]
             return stored, True
         except IntegrityError:
             pass
@@ -143,7 +143,7 @@ class Store:
             row = session.get(CallRow, pk)
             if row is None:
                 raise CallNotFoundError([pk])
-            return self._logs(session, [row])[0]
+            return call_logs(session, [row])[0]
 
     def list_calls(
         self, where: CallFilter, *, offset: int = 0, limit: int = 50
@@ -157,7 +157,7 @@ class Store:
                 .offset(offset)
                 .limit(limit)
             ).all()
-            return self._logs(session, list(rows)), total
+            return call_logs(session, list(rows)), total
 
     def call_ids(self, where: CallFilter, *, after_id: int = 0, limit: int = 500) -> list[int]:
         """Ids of matching calls above ``after_id``, ascending: keyset paging for batch jobs."""
@@ -390,7 +390,7 @@ class Store:
         row = session.get_one(CallRow, pk)
         if row.current_evaluation_id is None:
             return []
-        return self._logs(session, [row])[0].metrics
+        return call_logs(session, [row])[0].metrics
 
     def _insert_run(
         self,
@@ -414,32 +414,31 @@ class Store:
             )
         return run.id
 
-    def _logs(self, session: Session, rows: list[CallRow]) -> list[CallEvaluation]:
-        run_ids = [r.current_evaluation_id for r in rows if r.current_evaluation_id is not None]
-        runs = {
-            e.id: e
-            for e in session.scalars(select(EvaluationRow).where(EvaluationRow.id.in_(run_ids)))
-        }
-        results: dict[int, list[MetricResultRow]] = {}
-        for m in session.scalars(
-            select(MetricResultRow)
-            .where(MetricResultRow.evaluation_id.in_(run_ids))
-            .order_by(MetricResultRow.evaluation_id, MetricResultRow.position)
-        ):
-            results.setdefault(m.evaluation_id, []).append(m)
-        reviews = {
-            v.call_pk: v
-            for v in session.scalars(
-                select(ReviewRow).where(ReviewRow.call_pk.in_([r.id for r in rows]))
-            )
-        }
-        logs = []
-        for row in rows:
-            run = runs.get(row.current_evaluation_id or -1)
-            logs.append(
-                call_log(row, run, results.get(run.id, []) if run else [], reviews.get(row.id))
-            )
-        return logs
+
+def call_logs(session: Session, rows: list[CallRow]) -> list[CallEvaluation]:
+    """The call logs of ``rows`` (current evaluation, its results, the review), in three queries."""
+    run_ids = [r.current_evaluation_id for r in rows if r.current_evaluation_id is not None]
+    runs = {
+        e.id: e for e in session.scalars(select(EvaluationRow).where(EvaluationRow.id.in_(run_ids)))
+    }
+    results: dict[int, list[MetricResultRow]] = {}
+    for m in session.scalars(
+        select(MetricResultRow)
+        .where(MetricResultRow.evaluation_id.in_(run_ids))
+        .order_by(MetricResultRow.evaluation_id, MetricResultRow.position)
+    ):
+        results.setdefault(m.evaluation_id, []).append(m)
+    reviews = {
+        v.call_pk: v
+        for v in session.scalars(
+            select(ReviewRow).where(ReviewRow.call_pk.in_([r.id for r in rows]))
+        )
+    }
+    logs = []
+    for row in rows:
+        run = runs.get(row.current_evaluation_id or -1)
+        logs.append(call_log(row, run, results.get(run.id, []) if run else [], reviews.get(row.id)))
+    return logs
 
 
 def _held(claim: Claim) -> Any:

@@ -21,8 +21,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from evaluator.models import CallEvaluation, MetricResult
-from evaluator.store import Store
-from evaluator.store_mapping import call_log, evaluation_rows
+from evaluator.store import Store, call_logs
+from evaluator.store_mapping import evaluation_rows
 from evaluator.tables import Base, CallRow, EvaluationRow, MetricResultRow, ReviewRow, UTCDateTime
 
 __all__ = [
@@ -354,27 +354,4 @@ def _metrics_of(session: Session, run_ids: list[int]) -> dict[int, list[MetricRe
 
 
 def _logs(session: Session, rows: list[CallRow]) -> dict[int, CallEvaluation]:
-    run_ids = [r.current_evaluation_id for r in rows if r.current_evaluation_id is not None]
-    runs = {
-        e.id: e for e in session.scalars(select(EvaluationRow).where(EvaluationRow.id.in_(run_ids)))
-    }
-    results: dict[int, list[MetricResultRow]] = {}
-    for m in session.scalars(
-        select(MetricResultRow)
-        .where(MetricResultRow.evaluation_id.in_(run_ids))
-        .order_by(MetricResultRow.evaluation_id, MetricResultRow.position)
-    ):
-        results.setdefault(m.evaluation_id, []).append(m)
-    reviews = {
-        v.call_pk: v
-        for v in session.scalars(
-            select(ReviewRow).where(ReviewRow.call_pk.in_([r.id for r in rows]))
-        )
-    }
-    out = {}
-    for row in rows:
-        run = runs.get(row.current_evaluation_id or -1)
-        out[row.id] = call_log(
-            row, run, results.get(run.id, []) if run else [], reviews.get(row.id)
-        )
-    return out
+    return {row.id: log for row, log in zip(rows, call_logs(session, rows), strict=True)}
