@@ -72,12 +72,15 @@ class JudgeSettings:
     # Requests in flight at once from this judge; None = no limit. A llama.cpp server answers
     # one request at a time: queued requests would otherwise time out while they wait.
     max_parallel: int | None = None
+    # What identifies the server in reports and cache keys instead of api_base, when the
+    # address says nothing about the model (the offline server takes a random local port).
+    server_identity: str | None = None
 
     def describe(self) -> dict[str, Any]:
         """The settings that change answers (no secrets), for reports and cache keys."""
         return {
             "model": self.model,
-            "api_base": self.api_base,
+            "api_base": self.server_identity or self.api_base,
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
             "structured_mode": self.structured_mode,

@@ -116,6 +116,7 @@ def _open_uncached_judge(settings: Settings) -> Iterator[tuple[Judge, str | None
                     structured_mode="constrained_json",
                     merge_system=True,
                     max_parallel=1,
+                    server_identity=f"offline:{server.model}",
                     **{**common, "timeout": max(settings.timeout, 900.0)},  # type: ignore[arg-type]
                 )
             ),

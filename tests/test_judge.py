@@ -94,3 +94,17 @@ async def test_max_parallel_queues_requests_before_they_are_sent(
     answers = await asyncio.gather(*(judge.answer(request) for _ in range(3)))
     assert peak == 1
     assert all(not a.errors and a.usage.requests == 1 for a in answers)
+
+
+def test_offline_identity_keeps_cache_keys_stable_across_ports() -> None:
+    one = JudgeSettings(
+        model="openai/gemma", api_base="http://127.0.0.1:4001/v1", server_identity="offline:gemma"
+    )
+    two = JudgeSettings(
+        model="openai/gemma", api_base="http://127.0.0.1:5002/v1", server_identity="offline:gemma"
+    )
+    assert one.describe() == two.describe()
+    assert (
+        JudgeSettings(model="m", api_base="http://a/v1").describe()
+        != JudgeSettings(model="m", api_base="http://b/v1").describe()
+    )
