@@ -13,10 +13,17 @@ import pytest
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import litellm
+from hypothesis import settings as hypothesis_settings
 
 from evaluator.config import Settings
 from evaluator.intake import PreparedCall, read_request
 from evaluator.runtime import Definitions, load_definitions
+
+# CI explores the same examples every run: a property or schema test fails on a change, not
+# on the luck of the draw (locally the search stays random and finds new cases).
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 # VCR cannot record litellm's default aiohttp transport; httpx it records faithfully.
 litellm.disable_aiohttp_transport = True
