@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -298,9 +297,6 @@ def _add_metric(catalogue: Catalogue, metric: MetricDefinition) -> None:
         catalogue._aliases[alias] = metric.id
 
 
-_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
-
-
 def _check_agent(catalogue: Catalogue, agent: AgentDefinition) -> None:
     ids = [] if agent.metrics == "all" else list(agent.metrics)
     for index, metric_id in enumerate(ids):
@@ -343,8 +339,3 @@ def _check_rule_value(source: str, index: int, rule: RubricRule, metric: MetricD
         raise DefinitionError(
             source, f"op {rule.op} needs a score or numeric metric", f"success.{index}.op"
         )
-
-
-def placeholders(text: str) -> list[str]:
-    """The ``{{name}}`` placeholders of an agent description, in order of first use."""
-    return list(dict.fromkeys(_PLACEHOLDER.findall(text)))

@@ -154,12 +154,9 @@ async def _ask(judge: Judge, request: JudgeRequest) -> JudgeAnswer | JudgeError:
         return exc
 
 
-_base = result_fields
-
-
 def _failed(metric: MetricDefinition, reason: str, model: str | None) -> MetricResult:
     return MetricResult(
-        **_base(metric, model),
+        **result_fields(metric, model),
         outcome="failed",
         error=reason,
         explanation=f"not evaluated: {reason}",
@@ -167,7 +164,9 @@ def _failed(metric: MetricDefinition, reason: str, model: str | None) -> MetricR
 
 
 def _not_applicable(metric: MetricDefinition, reason: str, model: str | None) -> MetricResult:
-    return MetricResult(**_base(metric, model), outcome="not_applicable", explanation=reason)
+    return MetricResult(
+        **result_fields(metric, model), outcome="not_applicable", explanation=reason
+    )
 
 
 def _computed_results(prepared: PreparedCall) -> list[MetricResult]:
@@ -181,7 +180,7 @@ def _computed_results(prepared: PreparedCall) -> list[MetricResult]:
             continue
         results.append(
             MetricResult(
-                **_base(metric, None),
+                **result_fields(metric, None),
                 score=value.value,
                 explanation=value.explanation,
                 details=value.details,
@@ -253,7 +252,7 @@ def _derive(prepared: PreparedCall, results: dict[str, MetricResult]) -> None:
             value = bool(value)
         explanation = f"{metric.expression} = {value!r}"
         results[metric.id] = MetricResult(
-            **_base(metric, None), score=value, explanation=explanation
+            **result_fields(metric, None), score=value, explanation=explanation
         )
 
 
