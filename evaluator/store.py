@@ -17,12 +17,23 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, and_, create_engine, event, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    and_,
+    create_engine,
+    event,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from evaluator.models import CallEvaluation, MetricResult
-from evaluator.store_mapping import call_log, call_row, evaluation_rows, filtered, merged
+from evaluator.store_mapping import call_log, call_row, evaluation_values, filtered, merged
 from evaluator.store_types import (
     CallFilter,
     CallNotFoundError,
@@ -402,17 +413,27 @@ class Store:
         *,
         make_current: bool = True,
     ) -> int:
-        run, results = evaluation_rows(pk, evaluation, metrics, source, _now())
-        session.add(run)
-        session.flush()
-        for result in results:
-            result.evaluation_id = run.id
-        session.add_all(results)
+        run_id = insert_evaluation(session, pk, evaluation, metrics, source)
         if make_current:
             session.execute(
-                update(CallRow).where(CallRow.id == pk).values(current_evaluation_id=run.id)
+                update(CallRow).where(CallRow.id == pk).values(current_evaluation_id=run_id)
             )
-        return run.id
+        return run_id
+
+
+def insert_evaluation(
+    session: Session, pk: int, evaluation: CallEvaluation, metrics: list[MetricResult],
+    source: str,
+) -> int:  # fmt: skip
+    """Insert an evaluation run and its metric rows in the session's transaction; its id."""
+    run, results = evaluation_values(pk, evaluation, metrics, source, _now())
+    inserted = session.execute(insert(EvaluationRow.__table__).values(**run))
+    run_id = int(inserted.inserted_primary_key[0])
+    if results:
+        session.execute(
+            insert(MetricResultRow.__table__), [{**r, "evaluation_id": run_id} for r in results]
+        )
+    return run_id
 
 
 def call_logs(session: Session, rows: list[CallRow]) -> list[CallEvaluation]:

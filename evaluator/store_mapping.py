@@ -11,50 +11,52 @@ from evaluator.models import CallEvaluation, MetricResult, Usage
 from evaluator.store_types import CallFilter, NewCall
 from evaluator.tables import CallRow, EvaluationRow, MetricResultRow, ReviewRow
 
-__all__ = ["call_log", "call_row", "evaluation_rows", "filtered", "merged"]
+__all__ = ["call_log", "call_row", "evaluation_values", "filtered", "merged"]
 
 
-def evaluation_rows(
+def evaluation_values(
     pk: int,
     evaluation: CallEvaluation,
     metrics: list[MetricResult],
     source: str,
     now: datetime,
-) -> tuple[EvaluationRow, list[MetricResultRow]]:
-    """The rows of one evaluation run (metric rows get their run id once it is flushed)."""
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The column values of one evaluation run and of its metric rows (which get the run's
+    id once it is inserted). Plain values, written with one insert each way: building ORM
+    objects and flushing them cost more than the rest of storing a re-evaluated call."""
     usage = evaluation.usage
-    run = EvaluationRow(
-        call_pk=pk,
-        source=source,
-        model=usage.model if usage else None,
-        usage=usage.model_dump(mode="json") if usage else None,
-        outcome=evaluation.evaluation_status,
-        success=evaluation.success,
-        status=evaluation.status,
-        topic=evaluation.topic,
-        dropoff_point=evaluation.dropoff_point,
-        evaluation=evaluation.evaluation,
-        error_message=evaluation.error_message,
-        notes=list(evaluation.notes),
-        created_at=now,
-    )
+    run = {
+        "call_pk": pk,
+        "source": source,
+        "model": usage.model if usage else None,
+        "usage": usage.model_dump(mode="json") if usage else None,
+        "outcome": evaluation.evaluation_status,
+        "success": evaluation.success,
+        "status": evaluation.status,
+        "topic": evaluation.topic,
+        "dropoff_point": evaluation.dropoff_point,
+        "evaluation": evaluation.evaluation,
+        "error_message": evaluation.error_message,
+        "notes": list(evaluation.notes),
+        "created_at": now,
+    }
     results = [
-        MetricResultRow(
-            position=i,
-            metric_id=m.id,
-            name=m.name,
-            type=m.type,
-            score=m.score,
-            enum=m.enum,
-            value=m.value,
-            explanation=m.explanation,
-            outcome=m.outcome,
-            error=m.error,
-            unit=m.unit,
-            details=m.details,
-            version=m.version,
-            model=m.model,
-        )
+        {
+            "position": i,
+            "metric_id": m.id,
+            "name": m.name,
+            "type": m.type,
+            "score": m.score,
+            "enum": m.enum,
+            "value": m.value,
+            "explanation": m.explanation,
+            "outcome": m.outcome,
+            "error": m.error,
+            "unit": m.unit,
+            "details": m.details,
+            "version": m.version,
+            "model": m.model,
+        }
         for i, m in enumerate(metrics)
     ]
     return run, results

@@ -16,13 +16,25 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Engine, ForeignKey, Index, Integer, String, Text, func, select, update
+from sqlalchemy import (
+    JSON,
+    Connection,
+    Engine,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    bindparam,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from evaluator.models import CallEvaluation, MetricResult
-from evaluator.store import Store, call_logs
-from evaluator.store_mapping import evaluation_rows
+from evaluator.store import Store, call_logs, insert_evaluation
 from evaluator.tables import Base, CallRow, EvaluationRow, MetricResultRow, ReviewRow, UTCDateTime
 
 __all__ = [
@@ -76,6 +88,10 @@ class RerunItemRow(Base):
     __table_args__ = (Index("ix_reevaluation_items_state", "run_id", "state", "call_pk"),)
 
 
+class _AlreadyFinished(Exception):
+    """Another worker or process finished the item first (its transaction is undone)."""
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -88,6 +104,16 @@ class _Sessions:
         self._lock: threading.Lock | None = threading.Lock() if sqlite_file else None
 
     @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """A Core connection in a transaction (committed on exit)."""
+        if self._lock is None:
+            with self.engine.begin() as conn:
+                yield conn
+            return
+        with self._lock, self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
     def session(self) -> Iterator[Session]:
         if self._lock is None:
             with self._factory.begin() as session:
@@ -98,24 +124,29 @@ class _Sessions:
 
 
 class JudgmentTable:
-    """The SQL backend of the judgment cache (sync; callers run it in a thread)."""
+    """The SQL backend of the judgment cache (sync; callers run it in a thread). Plain
+    Core statements on a connection: a lookup is on every judge request's path."""
 
     def __init__(self, store: Store) -> None:
         self._db = _Sessions(store.engine)
+        table = JudgmentRow.__table__
+        self._get = select(table.c.raw_completion, table.c.usage).where(
+            table.c.key == bindparam("wanted")
+        )
+        insert = postgresql.insert if store.engine.dialect.name == "postgresql" else sqlite.insert
+        self._put = insert(table).on_conflict_do_nothing()
 
     def get(self, key: str) -> tuple[str, dict[str, Any]] | None:
-        with self._db.session() as session:
-            row = session.get(JudgmentRow, key)
-            return None if row is None else (row.raw_completion, dict(row.usage))
+        with self._db.connection() as conn:
+            row = conn.execute(self._get, {"wanted": key}).first()
+            return None if row is None else (str(row[0]), dict(row[1]))
 
     def put(self, key: str, model: str, raw: str, usage: dict[str, Any]) -> None:
         """Insert once; a key already there (another worker got there first) is kept."""
         values = {"key": key, "model": model, "raw_completion": raw, "usage": usage,
                   "created_at": _now()}  # fmt: skip
-        dialect = self._db.engine.dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        with self._db.session() as session:
-            session.execute(insert(JudgmentRow).values(**values).on_conflict_do_nothing())
+        with self._db.connection() as conn:
+            conn.execute(self._put, values)
 
     def count(self) -> int:
         with self._db.session() as session:
@@ -243,32 +274,26 @@ class RerunStore:
     ) -> bool:
         """Write the call's new run and mark its item done, in one transaction, only if the
         item is still pending. Returns False (nothing written) when it was not."""
-        with self._db.session() as session:
-            claimed = session.execute(
-                _pending(run_id, item.call_pk).values(state="done", updated_at=_now(),
-                                                      before_evaluation_id=item.evaluation_id)
-            )  # fmt: skip
-            if claimed.rowcount != 1:  # type: ignore[attr-defined]
-                return False
-            source = f"reevaluate:{run_id}"
-            run, results = evaluation_rows(item.call_pk, evaluation, metrics, source[:32], _now())
-            session.add(run)
-            session.flush()
-            for result in results:
-                result.evaluation_id = run.id
-            session.add_all(results)
-            session.execute(
-                update(RerunItemRow)
-                .where(RerunItemRow.run_id == run_id, RerunItemRow.call_pk == item.call_pk)
-                .values(after_evaluation_id=run.id)
-            )
-            if make_current:
-                session.execute(
-                    update(CallRow)
-                    .where(CallRow.id == item.call_pk)
-                    .values(current_evaluation_id=run.id)
-                )
-            return True
+        source = f"reevaluate:{run_id}"[:32]
+        try:
+            with self._db.session() as session:
+                run = insert_evaluation(session, item.call_pk, evaluation, metrics, source)
+                claimed = session.execute(
+                    _pending(run_id, item.call_pk).values(
+                        state="done", updated_at=_now(), before_evaluation_id=item.evaluation_id,
+                        after_evaluation_id=run,
+                    )
+                )  # fmt: skip
+                if claimed.rowcount != 1:  # type: ignore[attr-defined]
+                    raise _AlreadyFinished  # rolls back the rows written above
+                if make_current:
+                    session.execute(
+                        update(CallRow).where(CallRow.id == item.call_pk)
+                        .values(current_evaluation_id=run)
+                    )  # fmt: skip
+        except _AlreadyFinished:
+            return False
+        return True
 
     def report_rows(self, run_id: str, *, after_pk: int = 0, limit: int = 500) -> list[ReportRow]:
         """A page of the run's judged calls, before and after, by call id ascending."""

@@ -198,3 +198,37 @@ async def test_failed_calls_are_retried_on_resume_and_reviews_stay(
     assert all(m.model in (None, "m2") for m in call.metrics)  # applied: new results current
     with pytest.raises(JudgeUnavailableError):
         await down.answer(JudgeRequest("call", [], dict))  # type: ignore[arg-type]
+
+
+async def test_a_call_finished_twice_is_stored_once_with_no_orphan_rows(
+    store: Store, definitions: Definitions, booking_request: dict[str, Any]
+) -> None:
+    """Two workers (or processes resuming one run) that judged the same call: the second
+    write is refused and its rows are rolled back, so the call has one run of new results."""
+    from sqlalchemy import func, select
+
+    from evaluator.tables import EvaluationRow, MetricResultRow
+
+    await add_judged_calls(store, definitions, booking_request, 1)
+    run = start_run(store, RunOptions(Selection(), ("all",), apply=True), definitions)
+    runs = RerunStore(store)
+    [item] = runs.pending(run)
+    evaluation = item.current.model_copy(update={"evaluation_status": "success"})
+
+    def counts() -> tuple[int, int]:
+        with store.engine.connect() as conn:
+            evaluations = conn.scalar(select(func.count()).select_from(EvaluationRow))
+            results = conn.scalar(select(func.count()).select_from(MetricResultRow))
+            return int(evaluations or 0), int(results or 0)
+
+    before = counts()
+    metrics = evaluation.metrics[:3]
+    assert runs.store_result(run, item, evaluation, metrics, make_current=True) is True
+    after_first = counts()
+    assert after_first == (before[0] + 1, before[1] + 3)
+    assert runs.store_result(run, item, evaluation, metrics, make_current=True) is False
+    assert counts() == after_first
+    assert _runs_of(store, item.call_pk).count(f"reevaluate:{run}") == 1
+    [row] = runs.report_rows(run)
+    assert [m.id for m in row.after] == [m.id for m in metrics]
+    assert store.get_call(item.call_pk).metrics[0].id == metrics[0].id
