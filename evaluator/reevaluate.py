@@ -28,7 +28,7 @@ from evaluator.rate_limit import estimate_tokens
 from evaluator.runtime import Definitions
 from evaluator.store import Store
 from evaluator.store_mapping import merged
-from evaluator.store_reevaluate import RerunItem, RerunStore
+from evaluator.store_reevaluate import RerunItem, RerunStore, RunInfo
 from evaluator.store_types import CallFilter, CallNotFoundError
 from evaluator.verdicts import Judge
 
@@ -40,7 +40,9 @@ __all__ = [
     "RunOptions",
     "Selection",
     "choose_metrics",
+    "close_run",
     "dry_run",
+    "open_run",
     "select_calls",
     "start_run",
 ]
@@ -243,7 +245,8 @@ class Progress:
 
 @dataclass
 class Reevaluation:
-    """Runs (or resumes) a stored run with a judge; ``on_progress`` is told after each call."""
+    """Runs (or resumes) a stored run with a judge; ``on_progress`` is told after each call.
+    With ``shard=(k, n)`` it judges only its share of the run (see ``judge_share``)."""
 
     store: Store
     definitions: Definitions
@@ -251,17 +254,27 @@ class Reevaluation:
     concurrency: int = 8
     on_progress: Callable[[Progress], None] | None = None
     progress: Progress = field(default_factory=Progress)
+    shard: tuple[int, int] | None = None
 
     async def run(self, run_id: str) -> Progress:
+        """The whole run in this process: requeue failures, judge what is pending, finish."""
+        runs = RerunStore(self.store)
+        info = await asyncio.to_thread(open_run, runs, run_id, self.progress)
+        await self._judge_pending(runs, run_id, RunOptions.from_json(info.options))
+        await asyncio.to_thread(close_run, runs, run_id, self.progress)
+        return self.progress
+
+    async def judge_share(self, run_id: str) -> Progress:
+        """Judge this worker's pending calls only; the parent process opens and closes the
+        run. ``progress`` counts this share's calls."""
         runs = RerunStore(self.store)
         info = await asyncio.to_thread(runs.run, run_id)
         if info is None:
             raise ReevaluateError(f"no re-evaluation run {run_id!r}")
-        options = RunOptions.from_json(info.options)
-        self.progress.total = sum(info.states.values())
-        self.progress.done = info.states.get("done", 0)
-        self.progress.skipped = info.states.get("skipped", 0)
-        await asyncio.to_thread(runs.requeue_failed, run_id)
+        await self._judge_pending(runs, run_id, RunOptions.from_json(info.options))
+        return self.progress
+
+    async def _judge_pending(self, runs: RerunStore, run_id: str, options: RunOptions) -> None:
         queue: asyncio.Queue[RerunItem | None] = asyncio.Queue(maxsize=self.concurrency * 2)
         workers = [
             asyncio.create_task(self._worker(runs, run_id, options, queue))
@@ -269,7 +282,9 @@ class Reevaluation:
         ]
         try:
             after = 0
-            while page := await asyncio.to_thread(runs.pending, run_id, after_pk=after, limit=PAGE):
+            while page := await asyncio.to_thread(
+                runs.pending, run_id, after_pk=after, limit=PAGE, shard=self.shard
+            ):
                 for item in page:
                     await _put(queue, item, workers)
                 after = page[-1].call_pk
@@ -280,16 +295,6 @@ class Reevaluation:
             for task in workers:
                 task.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
-        await asyncio.to_thread(runs.set_status, run_id, "finished")
-        final = await asyncio.to_thread(runs.run, run_id)
-        if final is not None:  # the stored counts are the truth (a write may have raced a kill)
-            states = final.states
-            self.progress.done, self.progress.skipped = (
-                states.get("done", 0),
-                states.get("skipped", 0),
-            )
-            self.progress.failed = states.get("failed", 0)
-        return self.progress
 
     async def _worker(
         self, runs: RerunStore, run_id: str, options: RunOptions,
@@ -330,6 +335,30 @@ class Reevaluation:
             runs.store_result, run_id, item, evaluation, metrics, make_current=options.apply
         )
         self.progress.done += stored
+
+
+def open_run(runs: RerunStore, run_id: str, progress: Progress) -> RunInfo:
+    """Start (or resume) a run: its counts so far into ``progress``; failed calls pending
+    again (a judge that was down, say)."""
+    info = runs.run(run_id)
+    if info is None:
+        raise ReevaluateError(f"no re-evaluation run {run_id!r}")
+    progress.total = sum(info.states.values())
+    progress.done = info.states.get("done", 0)
+    progress.skipped = info.states.get("skipped", 0)
+    runs.requeue_failed(run_id)
+    return info
+
+
+def close_run(runs: RerunStore, run_id: str, progress: Progress) -> None:
+    """Mark the run finished; the stored counts are the truth (a write may have raced a
+    kill, or been refused because another process stored the call first)."""
+    runs.set_status(run_id, "finished")
+    final = runs.run(run_id)
+    if final is not None:
+        states = final.states
+        progress.done, progress.skipped = states.get("done", 0), states.get("skipped", 0)
+        progress.failed = states.get("failed", 0)
 
 
 def _to_store(current: CallEvaluation, new: CallEvaluation, apply: bool) -> list[MetricResult]:

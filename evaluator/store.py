@@ -15,11 +15,12 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
     Engine,
+    Table,
     and_,
     create_engine,
     event,
@@ -43,7 +44,7 @@ from evaluator.store_types import (
     NewCall,
     Recording,
 )
-from evaluator.tables import CallRow, EvaluationRow, MetricResultRow, RecordingRow, ReviewRow
+from evaluator.tables import Base, CallRow, EvaluationRow, MetricResultRow, RecordingRow, ReviewRow
 
 __all__ = [
     "CallFilter",
@@ -427,13 +428,17 @@ def insert_evaluation(
 ) -> int:  # fmt: skip
     """Insert an evaluation run and its metric rows in the session's transaction; its id."""
     run, results = evaluation_values(pk, evaluation, metrics, source, _now())
-    inserted = session.execute(insert(EvaluationRow.__table__).values(**run))
-    run_id = int(inserted.inserted_primary_key[0])
+    inserted = session.execute(insert(_table(EvaluationRow)).values(**run))
+    run_id = int(inserted.inserted_primary_key[0])  # type: ignore[attr-defined]
     if results:
         session.execute(
-            insert(MetricResultRow.__table__), [{**r, "evaluation_id": run_id} for r in results]
+            insert(_table(MetricResultRow)), [{**r, "evaluation_id": run_id} for r in results]
         )
     return run_id
+
+
+def _table(row: type[Base]) -> Table:
+    return cast(Table, row.__table__)
 
 
 def call_logs(session: Session, rows: list[CallRow]) -> list[CallEvaluation]:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -24,6 +24,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     bindparam,
     func,
@@ -129,7 +130,7 @@ class JudgmentTable:
 
     def __init__(self, store: Store) -> None:
         self._db = _Sessions(store.engine)
-        table = JudgmentRow.__table__
+        table = cast(Table, JudgmentRow.__table__)
         self._get = select(table.c.raw_completion, table.c.usage).where(
             table.c.key == bindparam("wanted")
         )
@@ -227,19 +228,24 @@ class RerunStore:
             states = {str(state): int(n) for state, n in counted}
             return RunInfo(row.id, row.status, dict(row.options), row.total, states)
 
-    def pending(self, run_id: str, *, after_pk: int = 0, limit: int = 200) -> list[RerunItem]:
-        """A page of the run's pending calls above ``after_pk``, with their current results."""
+    def pending(
+        self, run_id: str, *, after_pk: int = 0, limit: int = 200,
+        shard: tuple[int, int] | None = None,
+    ) -> list[RerunItem]:  # fmt: skip
+        """A page of the run's pending calls above ``after_pk``, with their current results;
+        with ``shard=(k, n)`` only the calls whose id is k modulo n (one worker process's)."""
+        query = (
+            select(RerunItemRow.call_pk)
+            .where(RerunItemRow.run_id == run_id, RerunItemRow.state == "pending",
+                   RerunItemRow.call_pk > after_pk)
+            .order_by(RerunItemRow.call_pk)
+            .limit(limit)
+        )  # fmt: skip
+        if shard is not None:
+            index, count = shard
+            query = query.where(RerunItemRow.call_pk % count == index)
         with self._db.session() as session:
-            pks = list(
-                session.scalars(
-                    select(RerunItemRow.call_pk)
-                    .where(RerunItemRow.run_id == run_id, RerunItemRow.state == "pending",
-                           RerunItemRow.call_pk > after_pk)
-                    .order_by(RerunItemRow.call_pk)
-                    .limit(limit)
-                )
-            )  # fmt: skip
-            return _items(session, pks)
+            return _items(session, list(session.scalars(query)))
 
     def items(self, pks: list[int]) -> list[RerunItem]:
         """Calls by id with their current results (for a dry run, before any run exists)."""
