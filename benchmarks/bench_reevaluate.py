@@ -10,9 +10,12 @@ Prints:
   rate limit), and the share of the ideal throughput reached,
 - LLM requests per call, prompt tokens per call against one request per metric,
 - peak memory (max RSS), the second identical run's requests (should be 0),
-- the engine's own time per call (scripted judge answering instantly).
+- the engine's own time per call (scripted judge answering instantly), and the CPU per call
+  of the whole run (the engine's processes, and the stand-in's apart).
+``--workers N`` runs the re-evaluation in N processes (``evaluator reevaluate --workers``).
 
     python benchmarks/bench_reevaluate.py --calls 10000 --latency 1.0 --concurrency 64
+    python benchmarks/bench_reevaluate.py --calls 10000 --latency 1.0 --concurrency 64 --workers 2
 """
 
 from __future__ import annotations
@@ -38,8 +41,8 @@ from evaluator.engine import dry_run_requests, evaluate_prepared
 from evaluator.intake import read_request
 from evaluator.judge import JudgeSettings, LiteLLMJudge
 from evaluator.judgment_cache import CachingJudge, SqlBackend
-from evaluator.rate_limit import RateLimitedJudge, RateLimiter
-from evaluator.reevaluate import Reevaluation, RunOptions, Selection, start_run
+from evaluator.reevaluate import Progress, Reevaluation, RunOptions, Selection, start_run
+from evaluator.reevaluate_parallel import Limits, limited, run_in_processes
 from evaluator.runtime import Definitions, load_definitions
 from evaluator.store import Store
 from evaluator.testing import ScriptedJudge
@@ -95,7 +98,7 @@ def _serve(port: int, latency: float, rpm: float | None) -> None:
             if not message.get("more_body"):
                 break
         if scope["path"].endswith("/stats"):
-            return await _reply(send, 200, state)
+            return await _reply(send, 200, {**state, "cpu_seconds": time.process_time()})
         now = time.monotonic()
         if now - state["window"] >= 1.0:
             state["window"], state["in_window"] = now, 0
@@ -154,7 +157,7 @@ def _definitions(folder: Path) -> Definitions:
         metrics="all", success=[{"metric": "call_goal_achieved", "op": "eq", "value": True}]
     )
     (agents / "agent.yaml").write_text(yaml.safe_dump(agent))
-    return load_definitions(Settings(metrics_dirs=[metrics], agents_dirs=[agents]))
+    return Settings(metrics_dirs=[metrics], agents_dirs=[agents])
 
 
 async def _prompt_tokens(definitions: Definitions, body: dict[str, Any]) -> tuple[int, int, int]:
@@ -184,13 +187,36 @@ async def _engine_ms(definitions: Definitions, body: dict[str, Any], runs: int =
     return statistics.median(times) * 1000
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and of its finished worker processes."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
 async def _run(
-    store: Store, definitions: Definitions, judge: Any, concurrency: int
-) -> tuple[float, Any]:
+    store: Store, settings: Settings, args: argparse.Namespace, backend: SqlBackend
+) -> tuple[float, Progress]:
+    definitions = load_definitions(settings)
     run_id = start_run(store, RunOptions(Selection(), ("all",)), definitions)
-    started = time.perf_counter()
-    progress = await Reevaluation(store, definitions, judge, concurrency).run(run_id)
+    limits = Limits(args.concurrency, args.rpm, None, args.workers)
+    started, cpu = time.perf_counter(), _cpu()
+    if args.workers > 1:
+        progress = await asyncio.to_thread(run_in_processes, settings, run_id, limits)
+    else:
+        judge = limited(CachingJudge(_judge(settings), backend), limits)
+        progress = await Reevaluation(store, definitions, judge, args.concurrency).run(run_id)
+    progress.cpu_seconds = _cpu() - cpu  # type: ignore[attr-defined]
     return time.perf_counter() - started, progress
+
+
+def _judge(settings: Settings) -> LiteLLMJudge:
+    assert settings.model is not None
+    return LiteLLMJudge(
+        JudgeSettings(
+            model=settings.model, api_base=settings.api_base, api_key=settings.api_key,
+            structured_mode=settings.structured_mode, num_retries=settings.num_retries,
+        )
+    )  # fmt: skip
 
 
 def _print(
@@ -198,9 +224,12 @@ def _print(
     second: dict[str, Any], wall2: float, progress2: Any,
 ) -> None:  # fmt: skip
     print(f"calls {args.calls}, 10 LLM metrics each, latency {args.latency} s, "
-          f"concurrency {args.concurrency}, rpm {args.rpm}")  # fmt: skip
+          f"concurrency {args.concurrency}, rpm {args.rpm}, workers {args.workers}")  # fmt: skip
     print(f"first run: wall {wall:.1f} s, ideal {ideal:.1f} s: {ideal / wall:.0%} of ideal")
     print(f"  {progress.done} judged, {progress.failed} failed, {first['refused']} refused (429)")
+    print(f"  CPU per call: {1000 * progress.cpu_seconds / args.calls:.1f} ms in the engine "
+          f"(all threads and workers), {1000 * first['server_cpu'] / args.calls:.1f} ms in the "
+          "stand-in")  # fmt: skip
     print(f"LLM requests per call: {first['requests'] / args.calls:.2f}")
     print(f"second identical run: {second['requests'] - first['requests']} LLM requests, "
           f"{progress2.usage.cache_hits} cache hits, wall {wall2:.1f} s")  # fmt: skip
@@ -208,38 +237,37 @@ def _print(
 
 async def main(args: argparse.Namespace) -> None:
     folder = Path(tempfile.mkdtemp(prefix="bench-reevaluate-"))
-    definitions = _definitions(folder)
+    port = _free_port()
+    settings = _definitions(folder).model_copy(
+        update={
+            "model": "openai/bench-model",
+            "api_base": f"http://127.0.0.1:{port}/v1",
+            "api_key": "sk-bench",
+            "structured_mode": "constrained_json",
+            "num_retries": 0,
+            "database_url": f"sqlite:///{folder / 'evaluator.db'}",
+            "cache": "sql",
+        }
+    )
+    definitions = load_definitions(settings)
     body = json.loads((ROOT / "examples" / "calls" / "booking_success_cekura.json").read_text())
-    store = Store(f"sqlite:///{folder / 'evaluator.db'}")
+    store = Store(settings.database_url)
     store.upgrade()
     started = time.perf_counter()
     await add_judged_calls(store, definitions, body, args.calls)
     print(f"stored {args.calls} judged calls in {time.perf_counter() - started:.1f} s")
-    port = _free_port()
     server = multiprocessing.Process(
         target=_serve, args=(port, args.latency, args.rpm), daemon=True
     )
     server.start()
     time.sleep(2.0)
-    settings = JudgeSettings(
-        model="openai/bench-model",
-        api_base=f"http://127.0.0.1:{port}/v1",
-        api_key="sk-bench",
-        structured_mode="constrained_json",
-        num_retries=0,
-    )
     backend = SqlBackend(store.url)
-    inner: Any = LiteLLMJudge(settings)
-    if args.rpm:
-        inner = RateLimitedJudge(inner, RateLimiter(rpm=args.rpm))
     try:
-        wall, progress = await _run(
-            store, definitions, CachingJudge(inner, backend), args.concurrency
-        )
+        idle = _stats(port)
+        wall, progress = await _run(store, settings, args, backend)
         first = _stats(port)
-        wall2, progress2 = await _run(
-            store, definitions, CachingJudge(inner, backend), args.concurrency
-        )
+        first["server_cpu"] = first["cpu_seconds"] - idle["cpu_seconds"]
+        wall2, progress2 = await _run(store, settings, args, backend)
         second = _stats(port)
     finally:
         server.terminate()
@@ -253,7 +281,9 @@ async def main(args: argparse.Namespace) -> None:
         f"prompt tokens per call: {batched_tokens} batched, {single_tokens} one request per metric"
     )
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak memory (max RSS): {rss:.0f} MB")
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"peak memory (max RSS): {rss:.0f} MB this process, {workers:.0f} MB largest worker "
+          "or stand-in")  # fmt: skip
     engine = await _engine_ms(definitions, body)
     print(f"engine's own time per call (scripted judge, median): {engine:.1f} ms")
     backend.close()
@@ -267,4 +297,5 @@ if __name__ == "__main__":
     parser.add_argument("--latency", type=float, default=1.0)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--rpm", type=float, default=None)
+    parser.add_argument("--workers", type=int, default=1, help="worker processes")
     asyncio.run(main(parser.parse_args()))

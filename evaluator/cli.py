@@ -407,6 +407,9 @@ def reevaluate(
     concurrency: Annotated[int | None, typer.Option("--concurrency", "-c", min=1)] = None,
     rpm: Annotated[float | None, typer.Option("--rpm", help="requests per minute")] = None,
     tpm: Annotated[float | None, typer.Option("--tpm", help="tokens per minute")] = None,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="processes (when one is CPU-bound)")
+    ] = 1,
     resume: Annotated[str | None, typer.Option("--resume", help="finish this run")] = None,
     apply: Annotated[bool, typer.Option("--apply", help="make results current")] = False,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="bypass the cache")] = False,
@@ -435,7 +438,7 @@ def reevaluate(
         apply=apply,
         err=err,
     )
-    limits = Limits(concurrency or settings.concurrency, rpm, tpm)
+    limits = Limits(concurrency or settings.concurrency, rpm, tpm, workers)
     code = run_reevaluate(
         settings, options, resume=resume, dry=dry_run, limits=limits, report_dir=report, err=err
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,35 +14,15 @@ from rich.table import Table
 
 from evaluator.config import Settings
 from evaluator.errors import EvaluatorError
-from evaluator.judgment_cache import CachingJudge
-from evaluator.rate_limit import RateLimitedJudge, RateLimiter
 from evaluator.reevaluate import Progress as RunProgress
 from evaluator.reevaluate import Reevaluation, RunOptions, Selection, dry_run, start_run
 from evaluator.reevaluate_html import write_html
+from evaluator.reevaluate_parallel import Limits, limited, run_in_processes
 from evaluator.reevaluate_report import rich_table, run_report, write_csv, write_json
-from evaluator.runtime import Definitions, load_definitions, open_judge
+from evaluator.runtime import load_definitions, open_judge
 from evaluator.store import Store
-from evaluator.verdicts import Judge
 
 __all__ = ["Limits", "run_reevaluate"]
-
-
-@dataclass(frozen=True)
-class Limits:
-    concurrency: int
-    rpm: float | None = None
-    tpm: float | None = None
-
-
-def _limited(judge: Judge, limits: Limits) -> Judge:
-    """Put the shared rate limiter under the cache (hits never wait for the limiter)."""
-    if limits.rpm is None and limits.tpm is None:
-        return judge
-    limiter = RateLimiter(rpm=limits.rpm, tpm=limits.tpm)
-    if isinstance(judge, CachingJudge):
-        judge.judge = RateLimitedJudge(judge.judge, limiter)
-        return judge
-    return RateLimitedJudge(judge, limiter)
 
 
 def run_reevaluate(
@@ -59,17 +39,30 @@ def run_reevaluate(
         definitions = load_definitions(settings)
         store = Store(settings.database_url)
         store.upgrade()
-        with open_judge(settings) as (judge, notice):
-            if notice:
-                err.print(f"[yellow]{notice}[/yellow]")
-            judge = _limited(judge, limits)
-            if dry:
-                estimate = asyncio.run(dry_run(store, options, definitions, judge))
-                err.print(_estimate_table(estimate.__dict__))
-                return 0
+        if limits.workers > 1 and not dry:
             run_id = resume or start_run(store, options, definitions)
-            err.print(f"re-evaluation run [bold]{run_id}[/bold] (resume with --resume {run_id})")
-            progress = _run_with_progress(store, definitions, judge, limits, run_id, err)
+            _say_run(run_id, limits, err)
+            progress = _run_with_progress(
+                lambda show: run_in_processes(settings, run_id, limits, show), err
+            )
+        else:
+            with open_judge(settings) as (judge, notice):
+                if notice:
+                    err.print(f"[yellow]{notice}[/yellow]")
+                judge = limited(judge, limits)
+                if dry:
+                    estimate = asyncio.run(dry_run(store, options, definitions, judge))
+                    err.print(_estimate_table(estimate.__dict__))
+                    return 0
+                run_id = resume or start_run(store, options, definitions)
+                _say_run(run_id, limits, err)
+                runner = Reevaluation(store, definitions, judge, limits.concurrency)
+
+                def in_this_process(show: Callable[[RunProgress], None]) -> RunProgress:
+                    runner.on_progress = show
+                    return asyncio.run(runner.run(run_id))
+
+                progress = _run_with_progress(in_this_process, err)
     except EvaluatorError as exc:
         err.print(f"reevaluate: {exc}", markup=False)
         return 2
@@ -88,14 +81,15 @@ def run_reevaluate(
     return 1 if progress.failed else 0
 
 
+def _say_run(run_id: str, limits: Limits, err: Console) -> None:
+    workers = f" on {limits.workers} worker processes" if limits.workers > 1 else ""
+    err.print(f"re-evaluation run [bold]{run_id}[/bold]{workers} (resume with --resume {run_id})")
+
+
 def _run_with_progress(
-    store: Store,
-    definitions: Definitions,
-    judge: Judge,
-    limits: Limits,
-    run_id: str,
-    err: Console,
+    execute: Callable[[Callable[[RunProgress], None]], RunProgress], err: Console
 ) -> RunProgress:
+    """Run ``execute`` with a Rich progress bar it reports to after every call."""
     bar = Progress(TextColumn("re-evaluating"), BarColumn(), MofNCompleteColumn(),
                    TextColumn("{task.fields[rate]}"), TimeRemainingColumn(),
                    console=err, transient=True)  # fmt: skip
@@ -111,8 +105,7 @@ def _run_with_progress(
             rate = f"{p.finished / seconds:.1f} calls/s  {u.requests} req  {tokens} tok  {cost}"
             bar.update(task, total=p.total, completed=p.finished, rate=rate)
 
-        runner = Reevaluation(store, definitions, judge, limits.concurrency, on_progress=show)
-        return asyncio.run(runner.run(run_id))
+        return execute(show)
 
 
 def _estimate_table(estimate: dict[str, object]) -> Table:
