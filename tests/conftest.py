@@ -1,14 +1,19 @@
-"""Shared fixtures: the repository's definitions, a prepared example call, and the VCR setup
-for the boundary tier (recorded judge exchanges in the root ``cassettes/`` folder)."""
+"""Shared fixtures: the repository's definitions, a prepared example call, a database URL
+(SQLite, and a fresh PostgreSQL schema per test) for the suites that store calls, and the VCR
+setup for the boundary tier (recorded judge exchanges in the root ``cassettes/`` folder)."""
 
 from __future__ import annotations
 
 import json
 import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
@@ -30,6 +35,9 @@ litellm.disable_aiohttp_transport = True
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "calls"
+POSTGRES_URL = os.environ.get(
+    "EVALUATOR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 
 
 @pytest.fixture(scope="session")
@@ -50,6 +58,36 @@ def booking_request() -> dict[str, Any]:
 @pytest.fixture
 def booking_call(definitions: Definitions, booking_request: dict[str, Any]) -> PreparedCall:
     return read_request(booking_request, definitions.catalogue)
+
+
+def postgres_schema_url() -> Iterator[str]:
+    """A fresh schema for one test, dropped afterwards (the URL pins it as search_path)."""
+    schema = f"evaluator_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except OperationalError as exc:
+        admin.dispose()
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}: {exc.orig}")
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    try:
+        yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The store's URL: a SQLite file, then a fresh PostgreSQL schema (the production store)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'evaluator.db'}"
+        return
+    yield from postgres_schema_url()
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
-"""Fixtures of the re-evaluation tests: a SQLite store holding judged calls."""
+"""Fixtures of the re-evaluation tests: a store holding judged calls, on SQLite and on
+PostgreSQL (``database_url`` in tests/conftest.py: a fresh schema per test)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import hashlib
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,8 +22,8 @@ START = datetime(2026, 5, 1, tzinfo=UTC)
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    db = Store(f"sqlite:///{tmp_path / 'evaluator.db'}")
+def store(database_url: str) -> Iterator[Store]:
+    db = Store(database_url)
     db.upgrade()
     yield db
     db.close()

@@ -1,21 +1,18 @@
-"""Fixtures of the service tests: the same suite on SQLite and PostgreSQL, an ASGI client
-with the service's lifespan (store migrated, workers running) and the scripted judge."""
+"""Fixtures of the service tests: the same suite on SQLite and PostgreSQL (``database_url``,
+in tests/conftest.py), an ASGI client with the service's lifespan (store migrated, workers
+running) and the scripted judge."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import create_engine, text
-from sqlalchemy.exc import OperationalError
 
 from evaluator.config import Settings
 from evaluator.models import CallEvaluation
@@ -26,39 +23,7 @@ from tests.conftest import ROOT
 
 API_KEY = "test-key-1"
 HEADERS = {"X-API-Key": API_KEY}
-POSTGRES_URL = os.environ.get(
-    "EVALUATOR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 FINISHED = ("evaluated", "failed")
-
-
-def _postgres_schema_url() -> Iterator[str]:
-    """A fresh schema for one test, dropped afterwards (the URL pins it as search_path)."""
-    schema = f"evaluator_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except OperationalError as exc:
-        admin.dispose()
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}: {exc.orig}")
-    separator = "&" if "?" in POSTGRES_URL else "?"
-    try:
-        yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'evaluator.db'}"
-        return
-    yield from _postgres_schema_url()
 
 
 @pytest.fixture
