@@ -17,7 +17,7 @@ from evaluator.errors import EvaluatorError
 from evaluator.reevaluate import Progress as RunProgress
 from evaluator.reevaluate import Reevaluation, RunOptions, Selection, dry_run, start_run
 from evaluator.reevaluate_html import write_html
-from evaluator.reevaluate_parallel import Limits, limited, run_in_processes
+from evaluator.reevaluate_parallel import Limits, check_workers, limited, run_in_processes
 from evaluator.reevaluate_report import rich_table, run_report, write_csv, write_json
 from evaluator.runtime import load_definitions, open_judge
 from evaluator.store import Store
@@ -40,6 +40,7 @@ def run_reevaluate(
         store = Store(settings.database_url)
         store.upgrade()
         if limits.workers > 1 and not dry:
+            check_workers(settings, limits)  # before a run is stored
             run_id = resume or start_run(store, options, definitions)
             _say_run(run_id, limits, err)
             progress = _run_with_progress(

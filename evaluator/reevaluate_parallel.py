@@ -34,7 +34,7 @@ from evaluator.store import Store
 from evaluator.store_reevaluate import RerunStore
 from evaluator.verdicts import Judge
 
-__all__ = ["Limits", "limited", "run_in_processes"]
+__all__ = ["Limits", "check_workers", "limited", "run_in_processes"]
 
 
 @dataclass(frozen=True)
@@ -52,9 +52,23 @@ class Limits:
         n = self.workers
         concurrency = self.concurrency // n + (1 if index < self.concurrency % n else 0)
         return Limits(
-            concurrency=max(1, concurrency),
+            concurrency=concurrency,
             rpm=None if self.rpm is None else self.rpm / n,
             tpm=None if self.tpm is None else self.tpm / n,
+        )
+
+
+def check_workers(settings: Settings, limits: Limits) -> None:
+    """More than one worker needs a model server that takes concurrent requests."""
+    if limits.workers > 1 and settings.model is None:
+        raise ReevaluateError(
+            "--workers: the offline model answers one request at a time; "
+            "give --model, or use one worker"
+        )
+    if limits.workers > limits.concurrency:
+        raise ReevaluateError(
+            f"--workers: {limits.workers} workers need a --concurrency of at least "
+            f"{limits.workers} (one request in flight each), got {limits.concurrency}"
         )
 
 
@@ -74,11 +88,7 @@ def run_in_processes(
     on_progress: Callable[[Progress], None] | None = None,
 ) -> Progress:  # fmt: skip
     """Run (or resume) ``run_id`` with ``limits.workers`` processes; the run's counts."""
-    if settings.model is None:
-        raise ReevaluateError(
-            "--workers: the offline model answers one request at a time; "
-            "give --model, or use one worker"
-        )
+    check_workers(settings, limits)
     store = Store(settings.database_url)
     runs = RerunStore(store)
     progress = Progress()

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 from typer.testing import CliRunner, Result
 
 from evaluator.cli import app
@@ -147,3 +148,41 @@ def test_a_bad_flag_exits_2_naming_it(
     assert says in out
     assert "Traceback" not in out
     assert stand_in.sent == 0 and not (tmp_path / "r").exists()
+
+
+def test_workers_share_a_run_and_each_call_is_judged_once(
+    stand_in: StandIn, tmp_path: Path, judged_calls: str
+) -> None:
+    """``--workers 2``: two processes (spawned, so the stand-in is reached over loopback
+    like a real server) judge their shares; the parent sums their progress."""
+    from evaluator.tables import EvaluationRow
+
+    result, out = reevaluate(
+        "--metrics", "all", "--workers", "2", "-c", "4", "--report", str(tmp_path / "r")
+    )
+    assert result.exit_code == 0, out
+    assert "on 2 worker processes" in out
+    assert stand_in.sent == CALLS
+    assert f"{CALLS} judged, 0 skipped, 0 failed; {CALLS} LLM requests, 0 cache hits" in out
+    run_id = _report(tmp_path / "r")["run_id"]
+    store = Store(judged_calls)
+    with store.engine.connect() as conn:
+        sources = list(conn.scalars(select(EvaluationRow.source)))
+    store.close()
+    assert sources.count(f"reevaluate:{run_id}") == CALLS  # one stored run per call
+
+
+def test_the_offline_model_refuses_more_than_one_worker(
+    stand_in: StandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, judged_calls: str
+) -> None:
+    from evaluator.store_reevaluate import RerunRow
+
+    monkeypatch.delenv("EVALUATOR_MODEL")
+    result, out = reevaluate("--metrics", "all", "--workers", "2", "--report", str(tmp_path / "r"))
+    assert result.exit_code == 2, out
+    assert "--workers: the offline model answers one request at a time" in out
+    assert stand_in.sent == 0 and not (tmp_path / "r").exists()
+    store = Store(judged_calls)
+    with store.engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(RerunRow)) == 0  # no run stored
+    store.close()

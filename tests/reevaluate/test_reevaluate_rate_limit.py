@@ -120,3 +120,19 @@ async def test_limited_judge_retries_429_after_the_pause_for_all_workers() -> No
     )
     with pytest.raises(JudgeUnavailableError):
         await never.answer(request)
+
+
+def test_workers_split_the_concurrency_and_the_rate_limits_without_exceeding_them() -> None:
+    from evaluator.config import Settings
+    from evaluator.reevaluate import ReevaluateError
+    from evaluator.reevaluate_parallel import Limits, check_workers
+
+    limits = Limits(concurrency=10, rpm=600, tpm=90_000, workers=3)
+    shares = [limits.share(k) for k in range(3)]
+    assert [s.concurrency for s in shares] == [4, 3, 3]
+    assert sum(s.rpm or 0 for s in shares) == pytest.approx(600)
+    assert sum(s.tpm or 0 for s in shares) == pytest.approx(90_000)
+    assert all(s.workers == 1 for s in shares)
+    with pytest.raises(ReevaluateError, match="2 workers need a --concurrency of at least 2"):
+        check_workers(Settings(model="openai/m"), Limits(concurrency=1, workers=2))
+    assert Limits(concurrency=8, workers=2).share(0).rpm is None  # no limit stays none
