@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -128,8 +128,20 @@ class CachingJudge:
         if _cacheable(answer, request):
             assert answer.raw_completion is not None  # checked by _cacheable
             usage = answer.usage.model_dump(mode="json")
-            await self.backend.put(key, self.model, answer.raw_completion, usage)
+            await _finish(self.backend.put(key, self.model, answer.raw_completion, usage))
         return answer
+
+
+async def _finish(write: Coroutine[Any, Any, None]) -> None:
+    """Run a cache write to its end even if the caller is cancelled meanwhile (a run stopped
+    because another worker crashed, say): the answer was paid for, and a resumed run must
+    find it. The cancellation is passed on once the write is done."""
+    task = asyncio.ensure_future(write)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await task
+        raise
 
 
 def _cacheable(answer: JudgeAnswer, request: JudgeRequest) -> bool:

@@ -114,3 +114,40 @@ def test_open_judge_wraps_by_setting(store: Store, tmp_path: Any) -> None:
     with open_backend("sql", store.url) as sql:
         assert isinstance(sql, SqlBackend)
     assert Settings(cache="off").cache == "off"
+
+
+async def test_a_cache_write_in_flight_when_a_run_stops_is_finished(
+    store: Store, definitions: Definitions, booking_request: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """A worker crashes while another's paid-for answer is still being written to the cache:
+    the stopped run waits for that write, so the resumed run finds it (asks nothing twice)."""
+    import time
+    from collections import Counter
+
+    from evaluator.reevaluate import Reevaluation, RunOptions, Selection, start_run
+    from evaluator.store_reevaluate import JudgmentTable
+    from tests.reevaluate.conftest import add_judged_calls
+    from tests.reevaluate.test_reevaluate_runs import CrashingJudge
+
+    original, puts = JudgmentTable.put, []
+
+    def slow_put(self: JudgmentTable, *args: Any) -> None:
+        puts.append(1)
+        if len(puts) == 9:
+            time.sleep(0.3)  # the last answer before the crash is still being written
+        original(self, *args)
+
+    monkeypatch.setattr(JudgmentTable, "put", slow_put)
+    await add_judged_calls(store, definitions, booking_request, 12)
+    answered: Counter[str] = Counter()
+    backend = SqlBackend(store.url)
+    run = start_run(store, RunOptions(Selection(), ("all",)), definitions)
+    new_model = ScriptedJudge(model_name="scripted/new-judge", latency_seconds=0.001)
+    dying = CachingJudge(CrashingJudge(new_model, answered, crash_after=9), backend)
+    with pytest.raises(RuntimeError, match="killed"):
+        await Reevaluation(store, definitions, dying, concurrency=3).run(run)
+    healthy = CachingJudge(CrashingJudge(new_model, answered, crash_after=10**6), backend)
+    await Reevaluation(store, definitions, healthy, concurrency=3).run(run)
+    assert {k: n for k, n in answered.items() if n > 1} == {}
+    backend.close()
