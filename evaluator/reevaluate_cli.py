@@ -19,7 +19,7 @@ from evaluator.reevaluate import Reevaluation, RunOptions, Selection, dry_run, s
 from evaluator.reevaluate_html import write_html
 from evaluator.reevaluate_parallel import Limits, check_workers, limited, run_in_processes
 from evaluator.reevaluate_report import rich_table, run_report, write_csv, write_json
-from evaluator.runtime import load_definitions, open_judge
+from evaluator.runtime import Definitions, load_definitions, open_judge
 from evaluator.store import Store
 
 __all__ = ["Limits", "run_reevaluate"]
@@ -35,38 +35,61 @@ def run_reevaluate(
     if limits.rpm is not None or limits.tpm is not None:
         # 429s are retried by the shared limiter, so everyone slows down together.
         settings = settings.model_copy(update={"num_retries": 0})
+    store: Store | None = None
     try:
         definitions = load_definitions(settings)
         store = Store(settings.database_url)
         store.upgrade()
-        if limits.workers > 1 and not dry:
-            check_workers(settings, limits)  # before a run is stored
-            run_id = resume or start_run(store, options, definitions)
-            _say_run(run_id, limits, err)
-            progress = _run_with_progress(
-                lambda show: run_in_processes(settings, run_id, limits, show), err
-            )
-        else:
-            with open_judge(settings) as (judge, notice):
-                if notice:
-                    err.print(f"[yellow]{notice}[/yellow]")
-                judge = limited(judge, limits)
-                if dry:
-                    estimate = asyncio.run(dry_run(store, options, definitions, judge))
-                    err.print(_estimate_table(estimate.__dict__))
-                    return 0
-                run_id = resume or start_run(store, options, definitions)
-                _say_run(run_id, limits, err)
-                runner = Reevaluation(store, definitions, judge, limits.concurrency)
-
-                def in_this_process(show: Callable[[RunProgress], None]) -> RunProgress:
-                    runner.on_progress = show
-                    return asyncio.run(runner.run(run_id))
-
-                progress = _run_with_progress(in_this_process, err)
+        ran = _execute(settings, store, definitions, options, resume, dry, limits, err)
+        if ran is None:  # a dry run: the estimate is printed
+            return 0
+        run_id, progress = ran
     except EvaluatorError as exc:
         err.print(f"reevaluate: {exc}", markup=False)
         return 2
+    else:
+        _write_report(store, run_id, progress, report_dir, err)
+        return 1 if progress.failed else 0
+    finally:
+        if store is not None:
+            store.close()
+
+
+def _execute(
+    settings: Settings, store: Store, definitions: Definitions, options: RunOptions,
+    resume: str | None, dry: bool, limits: Limits, err: Console,
+) -> tuple[str, RunProgress] | None:  # fmt: skip
+    """Estimate (``None``), or run or resume in this process or in worker processes."""
+    if limits.workers > 1 and not dry:
+        check_workers(settings, limits)  # before a run is stored
+        run_id = resume or start_run(store, options, definitions)
+        _say_run(run_id, limits, err)
+        return run_id, _run_with_progress(
+            lambda show: run_in_processes(settings, run_id, limits, show), err
+        )
+    with open_judge(settings) as (judge, notice):
+        if notice:
+            err.print(f"[yellow]{notice}[/yellow]")
+        judge = limited(judge, limits)
+        if dry:
+            estimate = asyncio.run(dry_run(store, options, definitions, judge))
+            err.print(_estimate_table(estimate.__dict__))
+            return None
+        run_id = resume or start_run(store, options, definitions)
+        _say_run(run_id, limits, err)
+        runner = Reevaluation(store, definitions, judge, limits.concurrency)
+
+        def in_this_process(show: Callable[[RunProgress], None]) -> RunProgress:
+            runner.on_progress = show
+            return asyncio.run(runner.run(run_id))
+
+        return run_id, _run_with_progress(in_this_process, err)
+
+
+def _write_report(
+    store: Store, run_id: str, progress: RunProgress, report_dir: Path | None, err: Console
+) -> None:
+    """The report: a Rich table, and report.json, changes.csv and report.html in a folder."""
     report = run_report(store, run_id)
     err.print(rich_table(report))
     out = report_dir or Path(f"reevaluation-{run_id}")
@@ -78,8 +101,6 @@ def run_reevaluate(
     counts = f"{progress.done} judged, {progress.skipped} skipped, {progress.failed} failed"
     spent = f"{usage.requests} LLM requests, {usage.cache_hits} cache hits"
     err.print(f"{counts}; {spent}; report in {out}/")
-    store.close()
-    return 1 if progress.failed else 0
 
 
 def _say_run(run_id: str, limits: Limits, err: Console) -> None:
