@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import copy
+import gc
 import json
 import multiprocessing
 import resource
@@ -187,6 +189,20 @@ async def _engine_ms(definitions: Definitions, body: dict[str, Any], runs: int =
     return statistics.median(times) * 1000
 
 
+def _rss_mb(field: str = "VmRSS") -> float:
+    """This process's resident memory now (VmRSS) or at its peak (VmHWM), in MB (Linux)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _reset_peak() -> None:
+    """Start VmHWM again from the current RSS, so a phase's own peak can be read."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+
+
 def _cpu() -> float:
     """CPU seconds of this process and of its finished worker processes."""
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -264,7 +280,11 @@ async def main(args: argparse.Namespace) -> None:
     backend = SqlBackend(store.url)
     try:
         idle = _stats(port)
+        gc.collect()
+        _reset_peak()
+        memory = (_rss_mb(), 0.0)
         wall, progress = await _run(store, settings, args, backend)
+        memory = (memory[0], _rss_mb("VmHWM"))
         first = _stats(port)
         first["server_cpu"] = first["cpu_seconds"] - idle["cpu_seconds"]
         wall2, progress2 = await _run(store, settings, args, backend)
@@ -280,10 +300,11 @@ async def main(args: argparse.Namespace) -> None:
     print(
         f"prompt tokens per call: {batched_tokens} batched, {single_tokens} one request per metric"
     )
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"peak memory (max RSS): {rss:.0f} MB this process, {workers:.0f} MB largest worker "
-          "or stand-in")  # fmt: skip
+    print(f"memory of the first run: {memory[0]:.0f} MB before, peak {memory[1]:.0f} MB "
+          "(this process)")  # fmt: skip
+    if args.workers > 1:
+        workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        print(f"  largest worker process or the stand-in: {workers:.0f} MB max RSS")
     engine = await _engine_ms(definitions, body)
     print(f"engine's own time per call (scripted judge, median): {engine:.1f} ms")
     backend.close()
