@@ -255,6 +255,7 @@ class Reevaluation:
     on_progress: Callable[[Progress], None] | None = None
     progress: Progress = field(default_factory=Progress)
     shard: tuple[int, int] | None = None
+    _writer: _ResultWriter | None = field(default=None, init=False, repr=False)
 
     async def run(self, run_id: str) -> Progress:
         """The whole run in this process: requeue failures, judge what is pending, finish."""
@@ -276,10 +277,12 @@ class Reevaluation:
 
     async def _judge_pending(self, runs: RerunStore, run_id: str, options: RunOptions) -> None:
         queue: asyncio.Queue[RerunItem | None] = asyncio.Queue(maxsize=self.concurrency * 2)
+        writer = self._writer = _ResultWriter(runs, run_id, options.apply, self.progress)
         workers = [
             asyncio.create_task(self._worker(runs, run_id, options, queue))
             for _ in range(self.concurrency)
         ]
+        workers.append(writer.start())
         try:
             after = 0
             while page := await asyncio.to_thread(
@@ -288,13 +291,14 @@ class Reevaluation:
                 for item in page:
                     await _put(queue, item, workers)
                 after = page[-1].call_pk
-            for _ in workers:
+            for _ in range(self.concurrency):
                 await _put(queue, None, workers)
-            await asyncio.gather(*workers)
+            await asyncio.gather(*workers[:-1])
         finally:
-            for task in workers:
+            for task in workers[:-1]:
                 task.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
+            await asyncio.gather(*workers[:-1], return_exceptions=True)
+            await writer.close()  # what was judged (and paid for) is stored, even now
 
     async def _worker(
         self, runs: RerunStore, run_id: str, options: RunOptions,
@@ -330,11 +334,8 @@ class Reevaluation:
                 runs.finish_item, run_id, item, "failed", evaluation.error_message
             )
             return
-        metrics = _to_store(item.current, evaluation, options.apply)
-        stored = await asyncio.to_thread(
-            runs.store_result, run_id, item, evaluation, metrics, make_current=options.apply
-        )
-        self.progress.done += stored
+        assert self._writer is not None  # set by _judge_pending, which runs the workers
+        self._writer.add(item, evaluation, _to_store(item.current, evaluation, options.apply))
 
 
 def open_run(runs: RerunStore, run_id: str, progress: Progress) -> RunInfo:
@@ -359,6 +360,55 @@ def close_run(runs: RerunStore, run_id: str, progress: Progress) -> None:
         states = final.states
         progress.done, progress.skipped = states.get("done", 0), states.get("skipped", 0)
         progress.failed = states.get("failed", 0)
+
+
+@dataclass
+class _ResultWriter:
+    """Stores judged calls in batches, one transaction per batch, off the event loop: a
+    commit per call serialized every worker behind the database. Whatever accumulates while
+    a batch is written goes in the next. A call is written whole or not at all; one lost
+    with an unwritten batch is judged again on resume, from the judgment cache."""
+
+    runs: RerunStore
+    run_id: str
+    apply: bool
+    progress: Progress
+    batch: int = 200
+    _waiting: list[tuple[RerunItem, CallEvaluation, list[MetricResult]]] = field(
+        default_factory=list
+    )
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _closing: bool = False
+    _task: asyncio.Task[None] | None = None
+
+    def start(self) -> asyncio.Task[None]:
+        self._task = asyncio.create_task(self._run())
+        return self._task
+
+    def add(self, item: RerunItem, evaluation: CallEvaluation, metrics: list[MetricResult]) -> None:
+        self._waiting.append((item, evaluation, metrics))
+        self._wake.set()
+
+    async def close(self) -> None:
+        """Write what is waiting, then stop; raises what made a write fail."""
+        self._closing = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._waiting:
+                chunk = self._waiting[: self.batch]
+                stored = await asyncio.to_thread(
+                    self.runs.store_results, self.run_id, chunk, make_current=self.apply
+                )
+                del self._waiting[: len(chunk)]
+                self.progress.done += stored
+            if self._closing:
+                return
 
 
 def _to_store(current: CallEvaluation, new: CallEvaluation, apply: bool) -> list[MetricResult]:

@@ -89,10 +89,6 @@ class RerunItemRow(Base):
     __table_args__ = (Index("ix_reevaluation_items_state", "run_id", "state", "call_pk"),)
 
 
-class _AlreadyFinished(Exception):
-    """Another worker or process finished the item first (its transaction is undone)."""
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -280,26 +276,42 @@ class RerunStore:
     ) -> bool:
         """Write the call's new run and mark its item done, in one transaction, only if the
         item is still pending. Returns False (nothing written) when it was not."""
+        return (
+            self.store_results(run_id, [(item, evaluation, metrics)], make_current=make_current)
+            == 1
+        )
+
+    def store_results(
+        self, run_id: str, judged: list[tuple[RerunItem, CallEvaluation, list[MetricResult]]],
+        *, make_current: bool,
+    ) -> int:  # fmt: skip
+        """Write several judged calls in one transaction (one commit, not one per call). Each
+        call's rows are written only if its item is claimed here, pending -> done, so a call
+        another worker or process already stored is skipped. Returns how many were stored."""
         source = f"reevaluate:{run_id}"[:32]
-        try:
-            with self._db.session() as session:
-                run = insert_evaluation(session, item.call_pk, evaluation, metrics, source)
+        stored = 0
+        with self._db.session() as session:
+            for item, evaluation, metrics in judged:
                 claimed = session.execute(
                     _pending(run_id, item.call_pk).values(
-                        state="done", updated_at=_now(), before_evaluation_id=item.evaluation_id,
-                        after_evaluation_id=run,
+                        state="done", updated_at=_now(), before_evaluation_id=item.evaluation_id
                     )
-                )  # fmt: skip
+                )
                 if claimed.rowcount != 1:  # type: ignore[attr-defined]
-                    raise _AlreadyFinished  # rolls back the rows written above
+                    continue
+                run = insert_evaluation(session, item.call_pk, evaluation, metrics, source)
+                session.execute(
+                    update(RerunItemRow)
+                    .where(RerunItemRow.run_id == run_id, RerunItemRow.call_pk == item.call_pk)
+                    .values(after_evaluation_id=run)
+                )
                 if make_current:
                     session.execute(
                         update(CallRow).where(CallRow.id == item.call_pk)
                         .values(current_evaluation_id=run)
                     )  # fmt: skip
-        except _AlreadyFinished:
-            return False
-        return True
+                stored += 1
+        return stored
 
     def report_rows(self, run_id: str, *, after_pk: int = 0, limit: int = 500) -> list[ReportRow]:
         """A page of the run's judged calls, before and after, by call id ascending."""

@@ -232,3 +232,39 @@ async def test_a_call_finished_twice_is_stored_once_with_no_orphan_rows(
     [row] = runs.report_rows(run)
     assert [m.id for m in row.after] == [m.id for m in metrics]
     assert store.get_call(item.call_pk).metrics[0].id == metrics[0].id
+
+
+async def test_a_failed_batch_write_stops_the_run_and_resume_costs_no_requests(
+    store: Store, definitions: Definitions, booking_request: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """Judged calls are stored in batches. When a batch cannot be written the run stops
+    with that error, its calls stay pending, and resuming stores them from the judgment
+    cache: nothing was lost and nothing is paid for twice."""
+    await add_judged_calls(store, definitions, booking_request, 6)
+    answered: Counter[str] = Counter()
+    backend = SqlBackend(store.url)
+    judge = CachingJudge(
+        CrashingJudge(ScriptedJudge(model_name="scripted/new-judge"), answered, 10**6), backend
+    )
+    original, writes = RerunStore.store_results, []
+
+    def failing_once(self: RerunStore, *args: Any, **kwargs: Any) -> int:
+        writes.append(len(args[1]))
+        if len(writes) == 1:
+            raise OSError("disk full")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(RerunStore, "store_results", failing_once)
+    run = start_run(store, RunOptions(Selection(), ("all",)), definitions)
+    with pytest.raises(OSError, match="disk full"):
+        await Reevaluation(store, definitions, judge, concurrency=6).run(run)
+    info = RerunStore(store).run(run)
+    assert info is not None and info.states.get("done", 0) < 6
+    judged_before = set(answered)
+    progress = await Reevaluation(store, definitions, judge, concurrency=6).run(run)
+    assert progress.done == 6 and progress.failed == 0
+    assert judged_before and len(answered) == 6
+    assert set(answered.values()) == {1}  # calls judged before the failure: from the cache
+    assert sum(writes) >= 6 and len(writes) < 6 + 6  # calls were written several at a time
+    backend.close()
