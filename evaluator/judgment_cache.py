@@ -18,6 +18,7 @@ import contextlib
 import hashlib
 import json
 from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -160,23 +161,55 @@ def _usage(data: dict[str, Any], model: str) -> Usage:
 
 
 class SqlBackend:
-    """The ``judgments`` table of the configured store (SQLite or PostgreSQL)."""
+    """The ``judgments`` table of the configured store (SQLite or PostgreSQL).
 
-    def __init__(self, url: str) -> None:
+    Lookups and writes run on the backend's own threads, so they do not queue behind the
+    store's other work. Writes are grouped: the answers that arrive while one transaction
+    commits are written by the next, and each ``put`` returns once its answer is committed.
+    """
+
+    def __init__(self, url: str, threads: int = 8) -> None:
         from evaluator.store import Store
         from evaluator.store_reevaluate import JudgmentTable
 
         self._store = Store(url)
         self._store.upgrade()
         self.table = JudgmentTable(self._store)
+        self._threads = ThreadPoolExecutor(threads, thread_name_prefix="judgment-cache")
+        self._waiting: list[tuple[tuple[str, str, str, dict[str, Any]], asyncio.Future[None]]] = []
+        self._writing: asyncio.Task[None] | None = None
 
     async def get(self, key: str) -> tuple[str, dict[str, Any]] | None:
-        return await asyncio.to_thread(self.table.get, key)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._threads, self.table.get, key)
 
     async def put(self, key: str, model: str, raw: str, usage: dict[str, Any]) -> None:
-        await asyncio.to_thread(self.table.put, key, model, raw, usage)
+        loop = asyncio.get_running_loop()
+        committed: asyncio.Future[None] = loop.create_future()
+        self._waiting.append(((key, model, raw, usage), committed))
+        if self._writing is None or self._writing.done() or self._writing.get_loop() is not loop:
+            self._writing = loop.create_task(self._write_waiting())
+        await committed
+
+    async def _write_waiting(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                await loop.run_in_executor(
+                    self._threads, self.table.put_many, [row for row, _ in batch]
+                )
+            except Exception as exc:  # every writer in the batch hears why
+                for _, committed in batch:
+                    if not committed.done():
+                        committed.set_exception(exc)
+            else:
+                for _, committed in batch:
+                    if not committed.done():
+                        committed.set_result(None)
 
     def close(self) -> None:
+        self._threads.shutdown(wait=True)
         self._store.close()
 
 

@@ -97,13 +97,16 @@ class _Sessions:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._factory = sessionmaker(engine, expire_on_commit=False)
-        sqlite_file = engine.dialect.name == "sqlite"
-        self._lock: threading.Lock | None = threading.Lock() if sqlite_file else None
+        sqlite = engine.dialect.name == "sqlite"
+        self._lock: threading.Lock | None = threading.Lock() if sqlite else None
+        # A SQLite file is in WAL mode (store._make_engine); an in-memory one is not.
+        self._wal = sqlite and engine.url.database not in (None, "", ":memory:")
 
     @contextmanager
-    def connection(self) -> Iterator[Connection]:
-        """A Core connection in a transaction (committed on exit)."""
-        if self._lock is None:
+    def connection(self, *, read_only: bool = False) -> Iterator[Connection]:
+        """A Core connection in a transaction (committed on exit). SQLite in WAL mode reads
+        beside a writer, so only writes take this process's lock."""
+        if self._lock is None or (read_only and self._wal):
             with self.engine.begin() as conn:
                 yield conn
             return
@@ -134,14 +137,21 @@ class JudgmentTable:
         self._put = insert(table).on_conflict_do_nothing()
 
     def get(self, key: str) -> tuple[str, dict[str, Any]] | None:
-        with self._db.connection() as conn:
+        with self._db.connection(read_only=True) as conn:
             row = conn.execute(self._get, {"wanted": key}).first()
             return None if row is None else (str(row[0]), dict(row[1]))
 
     def put(self, key: str, model: str, raw: str, usage: dict[str, Any]) -> None:
         """Insert once; a key already there (another worker got there first) is kept."""
-        values = {"key": key, "model": model, "raw_completion": raw, "usage": usage,
-                  "created_at": _now()}  # fmt: skip
+        self.put_many([(key, model, raw, usage)])
+
+    def put_many(self, rows: list[tuple[str, str, str, dict[str, Any]]]) -> None:
+        """Insert several in one transaction; keys already there are kept."""
+        now = _now()
+        values = [
+            {"key": key, "model": model, "raw_completion": raw, "usage": usage, "created_at": now}
+            for key, model, raw, usage in rows
+        ]
         with self._db.connection() as conn:
             conn.execute(self._put, values)
 
