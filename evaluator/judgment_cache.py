@@ -160,6 +160,9 @@ def _usage(data: dict[str, Any], model: str) -> Usage:
         return Usage(model=model)
 
 
+_Put = tuple[tuple[str, str, str, dict[str, Any]], "asyncio.Future[None]"]
+
+
 class SqlBackend:
     """The ``judgments`` table of the configured store (SQLite or PostgreSQL).
 
@@ -176,8 +179,10 @@ class SqlBackend:
         self._store.upgrade()
         self.table = JudgmentTable(self._store)
         self._threads = ThreadPoolExecutor(threads, thread_name_prefix="judgment-cache")
-        self._waiting: list[tuple[tuple[str, str, str, dict[str, Any]], asyncio.Future[None]]] = []
-        self._writing: asyncio.Task[None] | None = None
+        # Per event loop (a future belongs to its loop): answers waiting to be written, and
+        # the task writing them.
+        self._waiting: dict[asyncio.AbstractEventLoop, list[_Put]] = {}
+        self._writing: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
 
     async def get(self, key: str) -> tuple[str, dict[str, Any]] | None:
         loop = asyncio.get_running_loop()
@@ -186,15 +191,14 @@ class SqlBackend:
     async def put(self, key: str, model: str, raw: str, usage: dict[str, Any]) -> None:
         loop = asyncio.get_running_loop()
         committed: asyncio.Future[None] = loop.create_future()
-        self._waiting.append(((key, model, raw, usage), committed))
-        if self._writing is None or self._writing.done() or self._writing.get_loop() is not loop:
-            self._writing = loop.create_task(self._write_waiting())
+        self._waiting.setdefault(loop, []).append(((key, model, raw, usage), committed))
+        writing = self._writing.get(loop)
+        if writing is None or writing.done():
+            self._writing[loop] = loop.create_task(self._write_waiting(loop))
         await committed
 
-    async def _write_waiting(self) -> None:
-        loop = asyncio.get_running_loop()
-        while self._waiting:
-            batch, self._waiting = self._waiting, []
+    async def _write_waiting(self, loop: asyncio.AbstractEventLoop) -> None:
+        while batch := self._waiting.pop(loop, []):
             try:
                 await loop.run_in_executor(
                     self._threads, self.table.put_many, [row for row, _ in batch]
@@ -207,6 +211,7 @@ class SqlBackend:
                 for _, committed in batch:
                     if not committed.done():
                         committed.set_result(None)
+        self._writing.pop(loop, None)
 
     def close(self) -> None:
         self._threads.shutdown(wait=True)

@@ -151,3 +151,36 @@ async def test_a_cache_write_in_flight_when_a_run_stops_is_finished(
     await Reevaluation(store, definitions, healthy, concurrency=3).run(run)
     assert {k: n for k, n in answered.items() if n > 1} == {}
     backend.close()
+
+
+async def test_sql_cache_groups_concurrent_writes_and_each_put_waits_for_its_commit(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from evaluator.store_reevaluate import JudgmentTable
+
+    transactions: list[int] = []
+    original = JudgmentTable.put_many
+
+    def counted(self: JudgmentTable, rows: list[Any]) -> None:
+        transactions.append(len(rows))
+        original(self, rows)
+
+    monkeypatch.setattr(JudgmentTable, "put_many", counted)
+    backend = SqlBackend(store.url)
+    keys = [uuid.uuid4().hex for _ in range(40)]
+    await asyncio.gather(*(backend.put(k, "m", f'{{"n": {i}}}', {}) for i, k in enumerate(keys)))
+    assert sum(transactions) == 40 and len(transactions) < 40  # grouped, none lost
+    for i, key in enumerate(keys):  # every put had committed when it returned
+        assert await backend.get(key) == (f'{{"n": {i}}}', {})
+
+    def broken(self: JudgmentTable, rows: list[Any]) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(JudgmentTable, "put_many", broken)
+    failures = await asyncio.gather(
+        *(backend.put(uuid.uuid4().hex, "m", "{}", {}) for _ in range(5)), return_exceptions=True
+    )
+    assert [type(f) for f in failures] == [OSError] * 5  # each writer hears the failure
+    backend.close()
