@@ -88,7 +88,8 @@ def _instance(schema: Any, defs: dict[str, Any]) -> Any:
 def _serve(port: int, latency: float, rpm: float | None) -> None:
     import uvicorn
 
-    state = {"requests": 0, "refused": 0, "window": time.monotonic(), "in_window": 0}
+    state = {"requests": 0, "refused": 0, "window": time.monotonic(), "in_window": 0,
+             "in_flight": 0, "most_in_flight": 0}  # fmt: skip
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -109,11 +110,14 @@ def _serve(port: int, latency: float, rpm: float | None) -> None:
             return await _reply(send, 429, {"error": {"message": "rate limited"}}, retry="1")
         state["in_window"] += 1
         state["requests"] += 1
+        state["in_flight"] += 1
+        state["most_in_flight"] = max(state["most_in_flight"], state["in_flight"])
         request = json.loads(body)
         schema = request["response_format"]["schema"]
         answer = json.dumps(_instance(schema, schema.get("$defs", {})))
         prompt = sum(len(m.get("content") or "") for m in request["messages"]) // 4
         await asyncio.sleep(latency)
+        state["in_flight"] -= 1
         await _reply(send, 200, {
             "id": "bench", "object": "chat.completion", "created": 0, "model": request["model"],
             "choices": [{"index": 0, "finish_reason": "stop",
@@ -220,7 +224,7 @@ async def _run(
         progress = await asyncio.to_thread(run_in_processes, settings, run_id, limits)
     else:
         judge = limited(CachingJudge(_judge(settings), backend), limits)
-        progress = await Reevaluation(store, definitions, judge, args.concurrency).run(run_id)
+        progress = await Reevaluation(store, definitions, judge, limits.tasks).run(run_id)
     progress.cpu_seconds = _cpu() - cpu  # type: ignore[attr-defined]
     return time.perf_counter() - started, progress
 
@@ -246,7 +250,8 @@ def _print(
     print(f"  CPU per call: {1000 * progress.cpu_seconds / args.calls:.1f} ms in the engine "
           f"(all threads and workers), {1000 * first['server_cpu'] / args.calls:.1f} ms in the "
           "stand-in")  # fmt: skip
-    print(f"LLM requests per call: {first['requests'] / args.calls:.2f}")
+    print(f"LLM requests per call: {first['requests'] / args.calls:.2f}; most in flight at "
+          f"once at the stand-in: {first['most_in_flight']}")  # fmt: skip
     print(f"second identical run: {second['requests'] - first['requests']} LLM requests, "
           f"{progress2.usage.cache_hits} cache hits, wall {wall2:.1f} s")  # fmt: skip
 

@@ -19,6 +19,7 @@ from evaluator.verdicts import Judge, JudgeAnswer, JudgeRequest
 
 __all__ = [
     "Clock",
+    "InFlightLimitedJudge",
     "MonotonicClock",
     "RateLimitedJudge",
     "RateLimiter",
@@ -208,3 +209,25 @@ class RateLimitedJudge:
             self.limiter.succeeded()
             return answer
         raise JudgeUnavailableError(self.model, f"rate limited {self.max_tries} times")
+
+
+@dataclass
+class InFlightLimitedJudge:
+    """At most ``limit`` requests in flight at the model, however many calls are being
+    prepared or stored around them: the run's concurrency is what the provider sees, and a
+    call waiting on the database does not hold a request slot idle."""
+
+    judge: Judge
+    limit: int
+    _slots: asyncio.Semaphore = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._slots = asyncio.Semaphore(self.limit)
+
+    @property
+    def model(self) -> str:
+        return self.judge.model
+
+    async def answer(self, request: JudgeRequest) -> JudgeAnswer:
+        async with self._slots:
+            return await self.judge.answer(request)

@@ -77,7 +77,7 @@ def _execute(
             return None
         run_id = resume or start_run(store, options, definitions)
         _say_run(run_id, limits, err)
-        runner = Reevaluation(store, definitions, judge, limits.concurrency)
+        runner = Reevaluation(store, definitions, judge, limits.tasks)
 
         def in_this_process(show: Callable[[RunProgress], None]) -> RunProgress:
             runner.on_progress = show

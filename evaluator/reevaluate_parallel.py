@@ -21,7 +21,7 @@ from typing import Any
 from evaluator.config import Settings
 from evaluator.judgment_cache import CachingJudge
 from evaluator.models import Usage
-from evaluator.rate_limit import RateLimitedJudge, RateLimiter
+from evaluator.rate_limit import InFlightLimitedJudge, RateLimitedJudge, RateLimiter
 from evaluator.reevaluate import (
     Progress,
     ReevaluateError,
@@ -45,6 +45,12 @@ class Limits:
     rpm: float | None = None
     tpm: float | None = None
     workers: int = 1
+
+    @property
+    def tasks(self) -> int:
+        """Calls handled at once: the request slots, plus some preparing or storing calls
+        around them so that no slot waits for the database (``limited`` caps requests)."""
+        return self.concurrency + max(2, self.concurrency // 4)
 
     def share(self, index: int) -> Limits:
         """Worker ``index``'s part: the concurrency split as evenly as it goes, and an equal
@@ -73,14 +79,16 @@ def check_workers(settings: Settings, limits: Limits) -> None:
 
 
 def limited(judge: Judge, limits: Limits) -> Judge:
-    """Put the rate limiter under the cache (hits never wait for the limiter)."""
-    if limits.rpm is None and limits.tpm is None:
-        return judge
-    limiter = RateLimiter(rpm=limits.rpm, tpm=limits.tpm)
+    """Put the limits under the cache (a hit neither waits for the rate limiter nor takes a
+    request slot): at most ``concurrency`` requests in flight, and the rate limits."""
+    inner = judge.judge if isinstance(judge, CachingJudge) else judge
+    if limits.rpm is not None or limits.tpm is not None:
+        inner = RateLimitedJudge(inner, RateLimiter(rpm=limits.rpm, tpm=limits.tpm))
+    inner = InFlightLimitedJudge(inner, limits.concurrency)
     if isinstance(judge, CachingJudge):
-        judge.judge = RateLimitedJudge(judge.judge, limiter)
+        judge.judge = inner
         return judge
-    return RateLimitedJudge(judge, limiter)
+    return inner
 
 
 def run_in_processes(
@@ -181,7 +189,7 @@ def _worker_main(
         store = Store(settings.database_url)
         with open_judge(settings) as (judge, _notice):
             runner = Reevaluation(
-                store, definitions, limited(judge, limits), limits.concurrency,
+                store, definitions, limited(judge, limits), limits.tasks,
                 on_progress=lambda p: outbox.put(("progress", index, _snapshot(p))),
                 shard=shard,
             )  # fmt: skip

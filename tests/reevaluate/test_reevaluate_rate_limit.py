@@ -136,3 +136,30 @@ def test_workers_split_the_concurrency_and_the_rate_limits_without_exceeding_the
     with pytest.raises(ReevaluateError, match="2 workers need a --concurrency of at least 2"):
         check_workers(Settings(model="openai/m"), Limits(concurrency=1, workers=2))
     assert Limits(concurrency=8, workers=2).share(0).rpm is None  # no limit stays none
+
+
+async def test_a_run_keeps_at_most_concurrency_requests_in_flight_with_more_calls_open() -> None:
+    """``limited`` caps requests at the model at the run's concurrency; the run handles a
+    few more calls than that (``Limits.tasks``) so none of the slots waits on the store."""
+    from evaluator.models import Usage
+    from evaluator.reevaluate_parallel import Limits, limited
+
+    in_flight = most = 0
+
+    class Slow:
+        model = "slow"
+
+        async def answer(self, request: JudgeRequest) -> JudgeAnswer:
+            nonlocal in_flight, most
+            in_flight += 1
+            most = max(most, in_flight)
+            await asyncio.sleep(0.01)
+            in_flight -= 1
+            return JudgeAnswer(fields={}, errors={}, raw_completion="{}", usage=Usage())
+
+    limits = Limits(concurrency=4)
+    assert limits.tasks > limits.concurrency
+    judge = limited(Slow(), limits)
+    request = JudgeRequest("call", [], dict)  # type: ignore[arg-type]
+    await asyncio.gather(*(judge.answer(request) for _ in range(limits.tasks * 3)))
+    assert most == 4
