@@ -404,7 +404,9 @@ def reevaluate(
     seed: Annotated[int, typer.Option("--seed", help="the sample's seed")] = 0,
     which: Annotated[str, typer.Option("--metrics", help="ids,... | all | stale")] = "stale",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="estimate; send nothing")] = False,
-    concurrency: Annotated[int | None, typer.Option("--concurrency", "-c", min=1)] = None,
+    concurrency: Annotated[
+        int | None, typer.Option("--concurrency", "-c", min=1, help="requests in flight")
+    ] = None,
     rpm: Annotated[float | None, typer.Option("--rpm", help="requests per minute")] = None,
     tpm: Annotated[float | None, typer.Option("--tpm", help="tokens per minute")] = None,
     workers: Annotated[
