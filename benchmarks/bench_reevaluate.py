@@ -49,6 +49,7 @@ from evaluator.runtime import Definitions, load_definitions
 from evaluator.store import Store
 from evaluator.testing import ScriptedJudge
 from tests.reevaluate.conftest import add_judged_calls
+from tests.reevaluate.stand_in import example_of
 
 ROOT = Path(__file__).resolve().parent.parent
 METRICS = ["call_goal_achieved", "csat", "expected_outcome", "hallucination",
@@ -57,32 +58,6 @@ METRICS = ["call_goal_achieved", "csat", "expected_outcome", "hallucination",
 
 
 # The stand-in server (runs in its own process).
-
-
-def _instance(schema: Any, defs: dict[str, Any]) -> Any:
-    """A small valid instance of a JSON schema (the shapes the judge's models produce)."""
-    if "$ref" in schema:
-        return _instance(defs[schema["$ref"].split("/")[-1]], defs)
-    if "const" in schema:
-        return schema["const"]
-    if "enum" in schema:
-        return schema["enum"][0]
-    for key in ("anyOf", "oneOf", "allOf"):
-        if key in schema:
-            options = [s for s in schema[key] if s.get("type") != "null"] or schema[key]
-            return _instance(options[0], defs)
-    kind = schema.get("type")
-    if kind == "object" or "properties" in schema:
-        return {k: _instance(v, defs) for k, v in schema.get("properties", {}).items()}
-    if kind == "array":
-        return []
-    if kind == "integer":
-        return int(schema.get("minimum", 1))
-    if kind == "number":
-        return float(schema.get("minimum", 1.0))
-    if kind == "boolean":
-        return True
-    return "[00:01] stand-in reasoning"
 
 
 def _serve(port: int, latency: float, rpm: float | None) -> None:
@@ -114,7 +89,7 @@ def _serve(port: int, latency: float, rpm: float | None) -> None:
         state["most_in_flight"] = max(state["most_in_flight"], state["in_flight"])
         request = json.loads(body)
         schema = request["response_format"]["schema"]
-        answer = json.dumps(_instance(schema, schema.get("$defs", {})))
+        answer = json.dumps(example_of(schema, schema.get("$defs", {})))
         prompt = sum(len(m.get("content") or "") for m in request["messages"]) // 4
         await asyncio.sleep(latency)
         state["in_flight"] -= 1
