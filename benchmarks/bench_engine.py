@@ -26,7 +26,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 import litellm
 
 from evaluator import Settings, evaluate_prepared, load_definitions, read_request
-from evaluator.testing import ScriptedJudge
+from evaluator.judge.scripted import ScriptedJudge
 
 ROOT = Path(__file__).resolve().parent.parent
 

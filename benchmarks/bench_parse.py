@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from evaluator.transcripts import parse_transcript
+from evaluator.ingest.transcripts import parse_transcript
 
 TURNS = 1_000
 WORDS = 10_000

@@ -16,8 +16,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from evaluator.models import PII_CATEGORIES
-from evaluator.pii_detect import METHODS, Span, detect
+from evaluator.contract import PII_CATEGORIES
+from evaluator.redact.detect import METHODS, Span, detect
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "redact" / "labelled_pii.jsonl"
 

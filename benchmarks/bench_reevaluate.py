@@ -38,16 +38,16 @@ from typing import Any
 
 import yaml
 
+from evaluator.bootstrap import Definitions, load_definitions
 from evaluator.config import Settings
 from evaluator.engine import dry_run_requests, evaluate_prepared
-from evaluator.intake import read_request
-from evaluator.judge import JudgeSettings, LiteLLMJudge
-from evaluator.judgment_cache import CachingJudge, SqlBackend
-from evaluator.reevaluate import Progress, Reevaluation, RunOptions, Selection, start_run
-from evaluator.reevaluate_parallel import Limits, limited, run_in_processes
-from evaluator.runtime import Definitions, load_definitions
-from evaluator.store import Store
-from evaluator.testing import ScriptedJudge
+from evaluator.ingest.intake import read_request
+from evaluator.judge.cache import CachingJudge, SqlBackend
+from evaluator.judge.litellm_judge import JudgeSettings, LiteLLMJudge
+from evaluator.judge.scripted import ScriptedJudge
+from evaluator.reevaluate.parallel import Limits, limited, run_in_processes
+from evaluator.reevaluate.run import Progress, Reevaluation, RunOptions, Selection, start_run
+from evaluator.store.calls import Store
 from tests.reevaluate.conftest import add_judged_calls
 from tests.reevaluate.stand_in import example_of
 

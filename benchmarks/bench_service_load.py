@@ -39,8 +39,8 @@ def serve(port: int, latency: float, database_url: str) -> None:
     import uvicorn
 
     from evaluator.config import Settings
-    from evaluator.service import create_app
-    from evaluator.testing import ScriptedJudge
+    from evaluator.judge.scripted import ScriptedJudge
+    from evaluator.service.app import create_app
 
     settings = Settings(database_url=database_url, api_keys=KEY, agents_dirs=[ROOT / "agents"],
                         poll_seconds=0.1, lease_seconds=3.0, concurrency=32)  # fmt: skip
@@ -93,7 +93,7 @@ async def post_all(
 
 
 def count_evaluating(database_url: str) -> int:
-    from evaluator.tables import CallRow
+    from evaluator.store.tables import CallRow
 
     engine = create_engine(database_url)
     with engine.connect() as conn:
@@ -103,7 +103,7 @@ def count_evaluating(database_url: str) -> int:
 
 
 def wait_all_finished(database_url: str, expected: int, timeout: float) -> dict[str, int]:
-    from evaluator.tables import CallRow
+    from evaluator.store.tables import CallRow
 
     engine = create_engine(database_url)
     deadline = time.monotonic() + timeout
@@ -122,7 +122,7 @@ def wait_all_finished(database_url: str, expected: int, timeout: float) -> dict[
 
 def audit(database_url: str) -> tuple[int, int, int]:
     """(calls stored, distinct call_ids, calls with other than exactly one evaluation run)."""
-    from evaluator.tables import CallRow, EvaluationRow
+    from evaluator.store.tables import CallRow, EvaluationRow
 
     engine = create_engine(database_url)
     with engine.connect() as conn:

@@ -4,8 +4,10 @@ The public API: ``evaluate_call`` judges one ``ObserveRequest`` and returns a
 ``CallEvaluation``; ``load_definitions`` reads the metric, agent and prompt files.
 """
 
+from evaluator.bootstrap import Definitions, load_definitions, open_judge
+from evaluator.catalogue.definitions import AgentDefinition, Catalogue, MetricDefinition
 from evaluator.config import Settings
-from evaluator.definitions import AgentDefinition, Catalogue, MetricDefinition
+from evaluator.contract import CallEvaluation, MetricResult, ObserveRequest, Usage, parse_request
 from evaluator.engine import EngineOptions, evaluate_call, evaluate_prepared
 from evaluator.errors import (
     DefinitionError,
@@ -19,9 +21,7 @@ from evaluator.errors import (
     TranscriptFormatError,
     UnknownIdError,
 )
-from evaluator.intake import PreparedCall, prepare_call, read_request
-from evaluator.models import CallEvaluation, MetricResult, ObserveRequest, Usage, parse_request
-from evaluator.runtime import Definitions, load_definitions, open_judge
+from evaluator.ingest.intake import PreparedCall, prepare_call, read_request
 from evaluator.transcript import Transcript, Turn
 
 __all__ = [

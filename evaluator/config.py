@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     wait_timeout_seconds: float = Field(default=300.0, gt=0)
     webhook_url: str | None = None
     webhook_secret: str | None = None
-    # The judgment cache (evaluator/judgment_cache.py): "sql" keeps answers in the store at
+    # The judgment cache (evaluator/judge/cache.py): "sql" keeps answers in the store at
     # database_url (or cache_url), "redis" at cache_url (default redis://127.0.0.1:6379/0).
     cache: Literal["off", "sql", "redis"] = "sql"
     cache_url: str | None = None

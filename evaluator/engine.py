@@ -15,16 +15,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from evaluator.computed import run_computed
-from evaluator.definitions import Catalogue, MetricDefinition
+from evaluator.catalogue.definitions import Catalogue, MetricDefinition
+from evaluator.computed.registry import run_computed
+from evaluator.contract import CallEvaluation, MetricResult, ObserveRequest, Usage
 from evaluator.errors import JudgeError
-from evaluator.intake import PreparedCall, prepare_call
-from evaluator.judge_prompt import render_messages
-from evaluator.models import CallEvaluation, MetricResult, ObserveRequest, Usage
-from evaluator.prompts import PromptRenderer, substitute_variables
-from evaluator.rubric import apply_rubric, format_duration
-from evaluator.triggers import compute_expression, evaluate_expression
-from evaluator.verdicts import (
+from evaluator.ingest.intake import PreparedCall, prepare_call
+from evaluator.judge.messages import render_messages
+from evaluator.judge.schema import (
     Judge,
     JudgeAnswer,
     JudgePlan,
@@ -33,6 +30,9 @@ from evaluator.verdicts import (
     metric_result_from_answer,
     result_fields,
 )
+from evaluator.judge.templates import PromptRenderer, substitute_variables
+from evaluator.scoring.rubric import apply_rubric, format_duration
+from evaluator.scoring.triggers import compute_expression, evaluate_expression
 
 __all__ = [
     "EngineOptions",

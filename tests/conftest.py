@@ -20,9 +20,9 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 import litellm
 from hypothesis import settings as hypothesis_settings
 
+from evaluator.bootstrap import Definitions, load_definitions
 from evaluator.config import Settings
-from evaluator.intake import PreparedCall, read_request
-from evaluator.runtime import Definitions, load_definitions
+from evaluator.ingest.intake import PreparedCall, read_request
 
 # CI explores the same examples every run: a property or schema test fails on a change, not
 # on the luck of the draw (locally the search stays random and finds new cases).

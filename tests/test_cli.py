@@ -8,7 +8,7 @@ from typing import Any
 
 from typer.testing import CliRunner
 
-from evaluator.cli import app
+from evaluator.cli.main import app
 from tests.conftest import ROOT, load_example
 
 runner = CliRunner()

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from evaluator.bootstrap import load_definitions
+from evaluator.catalogue.definitions import load_catalogue
 from evaluator.config import Settings
-from evaluator.definitions import load_catalogue
 from evaluator.errors import DefinitionError, UnknownIdError
-from evaluator.runtime import load_definitions
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
+from evaluator.bootstrap import Definitions
+from evaluator.contract import parse_request
 from evaluator.engine import evaluate_call, evaluate_prepared
-from evaluator.intake import PreparedCall, read_request
-from evaluator.models import parse_request
-from evaluator.runtime import Definitions
-from evaluator.testing import ScriptedJudge
-from evaluator.verdicts import JudgeRequest
+from evaluator.ingest.intake import PreparedCall, read_request
+from evaluator.judge.schema import JudgeRequest
+from evaluator.judge.scripted import ScriptedJudge
 from tests.conftest import load_example
 
 

@@ -5,9 +5,14 @@ from __future__ import annotations
 import instructor
 import pytest
 
-from evaluator.intake import PreparedCall
-from evaluator.judge import JudgeSettings, _without_schema_text, choose_mode, grammar_friendly
-from evaluator.runtime import Definitions
+from evaluator.bootstrap import Definitions
+from evaluator.ingest.intake import PreparedCall
+from evaluator.judge.litellm_judge import (
+    JudgeSettings,
+    _without_schema_text,
+    choose_mode,
+    grammar_friendly,
+)
 
 
 def test_mode_follows_what_litellm_reports() -> None:
@@ -53,7 +58,7 @@ def test_instructor_schema_text_is_dropped_only_from_the_system_message() -> Non
 
 
 def test_system_text_is_folded_into_the_first_user_message() -> None:
-    from evaluator.judge import _system_into_user
+    from evaluator.judge.litellm_judge import _system_into_user
 
     messages = [{"role": "system", "content": "Rules."}, {"role": "user", "content": "Call."}]
     assert _system_into_user(messages) == [{"role": "user", "content": "Rules.\n\nCall."}]
@@ -71,8 +76,8 @@ async def test_max_parallel_queues_requests_before_they_are_sent(
     import litellm
 
     from evaluator.engine import dry_run_requests
-    from evaluator.judge import LiteLLMJudge
-    from evaluator.testing import default_answer
+    from evaluator.judge.litellm_judge import LiteLLMJudge
+    from evaluator.judge.scripted import default_answer
 
     request = dry_run_requests(booking_call, definitions.renderer)[0]
     reply = json.dumps(default_answer(request.response_model))

@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
+from evaluator.bootstrap import Definitions, load_definitions
 from evaluator.config import Settings
 from evaluator.engine import dry_run_requests
 from evaluator.errors import JudgeUnavailableError
-from evaluator.intake import PreparedCall, read_request
-from evaluator.judge import JudgeSettings, LiteLLMJudge
-from evaluator.runtime import Definitions, load_definitions
+from evaluator.ingest.intake import PreparedCall, read_request
+from evaluator.judge.litellm_judge import JudgeSettings, LiteLLMJudge
 from tests.conftest import ROOT, load_example
 
 # A frozen set of definitions, so these recordings change only when the prompt templates or

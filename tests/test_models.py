@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
+from evaluator.bootstrap import Definitions
+from evaluator.contract import CallEvaluation, ObserveRequest, parse_request
 from evaluator.errors import RequestValidationError
-from evaluator.intake import read_request
-from evaluator.models import CallEvaluation, ObserveRequest, parse_request
-from evaluator.runtime import Definitions
+from evaluator.ingest.intake import read_request
 
 
 def errors_of(body: Any) -> dict[str, list[str]]:

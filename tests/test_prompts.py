@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from evaluator.bootstrap import Definitions
 from evaluator.errors import PromptError
-from evaluator.intake import PreparedCall
-from evaluator.judge_prompt import render_messages
-from evaluator.prompts import Fenced, PromptRenderer, fence, substitute_variables
-from evaluator.runtime import Definitions
-from evaluator.verdicts import JudgePlan, build_response_model
+from evaluator.ingest.intake import PreparedCall
+from evaluator.judge.messages import render_messages
+from evaluator.judge.schema import JudgePlan, build_response_model
+from evaluator.judge.templates import Fenced, PromptRenderer, fence, substitute_variables
 
 
 def test_variables_are_substituted_as_plain_text() -> None:
@@ -77,7 +77,7 @@ def test_static_parts_first_call_parts_last(
 def test_system_prompt_is_identical_across_calls_of_one_agent(
     definitions: Definitions, booking_call: PreparedCall
 ) -> None:
-    from evaluator.intake import read_request
+    from evaluator.ingest.intake import read_request
     from tests.conftest import load_example
 
     other = read_request(load_example("emergency_tool_error_vapi.json"), definitions.catalogue)

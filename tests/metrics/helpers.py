@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from evaluator.computed import run_computed
-from evaluator.computed_base import Computed
-from evaluator.runtime import Definitions
+from evaluator.bootstrap import Definitions
+from evaluator.computed.base import Computed
+from evaluator.computed.registry import run_computed
 from evaluator.transcript import AGENT, CALLER, TOOL_CALL, TOOL_RESULT, ToolData, Transcript, Turn
 
 

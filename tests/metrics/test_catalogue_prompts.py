@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from evaluator.bootstrap import Definitions, load_definitions
 from evaluator.config import Settings
 from evaluator.engine import dry_run_requests
-from evaluator.intake import PreparedCall, read_request
-from evaluator.runtime import Definitions, load_definitions
+from evaluator.ingest.intake import PreparedCall, read_request
 from tests.conftest import ROOT, load_example
 
 LLM_METRICS = {

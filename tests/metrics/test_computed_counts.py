@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from evaluator.computed import validate_params
-from evaluator.runtime import Definitions
+from evaluator.bootstrap import Definitions
+from evaluator.computed.registry import validate_params
 from tests.metrics.helpers import agent, call, caller, compute, tool_call, tool_result
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from evaluator.computed import run_computed
-from evaluator.computed_base import NO_TIMESTAMPS
-from evaluator.computed_timing import silence_stretches
-from evaluator.runtime import Definitions
+from evaluator.bootstrap import Definitions
+from evaluator.computed.base import NO_TIMESTAMPS
+from evaluator.computed.overlap import silence_stretches
+from evaluator.computed.registry import run_computed
 from evaluator.transcript import AGENT, CALLER
 from tests.metrics.helpers import agent, call, caller, compute
 

@@ -8,15 +8,15 @@ from typing import Any
 
 import pytest
 
+from evaluator.bootstrap import Definitions, load_definitions
+from evaluator.catalogue.definitions import RubricRule
 from evaluator.config import Settings
-from evaluator.definitions import RubricRule
+from evaluator.contract import CallEvaluation, MetricResult
 from evaluator.engine import evaluate_prepared
-from evaluator.intake import read_request
-from evaluator.models import CallEvaluation, MetricResult
-from evaluator.rubric import apply_rubric
-from evaluator.runtime import Definitions, load_definitions
-from evaluator.testing import ScriptedJudge
-from evaluator.triggers import evaluate_expression
+from evaluator.ingest.intake import read_request
+from evaluator.judge.scripted import ScriptedJudge
+from evaluator.scoring.rubric import apply_rubric
+from evaluator.scoring.triggers import evaluate_expression
 from tests.conftest import ROOT, load_example
 
 CUSTOM = {

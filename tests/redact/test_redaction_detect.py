@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from evaluator.contract import PII_CATEGORIES
 from evaluator.errors import RequestValidationError
-from evaluator.models import PII_CATEGORIES
-from evaluator.pii_detect import METHODS, TAGS, detect
-from evaluator.redact import redact_json, redact_text
+from evaluator.redact.detect import METHODS, TAGS, detect
+from evaluator.redact.mask import redact_json, redact_text
 
 # (category, utterance, the text that must disappear)
 CASES = [

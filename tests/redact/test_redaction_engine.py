@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from evaluator.bootstrap import Definitions
+from evaluator.contract import parse_request
 from evaluator.engine import evaluate_call
-from evaluator.intake import read_request
-from evaluator.models import parse_request
-from evaluator.runtime import Definitions
-from evaluator.testing import ScriptedJudge
+from evaluator.ingest.intake import read_request
+from evaluator.judge.scripted import ScriptedJudge
 
 SECRETS = ("Maria Lopez", "4111 1111 1111 1111", "maria@example.com", "(415) 555-2671")
 

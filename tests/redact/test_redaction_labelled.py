@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from evaluator.redact import redact_text
+from evaluator.redact.mask import redact_text
 
 DATA = Path(__file__).with_name("labelled_pii.jsonl")
 MUST_NOT_LEAK = ("credit_card", "ssn", "email_address", "phone_number")

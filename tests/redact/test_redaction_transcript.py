@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from evaluator.redact import redact_transcript
+from evaluator.redact.mask import redact_transcript
 from evaluator.transcript import AGENT, CALLER, TOOL_CALL, TOOL_RESULT, ToolData, Transcript, Turn
 
 CALL = Transcript(

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
+from evaluator.bootstrap import Definitions
 from evaluator.engine import evaluate_prepared
-from evaluator.intake import read_request
-from evaluator.runtime import Definitions
-from evaluator.store import NewCall, Store
-from evaluator.testing import ScriptedJudge
+from evaluator.ingest.intake import read_request
+from evaluator.judge.scripted import ScriptedJudge
+from evaluator.store.calls import NewCall, Store
 
 START = datetime(2026, 5, 1, tzinfo=UTC)
 

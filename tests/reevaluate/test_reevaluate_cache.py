@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
+from evaluator.bootstrap import Definitions
 from evaluator.engine import evaluate_prepared
-from evaluator.intake import PreparedCall
-from evaluator.judgment_cache import CachingJudge, JudgmentBackend, RedisBackend, SqlBackend
-from evaluator.runtime import Definitions
-from evaluator.store import Store
-from evaluator.testing import ScriptedJudge
+from evaluator.ingest.intake import PreparedCall
+from evaluator.judge.cache import CachingJudge, JudgmentBackend, RedisBackend, SqlBackend
+from evaluator.judge.scripted import ScriptedJudge
+from evaluator.store.calls import Store
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 
@@ -107,7 +107,7 @@ async def test_failures_are_never_cached(
 
 def test_open_judge_wraps_by_setting(store: Store, tmp_path: Any) -> None:
     from evaluator.config import Settings
-    from evaluator.judgment_cache import open_backend
+    from evaluator.judge.cache import open_backend
 
     with open_backend("off", store.url) as none:
         assert none is None
@@ -125,8 +125,8 @@ async def test_a_cache_write_in_flight_when_a_run_stops_is_finished(
     import time
     from collections import Counter
 
-    from evaluator.reevaluate import Reevaluation, RunOptions, Selection, start_run
-    from evaluator.store_reevaluate import JudgmentTable
+    from evaluator.reevaluate.run import Reevaluation, RunOptions, Selection, start_run
+    from evaluator.store.reruns import JudgmentTable
     from tests.reevaluate.conftest import add_judged_calls
     from tests.reevaluate.test_reevaluate_runs import CrashingJudge
 
@@ -158,7 +158,7 @@ async def test_sql_cache_groups_concurrent_writes_and_each_put_waits_for_its_com
 ) -> None:
     import asyncio
 
-    from evaluator.store_reevaluate import JudgmentTable
+    from evaluator.store.reruns import JudgmentTable
 
     transactions: list[int] = []
     original = JudgmentTable.put_many

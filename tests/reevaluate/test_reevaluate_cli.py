@@ -15,11 +15,11 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner, Result
 
-from evaluator.cli import app
+from evaluator.bootstrap import Definitions
+from evaluator.cli.main import app
 from evaluator.config import Settings
-from evaluator.runtime import Definitions
-from evaluator.store import Store
-from evaluator.testing import ScriptedJudge
+from evaluator.judge.scripted import ScriptedJudge
+from evaluator.store.calls import Store
 from tests.conftest import ROOT
 from tests.reevaluate.conftest import add_judged_calls
 from tests.reevaluate.stand_in import StandIn, serve_stand_in
@@ -155,7 +155,7 @@ def test_workers_share_a_run_and_each_call_is_judged_once(
 ) -> None:
     """``--workers 2``: two processes (spawned, so the stand-in is reached over loopback
     like a real server) judge their shares; the parent sums their progress."""
-    from evaluator.tables import EvaluationRow
+    from evaluator.store.tables import EvaluationRow
 
     result, out = reevaluate(
         "--metrics", "all", "--workers", "2", "-c", "4", "--report", str(tmp_path / "r")
@@ -175,7 +175,7 @@ def test_workers_share_a_run_and_each_call_is_judged_once(
 def test_the_offline_model_refuses_more_than_one_worker(
     stand_in: StandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, judged_calls: str
 ) -> None:
-    from evaluator.store_reevaluate import RerunRow
+    from evaluator.store.reruns import RerunRow
 
     monkeypatch.delenv("EVALUATOR_MODEL")
     result, out = reevaluate("--metrics", "all", "--workers", "2", "--report", str(tmp_path / "r"))

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from evaluator.contract import Usage
 from evaluator.errors import JudgeUnavailableError
-from evaluator.models import Usage
-from evaluator.rate_limit import RateLimitedJudge, RateLimiter, retry_after_of
-from evaluator.verdicts import JudgeAnswer, JudgeRequest
+from evaluator.judge.rate_limit import RateLimitedJudge, RateLimiter, retry_after_of
+from evaluator.judge.schema import JudgeAnswer, JudgeRequest
 
 
 @dataclass
@@ -124,8 +124,8 @@ async def test_limited_judge_retries_429_after_the_pause_for_all_workers() -> No
 
 def test_workers_split_the_concurrency_and_the_rate_limits_without_exceeding_them() -> None:
     from evaluator.config import Settings
-    from evaluator.reevaluate import ReevaluateError
-    from evaluator.reevaluate_parallel import Limits, check_workers
+    from evaluator.reevaluate.parallel import Limits, check_workers
+    from evaluator.reevaluate.run import ReevaluateError
 
     limits = Limits(concurrency=10, rpm=600, tpm=90_000, workers=3)
     shares = [limits.share(k) for k in range(3)]
@@ -141,8 +141,8 @@ def test_workers_split_the_concurrency_and_the_rate_limits_without_exceeding_the
 async def test_a_run_keeps_at_most_concurrency_requests_in_flight_with_more_calls_open() -> None:
     """``limited`` caps requests at the model at the run's concurrency; the run handles a
     few more calls than that (``Limits.tasks``) so none of the slots waits on the store."""
-    from evaluator.models import Usage
-    from evaluator.reevaluate_parallel import Limits, limited
+    from evaluator.contract import Usage
+    from evaluator.reevaluate.parallel import Limits, limited
 
     in_flight = most = 0
 

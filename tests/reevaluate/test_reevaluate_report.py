@@ -6,10 +6,10 @@ import csv
 import json
 from pathlib import Path
 
-from evaluator.models import MetricResult
-from evaluator.reevaluate_html import render_html
-from evaluator.reevaluate_report import build_report, label_of, write_csv, write_json
-from evaluator.store_reevaluate import ReportRow
+from evaluator.contract import MetricResult
+from evaluator.reevaluate.render import render_html, write_csv, write_json
+from evaluator.reevaluate.report import build_report, label_of
+from evaluator.store.reruns import ReportRow
 
 
 def _bool(value: bool | None, why: str = "because") -> MetricResult:

@@ -10,9 +10,12 @@ from typing import Any
 
 import pytest
 
+from evaluator.bootstrap import Definitions
 from evaluator.errors import JudgeUnavailableError
-from evaluator.judgment_cache import CachingJudge, SqlBackend
-from evaluator.reevaluate import (
+from evaluator.judge.cache import CachingJudge, SqlBackend
+from evaluator.judge.schema import JudgeAnswer, JudgeRequest
+from evaluator.judge.scripted import ScriptedJudge
+from evaluator.reevaluate.run import (
     ReevaluateError,
     Reevaluation,
     RunOptions,
@@ -22,11 +25,8 @@ from evaluator.reevaluate import (
     select_calls,
     start_run,
 )
-from evaluator.runtime import Definitions
-from evaluator.store import CallNotFoundError, Store
-from evaluator.store_reevaluate import RerunStore
-from evaluator.testing import ScriptedJudge
-from evaluator.verdicts import JudgeAnswer, JudgeRequest
+from evaluator.store.calls import CallNotFoundError, Store
+from evaluator.store.reruns import RerunStore
 from tests.reevaluate.conftest import START, add_judged_calls
 
 
@@ -176,7 +176,7 @@ async def test_killed_run_resumes_and_judges_each_call_once(
 def _runs_of(store: Store, pk: int) -> list[str]:
     from sqlalchemy import select
 
-    from evaluator.tables import EvaluationRow
+    from evaluator.store.tables import EvaluationRow
 
     with store.engine.connect() as conn:
         return list(conn.scalars(select(EvaluationRow.source).where(EvaluationRow.call_pk == pk)))
@@ -207,7 +207,7 @@ async def test_a_call_finished_twice_is_stored_once_with_no_orphan_rows(
     write is refused and its rows are rolled back, so the call has one run of new results."""
     from sqlalchemy import func, select
 
-    from evaluator.tables import EvaluationRow, MetricResultRow
+    from evaluator.store.tables import EvaluationRow, MetricResultRow
 
     await add_judged_calls(store, definitions, booking_request, 1)
     run = start_run(store, RunOptions(Selection(), ("all",), apply=True), definitions)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from evaluator.regression_cassettes import Exchange, diagnose
+from evaluator.regression.cassettes import Exchange, diagnose
 
 URI = "http://127.0.0.1:8765/v1/chat/completions"
 

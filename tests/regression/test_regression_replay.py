@@ -11,10 +11,10 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from evaluator.cli import app
+from evaluator.cli.main import app
 from evaluator.config import Settings, builtin_dir
-from evaluator.regression import ReplayMissError, regress
-from evaluator.regression_report import RegressionReport
+from evaluator.regression.report import RegressionReport
+from evaluator.regression.run import ReplayMissError, regress
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "golden"

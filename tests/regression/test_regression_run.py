@@ -11,10 +11,10 @@ import yaml
 
 from evaluator.config import Settings
 from evaluator.errors import DefinitionError
-from evaluator.regression import regress
-from evaluator.regression_render import report_html
-from evaluator.regression_report import compare_reports
-from evaluator.testing import ScriptedJudge
+from evaluator.judge.scripted import ScriptedJudge
+from evaluator.regression.render import report_html
+from evaluator.regression.report import compare_reports
+from evaluator.regression.run import regress
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 CALLS = ["book_checkup_success", "book_no_slots_caller_gives_up", "cancel_without_verification",

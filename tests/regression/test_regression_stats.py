@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from evaluator.stats import (
+from evaluator.regression.stats import (
     accuracy,
     cohen_kappa,
     confusion_matrix,

@@ -14,11 +14,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from evaluator.bootstrap import Definitions
 from evaluator.config import Settings
-from evaluator.models import CallEvaluation
-from evaluator.runtime import Definitions
-from evaluator.service import Service, create_app
-from evaluator.testing import ScriptedJudge
+from evaluator.contract import CallEvaluation
+from evaluator.judge.scripted import ScriptedJudge
+from evaluator.service.app import Service, create_app
 from tests.conftest import ROOT
 
 API_KEY = "test-key-1"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from evaluator.testing import ScriptedJudge
+from evaluator.judge.scripted import ScriptedJudge
 from tests.service.conftest import HEADERS, RunApp, call_log
 
 OBSERVE = "/observability/v1/observe/"

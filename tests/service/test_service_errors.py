@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from evaluator.config import Settings
-from evaluator.service import ServiceConfigError, create_app
+from evaluator.service.app import ServiceConfigError, create_app
 from tests.service.conftest import API_KEY, HEADERS, RunApp
 
 OBSERVE = "/observability/v1/observe/"

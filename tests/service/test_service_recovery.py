@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
-from evaluator.tables import EvaluationRow
-from evaluator.testing import ScriptedJudge
-from evaluator.webhook import SIGNATURE_HEADER, Webhook, verify_signature
+from evaluator.judge.scripted import ScriptedJudge
+from evaluator.service.webhook import SIGNATURE_HEADER, Webhook, verify_signature
+from evaluator.store.tables import EvaluationRow
 from tests.service.conftest import HEADERS, RunApp, Running
 
 OBSERVE = "/observability/v1/observe/"

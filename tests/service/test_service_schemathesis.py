@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
 from evaluator.config import Settings
-from evaluator.service import create_app
-from evaluator.testing import ScriptedJudge
+from evaluator.judge.scripted import ScriptedJudge
+from evaluator.service.app import create_app
 from tests.conftest import ROOT
 from tests.service.conftest import HEADERS
 

@@ -11,7 +11,7 @@ import pytest
 from transcript_payloads import read_payload
 
 from evaluator.errors import TranscriptFormatError
-from evaluator.transcripts import ParseOptions, known_formats, parse_transcript
+from evaluator.ingest.transcripts import ParseOptions, known_formats, parse_transcript
 
 Key = str | int
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from transcript_payloads import EXPECTED, PAYLOADS, read_payload
 
-from evaluator.transcripts import detect_format, parse_transcript
+from evaluator.ingest.transcripts import detect_format, parse_transcript
 
 CASES = sorted(p.name for p in PAYLOADS.glob("*.json"))
 

@@ -11,7 +11,7 @@ import pytest
 from transcript_payloads import EXPECTED, PAYLOADS, read_payload
 from typer.testing import CliRunner
 
-from evaluator.cli import app
+from evaluator.cli.main import app
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "transcripts"
 runner = CliRunner()
@@ -87,9 +87,9 @@ def test_cli_passes_main_agent_channel_index(tmp_path: Path) -> None:
 
 
 def test_request_errors_are_keyed_under_transcript_json() -> None:
-    from evaluator.definitions import load_catalogue
+    from evaluator.catalogue.definitions import load_catalogue
     from evaluator.errors import RequestValidationError
-    from evaluator.intake import read_request
+    from evaluator.ingest.intake import read_request
 
     root = Path(__file__).parents[2]
     catalogue = load_catalogue([root / "metrics"], [root / "agents"], [root / "prompts"])

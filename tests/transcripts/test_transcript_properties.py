@@ -13,8 +13,13 @@ from hypothesis import strategies as st
 from transcript_payloads import PAYLOADS, read_payload
 
 from evaluator.errors import TranscriptFormatError
+from evaluator.ingest.transcripts import (
+    ParseOptions,
+    detect_format,
+    known_formats,
+    parse_transcript,
+)
 from evaluator.transcript import Transcript
-from evaluator.transcripts import ParseOptions, detect_format, known_formats, parse_transcript
 
 FORMATS = [*(n for n in known_formats() if n != "vocera"), "auto"]  # vocera is cekura
 Path = tuple[str | int, ...]

@@ -9,8 +9,8 @@ import pytest
 from transcript_payloads import read_payload
 
 from evaluator.errors import TranscriptFormatError
+from evaluator.ingest.transcripts import ParseOptions, detect_format, parse_transcript
 from evaluator.transcript import AGENT, CALLER
-from evaluator.transcripts import ParseOptions, detect_format, parse_transcript
 
 
 def roles(payload: Any, name: str, options: ParseOptions | None = None) -> list[str]:

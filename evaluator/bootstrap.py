@@ -1,0 +1,124 @@
+"""Building the engine's collaborators from ``Settings``: definitions, renderer, judge.
+
+Used by the CLI and the service so both start the same way; the engine itself never
+builds any of these.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from evaluator.catalogue.definitions import Catalogue, load_catalogue
+from evaluator.config import Settings
+from evaluator.errors import DefinitionError, PromptError
+from evaluator.judge.messages import CALL_TEMPLATE, SYSTEM_TEMPLATE
+from evaluator.judge.schema import Judge
+from evaluator.judge.templates import PromptRenderer
+from evaluator.scoring.triggers import check_expression
+
+__all__ = ["Definitions", "load_definitions", "open_judge"]
+
+
+@dataclass(frozen=True)
+class Definitions:
+    catalogue: Catalogue
+    renderer: PromptRenderer
+
+
+def _unique(paths: list[Path]) -> list[Path]:
+    seen: dict[Path, Path] = {}
+    for path in paths:
+        seen.setdefault(path.resolve(), path)
+    return list(seen.values())
+
+
+def load_definitions(settings: Settings) -> Definitions:
+    """Load and check every metric, agent and prompt; a bad file fails here, with its path."""
+    prompt_dirs = _unique(settings.prompts_dirs)
+    catalogue = load_catalogue(
+        _unique(settings.metrics_dirs), _unique(settings.agents_dirs), prompt_dirs
+    )
+    renderer = PromptRenderer(list(catalogue.prompt_dirs))
+    for name in (SYSTEM_TEMPLATE, CALL_TEMPLATE):
+        try:
+            renderer.check(name)
+        except PromptError as exc:
+            raise DefinitionError(name, str(exc)) from None
+    for metric in catalogue.metrics.values():
+        for field, expression in (
+            ("trigger.expression", metric.trigger.expression),
+            ("expression", metric.expression),
+        ):
+            try:
+                if expression:
+                    check_expression(expression)
+            except ValueError as exc:
+                raise DefinitionError(metric.source, str(exc), field) from None
+        if metric.prompt_file:
+            try:
+                renderer.check(metric.prompt_file)
+            except PromptError as exc:
+                raise DefinitionError(metric.source, str(exc), "prompt_file") from None
+    return Definitions(catalogue=catalogue, renderer=renderer)
+
+
+@contextlib.contextmanager
+def open_judge(settings: Settings) -> Iterator[tuple[Judge, str | None]]:
+    """The configured judge behind the judgment cache (``settings.cache``), and a notice to
+    show users (set when it is the offline model)."""
+    from evaluator.judge.cache import CachingJudge, open_backend
+
+    default_url = settings.database_url if settings.cache == "sql" else "redis://127.0.0.1:6379/0"
+    with (
+        open_backend(settings.cache, settings.cache_url or default_url) as backend,
+        _open_uncached_judge(settings) as (judge, notice),
+    ):
+        yield (judge if backend is None else CachingJudge(judge, backend)), notice
+
+
+@contextlib.contextmanager
+def _open_uncached_judge(settings: Settings) -> Iterator[tuple[Judge, str | None]]:
+    from evaluator.judge.litellm_judge import JudgeSettings, LiteLLMJudge
+
+    common = {
+        "timeout": settings.timeout,
+        "num_retries": settings.num_retries,
+        "max_reasks": settings.max_reasks,
+        "temperature": settings.temperature,
+        "max_tokens": settings.max_tokens,
+    }
+    if settings.model:
+        yield (
+            LiteLLMJudge(
+                JudgeSettings(
+                    model=settings.model,
+                    api_base=settings.api_base,
+                    api_key=settings.api_key,
+                    structured_mode=settings.structured_mode,
+                    **common,  # type: ignore[arg-type]
+                )
+            ),
+            None,
+        )
+        return
+    from evaluator.judge.offline import OFFLINE_NOTICE, offline_server
+
+    with offline_server(context=settings.offline_context) as server:
+        yield (
+            LiteLLMJudge(
+                JudgeSettings(
+                    model=server.model,
+                    api_base=server.api_base,
+                    api_key="sk-offline",
+                    structured_mode="constrained_json",
+                    merge_system=True,
+                    max_parallel=1,
+                    server_identity=f"offline:{server.model}",
+                    **{**common, "timeout": max(settings.timeout, 900.0)},  # type: ignore[arg-type]
+                )
+            ),
+            OFFLINE_NOTICE,
+        )

@@ -1,0 +1,3 @@
+"""The catalogue: metric and agent definitions loaded from YAML, validated once, with "did you
+mean" hints.
+"""

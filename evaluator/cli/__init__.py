@@ -1,0 +1,2 @@
+"""The command line: one module per command group (evaluate, metrics, serve, reevaluate,
+regress)."""

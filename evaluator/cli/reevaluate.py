@@ -1,0 +1,175 @@
+"""``evaluator reevaluate``: the command's body (selection, dry run, progress, report files)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from evaluator.bootstrap import Definitions, load_definitions, open_judge
+from evaluator.config import Settings
+from evaluator.errors import EvaluatorError
+from evaluator.reevaluate.parallel import Limits, check_workers, limited, run_in_processes
+from evaluator.reevaluate.render import rich_table, write_csv, write_html, write_json
+from evaluator.reevaluate.report import build_report
+from evaluator.reevaluate.run import Progress as RunProgress
+from evaluator.reevaluate.run import Reevaluation, RunOptions, Selection, dry_run, start_run
+from evaluator.store.calls import Store
+from evaluator.store.reruns import RerunStore
+
+__all__ = ["Limits", "run_reevaluate"]
+
+
+def run_reevaluate(
+    settings: Settings, options: RunOptions | None, *, resume: str | None, dry: bool,
+    limits: Limits, report_dir: Path | None, err: Console,
+) -> int:  # fmt: skip
+    """Run (or resume, or only estimate) a re-evaluation; returns the exit code."""
+    if options is None:
+        return 2
+    if limits.rpm is not None or limits.tpm is not None:
+        # 429s are retried by the shared limiter, so everyone slows down together.
+        settings = settings.model_copy(update={"num_retries": 0})
+    store: Store | None = None
+    try:
+        definitions = load_definitions(settings)
+        store = Store(settings.database_url)
+        store.upgrade()
+        ran = _execute(settings, store, definitions, options, resume, dry, limits, err)
+        if ran is None:  # a dry run: the estimate is printed
+            return 0
+        run_id, progress = ran
+    except EvaluatorError as exc:
+        err.print(f"reevaluate: {exc}", markup=False)
+        return 2
+    else:
+        _write_report(store, run_id, progress, report_dir, err)
+        return 1 if progress.failed else 0
+    finally:
+        if store is not None:
+            store.close()
+
+
+def _execute(
+    settings: Settings, store: Store, definitions: Definitions, options: RunOptions,
+    resume: str | None, dry: bool, limits: Limits, err: Console,
+) -> tuple[str, RunProgress] | None:  # fmt: skip
+    """Estimate (``None``), or run or resume in this process or in worker processes."""
+    if limits.workers > 1 and not dry:
+        check_workers(settings, limits)  # before a run is stored
+        run_id = resume or start_run(store, options, definitions)
+        _say_run(run_id, limits, err)
+        return run_id, _run_with_progress(
+            lambda show: run_in_processes(settings, run_id, limits, show), err
+        )
+    with open_judge(settings) as (judge, notice):
+        if notice:
+            err.print(f"[yellow]{notice}[/yellow]")
+        judge = limited(judge, limits)
+        if dry:
+            estimate = asyncio.run(dry_run(store, options, definitions, judge))
+            err.print(_estimate_table(estimate.__dict__))
+            return None
+        run_id = resume or start_run(store, options, definitions)
+        _say_run(run_id, limits, err)
+        runner = Reevaluation(store, definitions, judge, limits.tasks)
+
+        def in_this_process(show: Callable[[RunProgress], None]) -> RunProgress:
+            runner.on_progress = show
+            return asyncio.run(runner.run(run_id))
+
+        return run_id, _run_with_progress(in_this_process, err)
+
+
+def _write_report(
+    store: Store, run_id: str, progress: RunProgress, report_dir: Path | None, err: Console
+) -> None:
+    """The report: a Rich table, and report.json, changes.csv and report.html in a folder."""
+    report = build_report(run_id, RerunStore(store).iter_report_rows(run_id))
+    err.print(rich_table(report))
+    out = report_dir or Path(f"reevaluation-{run_id}")
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(report, out / "report.json")
+    write_csv(report, out / "changes.csv")
+    write_html(report, out / "report.html")
+    usage = progress.usage
+    counts = f"{progress.done} judged, {progress.skipped} skipped, {progress.failed} failed"
+    spent = f"{usage.requests} LLM requests, {usage.cache_hits} cache hits"
+    err.print(f"{counts}; {spent}; report in {out}/")
+
+
+def _say_run(run_id: str, limits: Limits, err: Console) -> None:
+    workers = f" on {limits.workers} worker processes" if limits.workers > 1 else ""
+    err.print(f"re-evaluation run [bold]{run_id}[/bold]{workers} (resume with --resume {run_id})")
+
+
+def _run_with_progress(
+    execute: Callable[[Callable[[RunProgress], None]], RunProgress], err: Console
+) -> RunProgress:
+    """Run ``execute`` with a Rich progress bar it reports to after every call."""
+    bar = Progress(TextColumn("re-evaluating"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("{task.fields[rate]}"), TimeRemainingColumn(),
+                   console=err, transient=True)  # fmt: skip
+    started = time.monotonic()
+    with bar:
+        task = bar.add_task("calls", total=None, rate="")
+
+        def show(p: RunProgress) -> None:
+            seconds = max(time.monotonic() - started, 1e-6)
+            u = p.usage
+            cost = f"${u.cost_usd:.4f}" if u.cost_usd is not None else "$?"
+            tokens = u.prompt_tokens + u.completion_tokens
+            rate = f"{p.finished / seconds:.1f} calls/s  {u.requests} req  {tokens} tok  {cost}"
+            bar.update(task, total=p.total, completed=p.finished, rate=rate)
+
+        return execute(show)
+
+
+def _estimate_table(estimate: dict[str, object]) -> Table:
+    table = Table(title="dry run: nothing was sent", title_justify="left")
+    table.add_column("what")
+    table.add_column("estimate", justify="right")
+    labels = {"calls": "calls to judge", "skipped": "calls with nothing stale",
+              "invalid": "calls that no longer fit the definitions", "requests": "LLM requests",
+              "cached_requests": "requests answered by the cache", "tokens": "tokens (about)",
+              "cost_usd": "cost $ (at stored cost per token)"}  # fmt: skip
+    for key, label in labels.items():
+        value = estimate[key]
+        shown = f"{value:,.4g}" if isinstance(value, float) else str(value)
+        table.add_row(label, "unknown" if value is None else shown)
+    return table
+
+
+def options_from_flags(
+    *, agent: int | None, since: str | None, until: str | None, status: str | None,
+    calls: list[int], sample: int | None, percent: float | None, seed: int, which: str,
+    apply: bool, err: Console,
+) -> RunOptions | None:  # fmt: skip
+    """The run's options from the command's flags; ``None`` (after saying why) if invalid."""
+    try:
+        times = [_when(flag, text) for flag, text in (("--from", since), ("--to", until))]
+        selection = Selection(
+            agent, times[0], times[1], status, tuple(calls), sample, percent, seed
+        )
+    except EvaluatorError as exc:
+        err.print(f"reevaluate: {exc}", markup=False)
+        return None
+    metrics = tuple(m.strip() for m in which.split(",") if m.strip()) or ("stale",)
+    return RunOptions(selection, metrics, apply)
+
+
+def _when(flag: str, text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        expected = "an ISO time like 2026-05-01T00:00:00+00:00"
+        raise EvaluatorError(f"{flag}: expected {expected}, got {text!r}") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

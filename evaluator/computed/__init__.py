@@ -1,0 +1,1 @@
+"""Computed metrics: exact values from the transcript's timestamps and tool turns, no LLM."""

@@ -1,0 +1,119 @@
+"""From a request to a call ready to judge: the agent resolved, the transcript normalized, the
+metrics chosen. Every problem is collected into one field-keyed ``RequestValidationError``
+before anything is stored or sent anywhere."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from evaluator.catalogue.definitions import (
+    GOAL_METRIC_ID,
+    AgentDefinition,
+    Catalogue,
+    MetricDefinition,
+)
+from evaluator.contract import ObserveRequest, parse_request
+from evaluator.errors import RequestValidationError, TranscriptFormatError, UnknownIdError
+from evaluator.ingest.transcripts import ParseOptions, parse_transcript
+from evaluator.redact.mask import RedactionReport, redact_request, redact_transcript
+from evaluator.transcript import Transcript
+
+__all__ = ["PreparedCall", "prepare_call", "read_request"]
+
+
+@dataclass(frozen=True)
+class PreparedCall:
+    request: ObserveRequest
+    agent: AgentDefinition
+    transcript: Transcript
+    metrics: tuple[MetricDefinition, ...]
+    redaction: RedactionReport | None = None
+
+    def stored_request(self) -> dict[str, Any]:
+        """The request body to store: ``request`` is already redacted by ``prepare_call``
+        (transcript_json, metadata, dynamic_variables) and parses again as a request."""
+        return self.request.model_dump(mode="json", exclude_defaults=True)
+
+
+def read_request(data: Any, catalogue: Catalogue) -> PreparedCall:
+    """Validate a raw request body all the way (contract, agent, metrics, transcript)."""
+    return prepare_call(parse_request(data), catalogue)
+
+
+def prepare_call(request: ObserveRequest, catalogue: Catalogue) -> PreparedCall:
+    """Resolve what the request names; errors are keyed by the field that named it."""
+    errors: dict[str, list[str]] = {}
+    agent = _resolve_agent(request, catalogue, errors)
+    metrics: tuple[MetricDefinition, ...] = ()
+    if agent is not None:
+        metrics = _select_metrics(request, agent, catalogue, errors)
+    transcript = Transcript()
+    try:
+        transcript = parse_transcript(
+            request.transcript_type,
+            request.transcript_json,
+            ParseOptions(main_agent_channel_index=request.main_agent_channel_index),
+        )
+    except (TranscriptFormatError, UnknownIdError) as exc:
+        errors.setdefault("transcript_json", []).append(str(exc))
+    if errors or agent is None:
+        raise RequestValidationError(errors)
+    # Before anything reads the transcript: prompts, computed metrics and the stored result.
+    transcript, redaction = redact_transcript(transcript, request.redact_fields)
+    return PreparedCall(redact_request(request), agent, transcript, metrics, redaction)
+
+
+def _resolve_agent(
+    request: ObserveRequest, catalogue: Catalogue, errors: dict[str, list[str]]
+) -> AgentDefinition | None:
+    by_id = by_assistant = None
+    try:
+        if request.agent is not None:
+            by_id = catalogue.agent(request.agent)
+    except UnknownIdError as exc:
+        errors.setdefault("agent", []).append(str(exc))
+    try:
+        if request.assistant_id is not None:
+            by_assistant = catalogue.agent_by_assistant(request.assistant_id)
+    except UnknownIdError as exc:
+        errors.setdefault("assistant_id", []).append(str(exc))
+    if by_id is not None and by_assistant is not None and by_id.id != by_assistant.id:
+        errors.setdefault("assistant_id", []).append(
+            f"assistant_id {request.assistant_id!r} belongs to agent {by_assistant.id}, "
+            f"but agent is {by_id.id}"
+        )
+        return None
+    return by_id or by_assistant
+
+
+def _select_metrics(
+    request: ObserveRequest,
+    agent: AgentDefinition,
+    catalogue: Catalogue,
+    errors: dict[str, list[str]],
+) -> tuple[MetricDefinition, ...]:
+    own = catalogue.agent_metrics(agent)
+    if request.metric_ids is None:
+        return tuple(own)
+    chosen: list[MetricDefinition] = []
+    own_ids = {m.id for m in own}
+    for wanted in request.metric_ids:
+        try:
+            metric = catalogue.metric(wanted)
+        except UnknownIdError as exc:
+            errors.setdefault("metric_ids", []).append(str(exc))
+            continue
+        if metric.id not in own_ids:
+            errors.setdefault("metric_ids", []).append(
+                f"metric {wanted!r} is not one of agent {agent.id}'s metrics"
+            )
+            continue
+        chosen.append(metric)
+    # The success rubric reads its metrics: they run even when metric_ids leaves them out,
+    # or success would be decided on rules silently skipped.
+    rubric_ids = (
+        [r.metric for r in agent.success] if agent.success is not None else [GOAL_METRIC_ID]
+    )
+    chosen.extend(catalogue.metric(i) for i in rubric_ids if i in catalogue.metrics)
+    return tuple({m.id: m for m in chosen}.values())

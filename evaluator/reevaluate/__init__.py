@@ -1,0 +1,1 @@
+"""Re-evaluation of stored calls: resumable runs, parallel workers and the change report."""

@@ -1,0 +1,477 @@
+"""Re-evaluating stored calls: select calls and metrics, judge them concurrently, resume.
+
+A run is materialized first: the selected call ids become items of a stored run (streamed
+from the store in pages, so memory stays flat). Workers then take pending items page by
+page, judge them with the configured judge (behind the judgment cache and the shared rate
+limiter), and write each call's new results and its item's ``done`` in one transaction.
+``--resume RUN`` only takes what is still pending (or failed). New results are stored as a
+separate run (``source: reevaluate:<id>``); ``apply`` also makes them the call's current
+results. Human reviews live apart and are never touched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import heapq
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from evaluator.bootstrap import Definitions
+from evaluator.contract import CallEvaluation, MetricResult, Usage
+from evaluator.engine import dry_run_requests, evaluate_prepared
+from evaluator.errors import EvaluatorError, RequestValidationError, UnknownIdError
+from evaluator.ingest.intake import PreparedCall, read_request
+from evaluator.judge.rate_limit import estimate_tokens
+from evaluator.judge.schema import Judge
+from evaluator.store.calls import Store
+from evaluator.store.reruns import RerunItem, RerunStore, RunInfo
+from evaluator.store.rows import merged
+from evaluator.store.types import CallFilter, CallNotFoundError
+
+__all__ = [
+    "DryRunEstimate",
+    "Progress",
+    "ReevaluateError",
+    "Reevaluation",
+    "RunOptions",
+    "Selection",
+    "choose_metrics",
+    "close_run",
+    "dry_run",
+    "open_run",
+    "select_calls",
+    "start_run",
+]
+
+PAGE = 500
+
+
+class ReevaluateError(EvaluatorError):
+    """A re-evaluation that cannot start: bad selection, unknown run or metric."""
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which stored calls: filters, explicit ids, then a sample (N, or P %, seeded)."""
+
+    agent_id: int | None = None
+    occurred_from: datetime | None = None
+    occurred_to: datetime | None = None
+    status: str | None = None
+    call_ids: tuple[int, ...] = ()
+    sample: int | None = None
+    percent: float | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.sample is not None and self.percent is not None:
+            raise ReevaluateError("--sample and --percent: give one, not both")
+        if self.sample is not None and self.sample < 1:
+            raise ReevaluateError(f"--sample: expected a count of at least 1, got {self.sample}")
+        if self.percent is not None and not 0 < self.percent <= 100:
+            raise ReevaluateError(
+                f"--percent: expected more than 0 and up to 100, got {self.percent}"
+            )
+
+    def where(self) -> CallFilter:
+        return CallFilter(agent_id=self.agent_id, occurred_from=self.occurred_from,
+                          occurred_to=self.occurred_to, status=self.status)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What a run does; stored with it so ``--resume`` does the same."""
+
+    selection: Selection
+    metrics: tuple[str, ...] = ("stale",)  # ("all",), ("stale",) or metric ids
+    apply: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        sel = data["selection"]
+        for name in ("occurred_from", "occurred_to"):
+            sel[name] = sel[name].isoformat() if sel[name] else None
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RunOptions:
+        sel = dict(data["selection"])
+        for name in ("occurred_from", "occurred_to"):
+            sel[name] = datetime.fromisoformat(sel[name]) if sel[name] else None
+        sel["call_ids"] = tuple(sel["call_ids"])
+        return cls(Selection(**sel), tuple(data["metrics"]), bool(data["apply"]))
+
+
+def _score(seed: int, pk: int) -> float:
+    """A stable pseudo-random number in [0, 1) for a call: the same seed, the same sample."""
+    digest = hashlib.sha256(f"{seed}:{pk}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def _matching(store: Store, selection: Selection) -> Iterator[int]:
+    where = selection.where()
+    if selection.call_ids:
+        wanted = sorted(set(selection.call_ids))
+        for start in range(0, len(wanted), PAGE):
+            chunk = wanted[start : start + PAGE]
+            found = set(store.call_ids(where, after_id=chunk[0] - 1, limit=len(chunk) * 4))
+            missing = [pk for pk in chunk if pk not in found and not _exists(store, pk)]
+            if missing:
+                raise CallNotFoundError(missing)
+            yield from (pk for pk in chunk if pk in found)
+        return
+    after = 0
+    while page := store.call_ids(where, after_id=after, limit=PAGE):
+        yield from page
+        after = page[-1]
+
+
+def _exists(store: Store, pk: int) -> bool:
+    try:
+        store.stored_request(pk)
+    except CallNotFoundError:
+        return False
+    return True
+
+
+def select_calls(store: Store, selection: Selection) -> Iterator[list[int]]:
+    """The selected call ids, ascending, in pages. A percentage keeps each call whose seeded
+    score is under it (streaming); a sample of N keeps the N lowest scores (O(N) memory)."""
+    ids = _matching(store, selection)
+    if selection.percent is not None:
+        share = selection.percent / 100
+        ids = (pk for pk in ids if _score(selection.seed, pk) < share)
+    if selection.sample is not None:
+        lowest: list[tuple[float, int]] = []
+        for pk in ids:
+            item = (-_score(selection.seed, pk), pk)
+            if len(lowest) < selection.sample:
+                heapq.heappush(lowest, item)
+            elif item > lowest[0]:
+                heapq.heapreplace(lowest, item)
+        ids = iter(sorted(pk for _, pk in lowest))
+    page: list[int] = []
+    for pk in ids:
+        page.append(pk)
+        if len(page) == PAGE:
+            yield page
+            page = []
+    if page:
+        yield page
+
+
+def choose_metrics(
+    item_request: dict[str, Any], current: list[MetricResult], definitions: Definitions,
+    choice: tuple[str, ...], model: str,
+) -> list[str] | None:  # fmt: skip
+    """The metric ids to judge for one call: ``None`` = all the agent's metrics, ``[]`` =
+    nothing to do. Stale = a stored result whose metric version (or, for an LLM metric, the
+    model that judged it) differs from the current one; results of metrics no longer
+    defined are left alone."""
+    if choice == ("all",):
+        return None
+    catalogue = definitions.catalogue
+    if choice != ("stale",):
+        return list(choice)
+    stale = []
+    for result in current:
+        metric = catalogue.metrics.get(result.id)
+        if metric is None:
+            continue
+        judged_by = result.model if metric.is_llm else None  # None: never reached the judge
+        if result.version != metric.full_version or (judged_by and judged_by != model):
+            stale.append(metric.id)
+    return stale
+
+
+def prepare(
+    item: RerunItem, definitions: Definitions, choice: tuple[str, ...], model: str
+) -> PreparedCall | None:
+    """The call ready to judge with the chosen metrics, or None when there is nothing to do.
+    Raises ``RequestValidationError`` if the stored call no longer fits the definitions."""
+    ids = choose_metrics(item.request, item.current.metrics, definitions, choice, model)
+    request = dict(item.request)
+    if ids is None:
+        request.pop("metric_ids", None)
+    elif not ids:
+        return None
+    else:
+        request["metric_ids"] = ids
+    return read_request(request, definitions.catalogue)
+
+
+def check_metric_choice(choice: tuple[str, ...], definitions: Definitions) -> None:
+    """Unknown metric ids fail before anything runs, saying what exists."""
+    if choice in (("all",), ("stale",)):
+        return
+    for wanted in choice:
+        try:
+            definitions.catalogue.metric(wanted)
+        except UnknownIdError as exc:
+            raise ReevaluateError(f"--metrics: {exc}") from None
+
+
+def start_run(store: Store, options: RunOptions, definitions: Definitions) -> str:
+    """Store a new run and its selected calls; returns the run id."""
+    check_metric_choice(options.metrics, definitions)
+    run_id = uuid.uuid4().hex[:12]
+    runs = RerunStore(store)
+    runs.create_run(run_id, options.to_json())
+    for page in select_calls(store, options.selection):
+        runs.add_items(run_id, page)
+    runs.set_status(run_id, "running")
+    return run_id
+
+
+@dataclass
+class Progress:
+    """What a run has done so far (for the progress bar and the final summary)."""
+
+    total: int = 0
+    done: int = 0
+    skipped: int = 0
+    failed: int = 0
+    usage: Usage = field(default_factory=Usage)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def finished(self) -> int:
+        return self.done + self.skipped + self.failed
+
+
+@dataclass
+class Reevaluation:
+    """Runs (or resumes) a stored run with a judge; ``on_progress`` is told after each call.
+    With ``shard=(k, n)`` it judges only its share of the run (see ``judge_share``)."""
+
+    store: Store
+    definitions: Definitions
+    judge: Judge
+    concurrency: int = 8
+    on_progress: Callable[[Progress], None] | None = None
+    progress: Progress = field(default_factory=Progress)
+    shard: tuple[int, int] | None = None
+    _writer: _ResultWriter | None = field(default=None, init=False, repr=False)
+
+    async def run(self, run_id: str) -> Progress:
+        """The whole run in this process: requeue failures, judge what is pending, finish."""
+        runs = RerunStore(self.store)
+        info = await asyncio.to_thread(open_run, runs, run_id, self.progress)
+        await self._judge_pending(runs, run_id, RunOptions.from_json(info.options))
+        await asyncio.to_thread(close_run, runs, run_id, self.progress)
+        return self.progress
+
+    async def judge_share(self, run_id: str) -> Progress:
+        """Judge this worker's pending calls only; the parent process opens and closes the
+        run. ``progress`` counts this share's calls."""
+        runs = RerunStore(self.store)
+        info = await asyncio.to_thread(runs.run, run_id)
+        if info is None:
+            raise ReevaluateError(f"no re-evaluation run {run_id!r}")
+        await self._judge_pending(runs, run_id, RunOptions.from_json(info.options))
+        return self.progress
+
+    async def _judge_pending(self, runs: RerunStore, run_id: str, options: RunOptions) -> None:
+        queue: asyncio.Queue[RerunItem | None] = asyncio.Queue(maxsize=self.concurrency * 2)
+        writer = self._writer = _ResultWriter(runs, run_id, options.apply, self.progress)
+        workers = [
+            asyncio.create_task(self._worker(runs, run_id, options, queue))
+            for _ in range(self.concurrency)
+        ]
+        workers.append(writer.start())
+        try:
+            after = 0
+            while page := await asyncio.to_thread(
+                runs.pending, run_id, after_pk=after, limit=PAGE, shard=self.shard
+            ):
+                for item in page:
+                    await _put(queue, item, workers)
+                after = page[-1].call_pk
+            for _ in range(self.concurrency):
+                await _put(queue, None, workers)
+            await asyncio.gather(*workers[:-1])
+        finally:
+            for task in workers[:-1]:
+                task.cancel()
+            await asyncio.gather(*workers[:-1], return_exceptions=True)
+            await writer.close()  # what was judged (and paid for) is stored, even now
+
+    async def _worker(
+        self, runs: RerunStore, run_id: str, options: RunOptions,
+        queue: asyncio.Queue[RerunItem | None],
+    ) -> None:  # fmt: skip
+        while (item := await queue.get()) is not None:
+            await self._one(runs, run_id, options, item)
+            if self.on_progress is not None:
+                self.on_progress(self.progress)
+
+    async def _one(
+        self, runs: RerunStore, run_id: str, options: RunOptions, item: RerunItem
+    ) -> None:
+        try:
+            prepared = prepare(item, self.definitions, options.metrics, self.judge.model)
+        except RequestValidationError as exc:
+            self.progress.failed += 1
+            await asyncio.to_thread(runs.finish_item, run_id, item, "failed", str(exc.errors))
+            return
+        if prepared is None:
+            self.progress.skipped += 1
+            await asyncio.to_thread(runs.finish_item, run_id, item, "skipped", None)
+            return
+        evaluation = await evaluate_prepared(
+            prepared, judge=self.judge, renderer=self.definitions.renderer
+        )
+        if evaluation.usage is not None:
+            self.progress.usage = self.progress.usage.plus(evaluation.usage)
+        if evaluation.evaluation_status == "failed":
+            self.progress.failed += 1
+            self.progress.errors.append(f"call {item.call_pk}: {evaluation.error_message}")
+            await asyncio.to_thread(
+                runs.finish_item, run_id, item, "failed", evaluation.error_message
+            )
+            return
+        assert self._writer is not None  # set by _judge_pending, which runs the workers
+        self._writer.add(item, evaluation, _to_store(item.current, evaluation, options.apply))
+
+
+def open_run(runs: RerunStore, run_id: str, progress: Progress) -> RunInfo:
+    """Start (or resume) a run: its counts so far into ``progress``; failed calls pending
+    again (a judge that was down, say)."""
+    info = runs.run(run_id)
+    if info is None:
+        raise ReevaluateError(f"no re-evaluation run {run_id!r}")
+    progress.total = sum(info.states.values())
+    progress.done = info.states.get("done", 0)
+    progress.skipped = info.states.get("skipped", 0)
+    runs.requeue_failed(run_id)
+    return info
+
+
+def close_run(runs: RerunStore, run_id: str, progress: Progress) -> None:
+    """Mark the run finished; the stored counts are the truth (a write may have raced a
+    kill, or been refused because another process stored the call first)."""
+    runs.set_status(run_id, "finished")
+    final = runs.run(run_id)
+    if final is not None:
+        states = final.states
+        progress.done, progress.skipped = states.get("done", 0), states.get("skipped", 0)
+        progress.failed = states.get("failed", 0)
+
+
+@dataclass
+class _ResultWriter:
+    """Stores judged calls in batches, one transaction per batch, off the event loop: a
+    commit per call serialized every worker behind the database. Whatever accumulates while
+    a batch is written goes in the next. A call is written whole or not at all; one lost
+    with an unwritten batch is judged again on resume, from the judgment cache."""
+
+    runs: RerunStore
+    run_id: str
+    apply: bool
+    progress: Progress
+    batch: int = 200
+    _waiting: list[tuple[RerunItem, CallEvaluation, list[MetricResult]]] = field(
+        default_factory=list
+    )
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _closing: bool = False
+    _task: asyncio.Task[None] | None = None
+
+    def start(self) -> asyncio.Task[None]:
+        self._task = asyncio.create_task(self._run())
+        return self._task
+
+    def add(self, item: RerunItem, evaluation: CallEvaluation, metrics: list[MetricResult]) -> None:
+        self._waiting.append((item, evaluation, metrics))
+        self._wake.set()
+
+    async def close(self) -> None:
+        """Write what is waiting, then stop; raises what made a write fail."""
+        self._closing = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._waiting:
+                chunk = self._waiting[: self.batch]
+                stored = await asyncio.to_thread(
+                    self.runs.store_results, self.run_id, chunk, make_current=self.apply
+                )
+                del self._waiting[: len(chunk)]
+                self.progress.done += stored
+            if self._closing:
+                return
+
+
+def _to_store(current: CallEvaluation, new: CallEvaluation, apply: bool) -> list[MetricResult]:
+    """The judged metrics; when applied, merged into the call's other current results."""
+    return merged(current.metrics, new.metrics) if apply else new.metrics
+
+
+async def _put(
+    queue: asyncio.Queue[RerunItem | None], item: RerunItem | None,
+    workers: list[asyncio.Task[None]],
+) -> None:  # fmt: skip
+    """Queue an item, but surface a worker's crash instead of waiting on a full queue."""
+    put = asyncio.ensure_future(queue.put(item))
+    while not put.done():
+        await asyncio.wait([put, *workers], return_when=asyncio.FIRST_COMPLETED)
+        for task in workers:
+            if task.done() and task.exception() is not None:
+                put.cancel()
+                raise task.exception()  # type: ignore[misc]
+
+
+@dataclass(frozen=True)
+class DryRunEstimate:
+    calls: int
+    skipped: int
+    invalid: int
+    requests: int
+    cached_requests: int
+    tokens: int
+    cost_usd: float | None
+
+
+async def dry_run(
+    store: Store, options: RunOptions, definitions: Definitions, judge: Judge
+) -> DryRunEstimate:
+    """What a run would take, from the rendered requests, without calling any model. Cost is
+    priced at what the same calls' stored results cost per token (unknown if none did)."""
+    check_metric_choice(options.metrics, definitions)
+    runs = RerunStore(store)
+    key_of = getattr(judge, "key", None)
+    backend = getattr(judge, "backend", None)
+    calls = skipped = invalid = requests = cached = tokens = 0
+    priced_tokens, priced_cost = 0, 0.0
+    for page in select_calls(store, options.selection):
+        for item in await asyncio.to_thread(runs.items, page):
+            usage = item.current.usage
+            if usage and usage.cost_usd is not None and usage.prompt_tokens:
+                priced_tokens += usage.prompt_tokens + usage.completion_tokens
+                priced_cost += usage.cost_usd
+            try:
+                prepared = prepare(item, definitions, options.metrics, judge.model)
+            except RequestValidationError:
+                invalid += 1
+                continue
+            if prepared is None:
+                skipped += 1
+                continue
+            calls += 1
+            for request in dry_run_requests(prepared, definitions.renderer):
+                if callable(key_of) and backend is not None and await backend.get(key_of(request)):
+                    cached += 1
+                    continue
+                requests += 1
+                tokens += estimate_tokens(request)
+    cost = tokens * priced_cost / priced_tokens if priced_tokens else None
+    return DryRunEstimate(calls, skipped, invalid, requests, cached, tokens, cost)

@@ -1,0 +1,3 @@
+"""Judge prompts under regression tests: golden sets, recorded answers, agreement statistics and
+reports.
+"""

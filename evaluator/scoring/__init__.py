@@ -1,0 +1,2 @@
+"""From the judge's answers to results: triggers that decide applicability, and the success
+rubric."""

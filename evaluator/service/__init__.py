@@ -1,0 +1,3 @@
+"""The observe service: the FastAPI app, its routes, request bodies, limits, background worker and
+webhook.
+"""

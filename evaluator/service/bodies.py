@@ -1,0 +1,170 @@
+"""Reading an observe request off the wire: JSON or multipart, into a call ready to store.
+
+The body is kept as received (JSON text; multipart fields re-encoded as JSON) with a hash
+for idempotency: a byte-identical JSON re-post hashes the same. Strings may not contain NUL
+(PostgreSQL cannot store it) and JSON may not contain NaN or Infinity: both are 400s here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.datastructures import UploadFile
+from starlette.requests import ClientDisconnect, Request
+
+from evaluator.catalogue.definitions import Catalogue
+from evaluator.contract import ObserveRequest
+from evaluator.errors import RequestValidationError
+from evaluator.ingest.intake import read_request
+from evaluator.scoring.rubric import format_duration
+from evaluator.store.calls import NewCall, Recording
+
+__all__ = ["OBSERVE_BODY", "ObserveBody", "read_observe_body", "stored_call"]
+
+# Form fields that carry JSON when posted as multipart/form-data.
+JSON_FORM_FIELDS = ("transcript_json", "metadata", "dynamic_variables", "redact_fields")
+RECORDING_FIELD = "voice_recording"
+
+_schema = ObserveRequest.model_json_schema()
+_multipart_schema = {
+    **_schema,
+    "properties": {
+        **_schema["properties"],
+        RECORDING_FIELD: {"type": "string", "format": "binary"},
+    },
+}
+OBSERVE_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": _schema},
+            "multipart/form-data": {"schema": _multipart_schema},
+        },
+    }
+}
+
+
+@dataclass(frozen=True)
+class ObserveBody:
+    data: dict[str, Any]
+    text: str
+    sha256: str
+    recording: Recording | None
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _invalid(message: str) -> RequestValidationError:
+    return RequestValidationError({"non_field_errors": [message]})
+
+
+async def read_observe_body(request: Request, max_bytes: int) -> ObserveBody:
+    """The request's fields, whichever content type carried them."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    try:
+        if content_type == "multipart/form-data":
+            body = await _multipart(request, max_bytes)
+        elif content_type in ("application/json", ""):
+            raw = await request.body()
+            data = _json(raw.decode("utf-8", errors="strict"), "body")
+            body = ObserveBody(data, raw.decode(), hashlib.sha256(raw).hexdigest(), None)
+        else:
+            raise _invalid(f"unsupported content type {content_type!r}: send application/json "
+                           "or multipart/form-data")  # fmt: skip
+    except UnicodeDecodeError:
+        raise _invalid("body is not valid UTF-8") from None
+    except ClientDisconnect:
+        raise _invalid("the client disconnected before sending the whole body") from None
+    if not isinstance(body.data, dict):
+        raise _invalid("expected a JSON object")
+    _reject_nul(body.data)
+    return body
+
+
+def _json(text: str, where: str) -> Any:
+    try:
+        return json.loads(text, parse_constant=_no_constants)
+    except (json.JSONDecodeError, ValueError) as exc:
+        raise RequestValidationError({where if where != "body" else "non_field_errors":
+                                      [f"{where} is not valid JSON: {exc}"]}) from None  # fmt: skip
+
+
+async def _multipart(request: Request, max_bytes: int) -> ObserveBody:
+    form = await request.form(max_files=1, max_fields=100, max_part_size=max_bytes)
+    data: dict[str, Any] = {}
+    recording = None
+    for key in dict.fromkeys(form.keys()):
+        values = form.getlist(key)
+        if key == RECORDING_FIELD:
+            upload = values[0]
+            if not isinstance(upload, UploadFile):
+                raise RequestValidationError({key: ["expected an uploaded audio file"]})
+            audio = await upload.read()
+            recording = Recording(upload.filename, upload.content_type,
+                                  hashlib.sha256(audio).hexdigest(), audio)  # fmt: skip
+            continue
+        texts = [v for v in values if isinstance(v, str)]
+        if len(texts) != len(values):
+            raise RequestValidationError({key: ["expected a text field, not a file"]})
+        data[key] = _form_value(key, texts)
+    canonical = json.dumps(data, sort_keys=True, ensure_ascii=False)
+    digest = hashlib.sha256(canonical.encode())
+    if recording is not None:
+        digest.update(recording.sha256.encode())
+    return ObserveBody(data, canonical, digest.hexdigest(), recording)
+
+
+def _form_value(key: str, texts: list[str]) -> Any:
+    if key == "redact_fields" and len(texts) > 1:
+        return texts
+    text = texts[-1]
+    if key in JSON_FORM_FIELDS and not (key == "redact_fields" and not text.startswith("[")):
+        return _json(text, key)
+    if key == "redact_fields":
+        return [p.strip() for p in text.split(",") if p.strip()]
+    return text
+
+
+def _reject_nul(data: dict[str, Any]) -> None:
+    errors = {key: ["text may not contain the NUL character (\\u0000)"]
+              for key, value in data.items() if _has_nul(key) or _has_nul(value)}  # fmt: skip
+    if errors:
+        raise RequestValidationError(errors)
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def stored_call(body: ObserveBody, catalogue: Catalogue) -> NewCall:
+    """Validate the call completely (raises the field-keyed error) and shape it for the store."""
+    prepared = read_request(body.data, catalogue)
+    request, transcript = prepared.request, prepared.transcript
+    return NewCall(
+        call_id=request.call_id,
+        agent_id=prepared.agent.id,
+        agent_name=prepared.agent.name,
+        trace_id=request.trace_id,
+        # Nothing a caller asked to redact is stored: the redacted request replaces the body.
+        # The hash stays the raw body's, so an identical re-post is still recognised.
+        body=json.dumps(prepared.stored_request()) if request.redact_fields else body.text,
+        body_hash=body.sha256,
+        request=request.model_dump(mode="json"),
+        occurred_at=request.timestamp or datetime.now(UTC),
+        duration=format_duration(transcript.duration_seconds),
+        transcript_text=transcript.to_text(),
+        transcript_object=transcript.to_object(),
+        recording=body.recording,
+    )

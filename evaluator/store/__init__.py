@@ -1,0 +1,3 @@
+"""Storage: every table in one metadata, sessions, calls, re-evaluation runs, judgments and
+migrations.
+"""
