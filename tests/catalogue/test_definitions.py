@@ -12,7 +12,7 @@ from evaluator.catalogue.definitions import load_catalogue
 from evaluator.config import Settings
 from evaluator.errors import DefinitionError, UnknownIdError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def write(folder: Path, name: str, text: str) -> Path:

@@ -7,7 +7,7 @@ import pytest
 
 from evaluator.bootstrap import Definitions
 from evaluator.computed.registry import validate_params
-from tests.metrics.helpers import agent, call, caller, compute, tool_call, tool_result
+from tests.computed.helpers import agent, call, caller, compute, tool_call, tool_result
 
 
 def test_tool_call_success_when_every_call_returns_cleanly(definitions: Definitions) -> None:

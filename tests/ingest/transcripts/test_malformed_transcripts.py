@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from transcript_payloads import read_payload
 
 from evaluator.errors import TranscriptFormatError
 from evaluator.ingest.transcripts import ParseOptions, known_formats, parse_transcript
+from tests.ingest.transcripts.transcript_payloads import read_payload
 
 Key = str | int
 

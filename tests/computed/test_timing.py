@@ -9,7 +9,7 @@ from evaluator.computed.base import NO_TIMESTAMPS
 from evaluator.computed.overlap import silence_stretches
 from evaluator.computed.registry import run_computed
 from evaluator.transcript import AGENT, CALLER
-from tests.metrics.helpers import agent, call, caller, compute
+from tests.computed.helpers import agent, call, caller, compute
 
 # 0.0-4.0 agent; 4.0-7.0 caller (back-to-back: no interruption); 7.5-12.0 agent;
 # 10.0-13.0 caller cuts in (user interrupts AI; the agent stops 2.0 s later, at 12.0);

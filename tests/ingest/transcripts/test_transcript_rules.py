@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from transcript_payloads import read_payload
 
 from evaluator.errors import TranscriptFormatError
 from evaluator.ingest.transcripts import ParseOptions, detect_format, parse_transcript
 from evaluator.transcript import AGENT, CALLER
+from tests.ingest.transcripts.transcript_payloads import read_payload
 
 
 def roles(payload: Any, name: str, options: ParseOptions | None = None) -> list[str]:

@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from transcript_payloads import EXPECTED, PAYLOADS, read_payload
 from typer.testing import CliRunner
 
 from evaluator.cli.main import app
+from tests.ingest.transcripts.transcript_payloads import EXPECTED, PAYLOADS, read_payload
 
-EXAMPLES = Path(__file__).parents[2] / "examples" / "transcripts"
+EXAMPLES = Path(__file__).parents[3] / "examples" / "transcripts"
 runner = CliRunner()
 
 
@@ -91,7 +91,7 @@ def test_request_errors_are_keyed_under_transcript_json() -> None:
     from evaluator.errors import RequestValidationError
     from evaluator.ingest.intake import read_request
 
-    root = Path(__file__).parents[2]
+    root = Path(__file__).parents[3]
     catalogue = load_catalogue([root / "metrics"], [root / "agents"], [root / "prompts"])
     payload = read_payload("retell_get_call.json")
     payload["transcript_with_tool_calls"][1]["role"] = "customer"

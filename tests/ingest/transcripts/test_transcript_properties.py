@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from transcript_payloads import PAYLOADS, read_payload
 
 from evaluator.errors import TranscriptFormatError
 from evaluator.ingest.transcripts import (
@@ -20,6 +19,7 @@ from evaluator.ingest.transcripts import (
     parse_transcript,
 )
 from evaluator.transcript import Transcript
+from tests.ingest.transcripts.transcript_payloads import PAYLOADS, read_payload
 
 FORMATS = [*(n for n in known_formats() if n != "vocera"), "auto"]  # vocera is cekura
 Path = tuple[str | int, ...]

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from transcript_payloads import EXPECTED, PAYLOADS, read_payload
 
 from evaluator.ingest.transcripts import detect_format, parse_transcript
+from tests.ingest.transcripts.transcript_payloads import EXPECTED, PAYLOADS, read_payload
 
 CASES = sorted(p.name for p in PAYLOADS.glob("*.json"))
 
@@ -42,7 +42,7 @@ def test_auto_detects_exactly_the_payloads_provider(name: str) -> None:
 
 
 def test_existing_example_calls_are_detected_as_their_declared_type() -> None:
-    examples = Path(__file__).parents[2] / "examples"
+    examples = Path(__file__).parents[3] / "examples"
     requests = sorted(examples.glob("*/*.json"))
     assert requests
     for path in requests:
