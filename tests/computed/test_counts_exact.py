@@ -10,7 +10,7 @@ import pytest
 from evaluator.bootstrap import Definitions
 from evaluator.computed.base import Computed
 from evaluator.computed.registry import validate_params
-from evaluator.transcript import TOOL_RESULT, Turn
+from evaluator.transcript import TOOL_CALL, TOOL_RESULT, ToolData, Turn
 from tests.computed.helpers import agent, call, caller, compute, tool_call, tool_result
 
 
@@ -29,6 +29,14 @@ def test_failed_tools_are_listed_with_their_times(definitions: Definitions) -> N
     assert compute(definitions, "tool_call_success", transcript) == Computed(
         value=False, explanation=summary, details=details
     )
+
+
+def test_a_nameless_failed_tool_is_called_tool(definitions: Definitions) -> None:
+    # Cekura and ElevenLabs tool data may leave the name out: the summary says "tool", not
+    # "None".
+    nameless = Turn(role=TOOL_CALL, start_time=7.0, data=ToolData(id="c"))
+    summary = compute(definitions, "tool_call_errors", call(nameless)).explanation
+    assert summary == "1 tool calls, 0 errors, 1 without result: [00:07] tool"
 
 
 def test_clean_tools_have_a_bare_summary(definitions: Definitions) -> None:
