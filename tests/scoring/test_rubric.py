@@ -90,6 +90,19 @@ def test_unknown_without_a_failing_rule_leaves_success_unknown() -> None:
     failed = MetricResult(id="relevancy", name="R", type="boolean", outcome="failed")
     outcome = apply_rubric(rules, {"csat": scored("csat", 90), "relevancy": failed})
     assert outcome.success is None
+    assert outcome.reasons == (
+        "holds: csat gte 70 (value 90)",
+        "unknown relevancy eq True: the metric failed to evaluate",
+    )
+
+
+def test_a_failed_metric_does_not_stop_the_rules_after_it() -> None:
+    rules = [RubricRule(metric="relevancy", op="eq", value=True),
+             RubricRule(metric="csat", op="gte", value=70)]  # fmt: skip
+    failed = MetricResult(id="relevancy", name="R", type="boolean", outcome="failed")
+    outcome = apply_rubric(rules, {"relevancy": failed, "csat": scored("csat", 60)})
+    assert outcome.success is False  # the csat rule after it still fails the call
+    assert outcome.reasons[1] == "fails: csat gte 70 (value 60)"
 
 
 def test_every_rule_skipped_or_none_at_all_counts_as_success() -> None:

@@ -15,6 +15,9 @@ from evaluator.scoring.triggers import (
 def test_a_malformed_expression_is_refused_with_where() -> None:
     with pytest.raises(ValueError, match=r"^trigger expression is not valid: unmatched '\)' at column 2$"):  # fmt: skip
         check_expression("x)")
+    # a statement is not an expression, however valid as Python
+    with pytest.raises(ValueError, match=r"^trigger expression is not valid: invalid syntax at column 3$"):  # fmt: skip
+        check_expression("x = 1")
     check_expression('call_ended_reason == "agent-ended-call"')  # valid: no error
 
 
