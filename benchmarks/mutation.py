@@ -65,7 +65,7 @@ FOCUS: dict[str, tuple[str, ...]] = {
 _NAME = re.compile(r"^(?P<module>[\w.]+)\.x(?:ǁ(?P<cls>\w+)ǁ|_)(?P<func>\w+?)__mutmut_\d+$")
 
 
-def _copy_tree(target: Path) -> None:
+def copy_tree(target: Path) -> None:
     """The tracked and untracked (not ignored) files of the work tree."""
     listed = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
@@ -109,7 +109,7 @@ def run_group(name: str, group: Group, children: int, show: bool, keep: Path | N
     """Mutate the group in a fresh copy, print its figures; True when nothing survived."""
     tree = Path(tempfile.mkdtemp(prefix=f"mutation-{name}-"))
     try:
-        _copy_tree(tree)
+        copy_tree(tree)
         _configure(tree, group)
         env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
         mutmut = [sys.executable, "-m", "mutmut"]
