@@ -44,10 +44,9 @@ GROUPS: dict[str, Group] = {
     "computed": Group(("evaluator/computed/*",), ("tests/computed",)),
     "rubric": Group(("evaluator/scoring/rubric.py",), ("tests/scoring",)),
     "triggers": Group(("evaluator/scoring/triggers.py",), ("tests/scoring",)),
-    "cache": Group(
-        ("evaluator/judge/cache.py",),
-        ("tests/judge/test_cache_key.py", "tests/reevaluate/test_reevaluate_cache.py"),
-    ),
+    # The key and the hit/miss logic; the SQL and Redis backends' own tests (in
+    # tests/reevaluate) take minutes per mutant here, so their mutants count as "no tests".
+    "cache": Group(("evaluator/judge/cache.py",), ("tests/judge/test_cache_key.py",)),
     "usage": Group(
         ("evaluator/judge/litellm_judge.py",),
         ("tests/judge/test_judge_usage.py", "tests/judge/test_judge.py"),
@@ -59,7 +58,14 @@ GROUPS: dict[str, Group] = {
 # The functions the issue names inside the two modules that hold more than that: the
 # figures for these are printed on their own line.
 FOCUS: dict[str, tuple[str, ...]] = {
-    "cache": ("judge_description", "judgment_key", "CachingJudge.key"),
+    "cache": (
+        "judge_description",
+        "judgment_key",
+        "CachingJudge.key",
+        "CachingJudge.answer",
+        "_cacheable",
+        "_usage",
+    ),
     "usage": ("_Reply.of", "LiteLLMJudge._usage", "_price_of"),
 }
 _NAME = re.compile(r"^(?P<module>[\w.]+)\.x(?:ǁ(?P<cls>\w+)ǁ|_)(?P<func>\w+?)__mutmut_\d+$")
