@@ -14,12 +14,13 @@ from pathlib import Path
 from evaluator.catalogue.definitions import Catalogue, load_catalogue
 from evaluator.config import Settings
 from evaluator.errors import DefinitionError, PromptError
+from evaluator.judge.cache import CacheMode, CacheUnavailableError, JudgmentBackend
 from evaluator.judge.messages import CALL_TEMPLATE, SYSTEM_TEMPLATE
 from evaluator.judge.schema import Judge
 from evaluator.judge.templates import PromptRenderer
 from evaluator.scoring.triggers import check_expression
 
-__all__ = ["Definitions", "load_definitions", "open_judge"]
+__all__ = ["Definitions", "load_definitions", "open_backend", "open_judge"]
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ def load_definitions(settings: Settings) -> Definitions:
 def open_judge(settings: Settings) -> Iterator[tuple[Judge, str | None]]:
     """The configured judge behind the judgment cache (``settings.cache``), and a notice to
     show users (set when it is the offline model)."""
-    from evaluator.judge.cache import CachingJudge, open_backend
+    from evaluator.judge.cache import CachingJudge
 
     default_url = settings.database_url if settings.cache == "sql" else "redis://127.0.0.1:6379/0"
     with (
@@ -122,3 +123,26 @@ def _open_uncached_judge(settings: Settings) -> Iterator[tuple[Judge, str | None
             ),
             OFFLINE_NOTICE,
         )
+
+
+@contextlib.contextmanager
+def open_backend(mode: CacheMode, url: str) -> Iterator[JudgmentBackend | None]:
+    """The judgment cache's backend for ``mode`` (``None`` when off); closed on exit."""
+    if mode == "off":
+        yield None
+        return
+    if mode == "redis":
+        from evaluator.judge.cache import RedisBackend
+
+        yield RedisBackend(url)
+        return
+    from evaluator.store.judgments import SqlBackend
+
+    try:
+        backend = SqlBackend(url)
+    except Exception as exc:  # unreachable database, bad URL: name it, no traceback
+        raise CacheUnavailableError(f"judgment cache: database {url!r}: {exc}") from exc
+    try:
+        yield backend
+    finally:
+        backend.close()

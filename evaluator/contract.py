@@ -243,3 +243,17 @@ def field_errors(exc: ValidationError) -> dict[str, list[str]]:
                 message = f"item {'.'.join(loc[1:])}: {message}"
         errors.setdefault(field, []).append(message)
     return errors
+
+
+def apply_overrides(request: dict[str, Any], overrides: dict[str, Any] | None) -> dict[str, Any]:
+    """The request a call is evaluated with: as received, with later-set fields (a PATCH)
+    replacing the received ones at the top level."""
+    return {**request, **(overrides or {})}
+
+
+def merged_results(previous: list[MetricResult], new: list[MetricResult]) -> list[MetricResult]:
+    """``previous`` with each metric judged again replaced in place by its new result, and
+    metrics judged for the first time appended."""
+    fresh = {m.id: m for m in new}
+    kept = [fresh.pop(m.id, m) for m in previous]
+    return [*kept, *fresh.values()]

@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from evaluator.bootstrap import Definitions
-from evaluator.contract import CallEvaluation, MetricResult, Usage
+from evaluator.contract import CallEvaluation, MetricResult, Usage, merged_results
 from evaluator.engine import dry_run_requests, evaluate_prepared
 from evaluator.errors import EvaluatorError, RequestValidationError, UnknownIdError
 from evaluator.ingest.intake import PreparedCall, read_request
@@ -29,7 +29,6 @@ from evaluator.judge.rate_limit import estimate_tokens
 from evaluator.judge.schema import Judge
 from evaluator.store.calls import Store
 from evaluator.store.reruns import RerunItem, RerunStore, RunInfo
-from evaluator.store.rows import merged
 from evaluator.store.types import CallFilter, CallNotFoundError
 
 __all__ = [
@@ -413,7 +412,7 @@ class _ResultWriter:
 
 def _to_store(current: CallEvaluation, new: CallEvaluation, apply: bool) -> list[MetricResult]:
     """The judged metrics; when applied, merged into the call's other current results."""
-    return merged(current.metrics, new.metrics) if apply else new.metrics
+    return merged_results(current.metrics, new.metrics) if apply else new.metrics
 
 
 async def _put(

@@ -11,6 +11,7 @@ from fastapi.security import APIKeyHeader
 
 from evaluator.bootstrap import Definitions
 from evaluator.config import Settings
+from evaluator.contract import apply_overrides
 from evaluator.errors import EvaluatorError
 from evaluator.ingest.intake import read_request
 from evaluator.service.schemas import MAX_ID
@@ -68,7 +69,8 @@ class Service:
 
     def check_overrides(self, pk: int, overrides: dict[str, Any]) -> None:
         """Validate a call's request with new field values, as a new observe request would be."""
-        read_request({**self.store.stored_request(pk), **overrides}, self.definitions.catalogue)
+        request = apply_overrides(self.store.stored_request(pk), overrides)
+        read_request(request, self.definitions.catalogue)
 
     def running_worker(self) -> EvaluationWorker:
         if self.worker is None:

@@ -163,3 +163,43 @@ class ReviewRow(Base):
     feedback: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class JudgmentRow(Base):
+    __tablename__ = "judgments"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    model: Mapped[str] = mapped_column(String(255))
+    raw_completion: Mapped[str] = mapped_column(Text)
+    usage: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RerunRow(Base):
+    __tablename__ = "reevaluation_runs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    options: Mapped[dict[str, Any]] = mapped_column(JSON)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RerunItemRow(Base):
+    __tablename__ = "reevaluation_items"
+
+    run_id: Mapped[str] = mapped_column(
+        ForeignKey("reevaluation_runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    call_pk: Mapped[int] = mapped_column(
+        ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True
+    )
+    # pending -> done (new results stored) | skipped (nothing to do) | failed (with error)
+    state: Mapped[str] = mapped_column(String(16))
+    before_evaluation_id: Mapped[int | None] = mapped_column(Integer)
+    after_evaluation_id: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_reevaluation_items_state", "run_id", "state", "call_pk"),)

@@ -1,0 +1,117 @@
+"""The database handle every store class builds on: engine, sessions, migrations, and one
+writer lock per SQLite file.
+
+SQLite has one writer at a time. Threads of this process that write the same file queue on
+one lock instead of waiting on the file lock (which times out after 30 s); the lock is per
+database file, not per ``Database`` object, so the judgment cache's handle and the store's
+handle on the same file take turns instead of racing each other.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+__all__ = ["MIGRATIONS", "Database", "now", "writer_lock"]
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+# Process-wide by nature: a lock shared by every handle on the same SQLite file.
+_FILE_LOCKS: dict[str, threading.Lock] = {}
+_FILE_LOCKS_GUARD = threading.Lock()
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def writer_lock(url: str) -> threading.Lock | None:
+    """The lock of a SQLite database (one per file; each in-memory database its own), or
+    None for servers that handle concurrent writers themselves."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database or ""
+    if database in ("", ":memory:"):
+        return threading.Lock()
+    key = str(Path(database).resolve())
+    with _FILE_LOCKS_GUARD:
+        return _FILE_LOCKS.setdefault(key, threading.Lock())
+
+
+class Database:
+    """An engine with sessions: SQLite file by default, PostgreSQL by URL."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine: Engine = _make_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._lock = writer_lock(url)
+        database = make_url(url).database
+        # A SQLite file is in WAL mode (readers beside a writer); an in-memory one is not.
+        self._wal = self._lock is not None and database not in (None, "", ":memory:")
+
+    def upgrade(self) -> None:
+        """Apply the Alembic migrations shipped in the package, up to the newest."""
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
+        with self.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """An ORM session in a transaction, committed on exit."""
+        if self._lock is None:
+            with self._sessions.begin() as session:
+                yield session
+            return
+        with self._lock, self._sessions.begin() as session:
+            yield session
+
+    @contextmanager
+    def connection(self, *, read_only: bool = False) -> Iterator[Connection]:
+        """A Core connection in a transaction (committed on exit). SQLite in WAL mode reads
+        beside a writer, so only writes take the file's lock."""
+        if self._lock is None or (read_only and self._wal):
+            with self.engine.begin() as conn:
+                yield conn
+            return
+        with self._lock, self.engine.begin() as conn:
+            yield conn
+
+    def ping(self) -> None:
+        """Raise if the database cannot be reached."""
+        with self.session() as session:
+            session.execute(select(1))
+
+
+def _make_engine(url: str) -> Engine:
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        if ":memory:" not in url:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    return engine
