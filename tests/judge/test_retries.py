@@ -1,0 +1,115 @@
+"""Boundary tier: how often the judge asks, counted at a loopback server.
+
+The two kinds of retry stay apart (STYLE.md habit 8): a schema-invalid answer is re-asked
+``max_reasks`` times and no more (instructor, whose integer ``max_retries`` means re-asks on
+validation errors from 1.17 on; before that it counted attempts and retried every error, so
+the range is pinned in pyproject.toml); a transport failure is never re-asked by instructor.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from evaluator.errors import JudgeUnavailableError
+from evaluator.judge.litellm_judge import JudgeSettings, LiteLLMJudge
+from evaluator.judge.schema import JudgeRequest
+
+
+class Verdict(BaseModel):
+    reasons: str
+    passed: bool
+
+
+class _Server(ThreadingHTTPServer):
+    status = 200
+    content = "{}"
+    requests = 0
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        self.server.requests += 1
+        body: dict[str, Any] = {
+            "id": "c1", "object": "chat.completion", "created": 0, "model": "stand-in",
+            "choices": [{"index": 0, "finish_reason": "stop",
+                         "message": {"role": "assistant", "content": self.server.content}}],
+            "usage": {"prompt_tokens": 10, "completion_tokens": 2, "total_tokens": 12},
+        }  # fmt: skip
+        if self.server.status != 200:
+            body = {"error": {"message": "stand-in failure", "type": "server_error"}}
+        data = json.dumps(body).encode()
+        self.send_response(self.server.status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *_args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def server() -> Iterator[_Server]:
+    httpd = _Server(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def _judge(server: _Server, **changes: Any) -> LiteLLMJudge:
+    settings = JudgeSettings(
+        model="openai/stand-in", api_base=f"http://127.0.0.1:{server.server_port}/v1",
+        api_key="sk-test", structured_mode="json", timeout=10.0, **changes,
+    )  # fmt: skip
+    return LiteLLMJudge(settings)
+
+
+REQUEST = JudgeRequest("call", [{"role": "user", "content": "judge this"}], Verdict)
+
+
+@pytest.mark.parametrize("max_reasks", [0, 1, 2])
+async def test_an_off_schema_answer_is_re_asked_exactly_max_reasks_times(
+    server: _Server, max_reasks: int
+) -> None:
+    server.content = json.dumps({"reasons": "fine", "passed": "maybe"})  # not a boolean
+    answer = await _judge(server, max_reasks=max_reasks, num_retries=0).answer(REQUEST)
+    assert server.requests == 1 + max_reasks
+    assert answer.attempts == 1 + max_reasks
+    assert "passed" in answer.errors and "passed" not in answer.fields
+
+
+async def test_a_valid_answer_after_one_re_ask_stops_asking(server: _Server) -> None:
+    answers = iter(['{"reasons": "x", "passed": "maybe"}', '{"reasons": "x", "passed": true}'])
+
+    original = _Handler.do_POST
+
+    def do_post(handler: _Handler) -> None:
+        handler.server.content = next(answers, handler.server.content)
+        original(handler)
+
+    _Handler.do_POST = do_post  # type: ignore[method-assign]
+    try:
+        answer = await _judge(server, max_reasks=3, num_retries=0).answer(REQUEST)
+    finally:
+        _Handler.do_POST = original  # type: ignore[method-assign]
+    assert server.requests == 2
+    assert answer.fields["passed"] is True
+
+
+async def test_a_transport_failure_is_not_re_asked(server: _Server) -> None:
+    server.status = 500
+    with pytest.raises(JudgeUnavailableError):
+        await _judge(server, max_reasks=2, num_retries=0).answer(REQUEST)
+    assert server.requests == 1
