@@ -18,11 +18,12 @@ from evaluator.bootstrap import Definitions, load_definitions, open_judge
 from evaluator.cli.common import AgentsOption, ApiBaseOption, ModelOption, err, settings_from
 from evaluator.config import Settings
 from evaluator.errors import EvaluatorError
+from evaluator.reevaluate.estimate import dry_run
 from evaluator.reevaluate.parallel import Limits, check_workers, limited, run_in_processes
 from evaluator.reevaluate.render import rich_table, write_csv, write_html, write_json
 from evaluator.reevaluate.report import build_report
 from evaluator.reevaluate.run import Progress as RunProgress
-from evaluator.reevaluate.run import Reevaluation, RunOptions, Selection, dry_run, start_run
+from evaluator.reevaluate.run import Reevaluation, RunOptions, Selection, start_run
 from evaluator.store.calls import Store
 from evaluator.store.reruns import RerunStore
 

@@ -15,13 +15,13 @@ from evaluator.errors import JudgeUnavailableError
 from evaluator.judge.cache import CachingJudge
 from evaluator.judge.schema import JudgeAnswer, JudgeRequest
 from evaluator.judge.scripted import ScriptedJudge
+from evaluator.reevaluate.estimate import dry_run
 from evaluator.reevaluate.run import (
     ReevaluateError,
     Reevaluation,
     RunOptions,
     Selection,
     choose_metrics,
-    dry_run,
     select_calls,
     start_run,
 )
