@@ -100,7 +100,8 @@ def call_log(
 ) -> CallEvaluation:
     """The call log the API returns: request fields, the current run, the human review."""
     request = request_of(row)
-    reviewed = review is not None and review.status is not None
+    # Any human input counts: a status, feedback, or a vote on one of its metrics.
+    reviewed = review is not None
     feedback = request.get("feedback")
     if review is not None and review.feedback is not None:
         feedback = review.feedback
@@ -112,7 +113,13 @@ def call_log(
         agent_name=row.agent_name,
         duration=row.duration,
         success=run.success if run else None,
-        status=(review.status if reviewed and review else run.status if run else None),
+        status=(
+            review.status
+            if review is not None and review.status is not None
+            else run.status
+            if run
+            else None
+        ),
         is_reviewed=reviewed,
         feedback=feedback,
         metrics=[metric_result(m) for m in results],

@@ -203,3 +203,25 @@ class RerunItemRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_reevaluation_items_state", "run_id", "state", "call_pk"),)
+
+
+class MetricVoteRow(Base):
+    """A person's label on one metric of one call (``mark_metric_vote``, or the review UI):
+    thumbs up/down on the machine's value, the value it should have had, and why. These are
+    the team's own labels: the regression harness reads them as a golden set."""
+
+    __tablename__ = "metric_votes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_pk: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"))
+    metric_id: Mapped[str] = mapped_column(String(100))
+    thumbs_up: Mapped[bool | None] = mapped_column(Boolean)
+    expected_value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    feedback: Mapped[str | None] = mapped_column(Text)
+    # The machine's value when the vote was cast, so agreement is measured against what the
+    # person saw even after a re-evaluation changes it.
+    machine_value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    voter: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_metric_votes_call_metric", "call_pk", "metric_id"),)
