@@ -15,7 +15,7 @@ from evaluator.catalogue.definitions import (
 )
 from evaluator.contract import ObserveRequest, parse_request
 from evaluator.errors import RequestValidationError, TranscriptFormatError, UnknownIdError
-from evaluator.ingest.transcripts import ParseOptions, parse_transcript
+from evaluator.ingest.transcripts import ParseOptions, parse_transcript, transcript_types
 from evaluator.redact.mask import RedactionReport, redact_request, redact_transcript
 from evaluator.transcript import Transcript
 
@@ -49,19 +49,30 @@ def prepare_call(request: ObserveRequest, catalogue: Catalogue) -> PreparedCall:
     if agent is not None:
         metrics = _select_metrics(request, agent, catalogue, errors)
     transcript = Transcript()
+    if request.transcript_type not in transcript_types():
+        known = ", ".join(transcript_types())
+        errors.setdefault("transcript_type", []).append(
+            f"expected one of {known}; got {request.transcript_type!r}"
+        )
+    else:
+        transcript = _parse(request, errors)
+    if errors or agent is None:
+        raise RequestValidationError(errors)
+    # Before anything reads the transcript: prompts, computed metrics and the stored result.
+    transcript, redaction = redact_transcript(transcript, request.redact_fields)
+    return PreparedCall(redact_request(request), agent, transcript, metrics, redaction)
+
+
+def _parse(request: ObserveRequest, errors: dict[str, list[str]]) -> Transcript:
     try:
-        transcript = parse_transcript(
+        return parse_transcript(
             request.transcript_type,
             request.transcript_json,
             ParseOptions(main_agent_channel_index=request.main_agent_channel_index),
         )
     except (TranscriptFormatError, UnknownIdError) as exc:
         errors.setdefault("transcript_json", []).append(str(exc))
-    if errors or agent is None:
-        raise RequestValidationError(errors)
-    # Before anything reads the transcript: prompts, computed metrics and the stored result.
-    transcript, redaction = redact_transcript(transcript, request.redact_fields)
-    return PreparedCall(redact_request(request), agent, transcript, metrics, redaction)
+        return Transcript()
 
 
 def _resolve_agent(

@@ -9,7 +9,7 @@ import pytest
 
 from evaluator.bootstrap import Definitions
 from evaluator.computed.base import Computed
-from evaluator.computed.registry import validate_params
+from evaluator.computed.registry import UnknownFunctionError, validate_params
 from evaluator.transcript import TOOL_CALL, TOOL_RESULT, ToolData, Turn
 from tests.computed.helpers import agent, call, caller, compute, tool_call, tool_result
 
@@ -107,7 +107,7 @@ def test_unknown_function_lists_the_known_ones() -> None:
         "tool_call_errors, tool_call_success, turn_count, words_per_minute"
     )
     message = f"unknown computed function 'latncy'; known: {known}"
-    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+    with pytest.raises(UnknownFunctionError, match=f"^{re.escape(message)}$"):
         validate_params("latncy", {})
     with pytest.raises(ValueError, match=r"^params\.statistic: String should match pattern"):
         validate_params("latency", {"statistic": "p100"})

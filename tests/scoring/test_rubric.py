@@ -9,7 +9,7 @@ import pytest
 
 from evaluator.catalogue.definitions import RubricRule
 from evaluator.contract import MetricResult
-from evaluator.scoring.rubric import DEFAULT_RUBRIC, apply_rubric, format_duration
+from evaluator.scoring.rubric import DEFAULT_RUBRIC, apply_rubric
 
 
 def scored(metric: str, answer: Any) -> MetricResult:
@@ -122,12 +122,3 @@ def test_default_rubric_is_call_goal_achieved() -> None:
     assert apply_rubric(None, missed).reasons == (
         "fails: call_goal_achieved eq True (value False)",
     )
-
-
-@pytest.mark.parametrize(
-    ("seconds", "text"),
-    [(None, None), (0.4, "00:00"), (65.4, "01:05"), (59.6, "01:00"), (3600.0, "60:00"),
-     (3725.0, "62:05")],
-)  # fmt: skip
-def test_format_duration(seconds: float | None, text: str | None) -> None:
-    assert format_duration(seconds) == text
