@@ -19,11 +19,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from evaluator.bootstrap import Definitions, load_definitions
 from evaluator.config import Settings
+from evaluator.contract import Usage
 from evaluator.engine import dry_run_requests
 from evaluator.ingest.intake import read_request
 from evaluator.judge.cache import CachingJudge, judge_description, judgment_key
 from evaluator.judge.litellm_judge import JudgeSettings, LiteLLMJudge
-from evaluator.judge.schema import JudgeRequest
+from evaluator.judge.schema import JudgeAnswer, JudgeRequest
 from evaluator.judge.scripted import ScriptedJudge
 from tests.conftest import ROOT, load_example
 
@@ -35,12 +36,14 @@ class MemoryBackend:
 
     def __init__(self) -> None:
         self.stored: dict[str, tuple[str, dict[str, Any]]] = {}
+        self.models: dict[str, str] = {}
 
     async def get(self, key: str) -> tuple[str, dict[str, Any]] | None:
         return self.stored.get(key)
 
     async def put(self, key: str, model: str, raw: str, usage: dict[str, Any]) -> None:
         self.stored.setdefault(key, (raw, usage))
+        self.models.setdefault(key, model)
 
 
 def _definitions(metrics: Path = FIXTURES / "metrics") -> Definitions:
@@ -172,6 +175,7 @@ def test_judge_description_reads_the_settings_or_falls_back_to_the_model() -> No
 class Aliased(BaseModel):
     reasoning: str
     value: bool = Field(alias="the-value")
+    note: str = ""  # declared last, sorted first: the schema text is written with sorted keys
 
 
 def test_the_key_is_sha256_of_a_canonical_payload() -> None:
@@ -182,7 +186,8 @@ def test_the_key_is_sha256_of_a_canonical_payload() -> None:
     )  # fmt: skip
     description = {"model": "m", "where": Path("/srv")}  # not JSON: written as its str()
     schema = (
-        '{"properties": {"reasoning": {"title": "Reasoning", "type": "string"}, '
+        '{"properties": {"note": {"default": "", "title": "Note", "type": "string"}, '
+        '"reasoning": {"title": "Reasoning", "type": "string"}, '
         '"the-value": {"title": "The-Value", "type": "boolean"}}, '
         '"required": ["reasoning", "the-value"], "title": "Aliased", "type": "object"}'
     )
@@ -205,14 +210,44 @@ async def test_a_hit_costs_nothing_and_a_failure_is_not_stored(request_: JudgeRe
     judge = CachingJudge(inner, backend)
     paid = await judge.answer(request_)
     hit = await judge.answer(request_)
-    assert (judge.hits, judge.misses, len(inner.requests)) == (1, 1, 1)
+    await judge.answer(request_)
+    assert (judge.hits, judge.misses, len(inner.requests)) == (2, 1, 1)
+    assert list(backend.models.values()) == [inner.model]
     assert hit.fields == paid.fields and hit.errors == {} and hit.attempts == 0
-    assert (hit.usage.requests, hit.usage.cache_hits, hit.usage.cost_usd) == (0, 1, 0.0)
+    assert hit.usage == Usage(model=inner.model, cost_usd=0.0, cache_hits=1)
     assert hit.raw_completion == paid.raw_completion
     assert hit.notes == [f"{request_.key}: answered from the judgment cache"]
-    assert judge.saved.prompt_tokens == paid.usage.prompt_tokens > 0
+    assert judge.saved.prompt_tokens == 2 * paid.usage.prompt_tokens > 0
     off_menu = ScriptedJudge(respond=lambda _request: '{"not": "the schema"}')
-    failing = CachingJudge(off_menu, MemoryBackend())
+    failing = CachingJudge(off_menu, backend := MemoryBackend())
     await failing.answer(request_)
     await failing.answer(request_)
-    assert len(off_menu.requests) == 2 and failing.hits == 0
+    assert len(off_menu.requests) == 2 and (failing.hits, failing.misses) == (0, 2)
+    assert backend.stored == {}
+
+
+async def test_an_answer_with_any_error_is_not_stored(request_: JudgeRequest) -> None:
+    class PartlyFailed(ScriptedJudge):
+        """Its raw text validates, yet it reports a failed field (as after a salvage)."""
+
+        async def answer(self, request: JudgeRequest) -> JudgeAnswer:
+            answer = await super().answer(request)
+            answer.errors = {"sentiment": "no schema-valid answer after 3 attempts"}
+            return answer
+
+    backend = MemoryBackend()
+    await CachingJudge(PartlyFailed(), backend).answer(request_)
+    assert backend.stored == {}
+
+
+async def test_a_stored_usage_that_no_longer_reads_counts_as_empty(
+    request_: JudgeRequest,
+) -> None:
+    backend = MemoryBackend()
+    inner = ScriptedJudge()
+    await CachingJudge(inner, backend).answer(request_)
+    ((key, (raw, _usage)),) = backend.stored.items()
+    backend.stored[key] = (raw, {"tokens": "many"})  # written by an older version, say
+    judge = CachingJudge(inner, backend)
+    hit = await judge.answer(request_)
+    assert hit.usage.cache_hits == 1 and judge.saved == Usage(model=inner.model)
