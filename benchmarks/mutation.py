@@ -52,7 +52,8 @@ GROUPS: dict[str, Group] = {
         ("tests/judge/test_judge_usage.py", "tests/judge/test_judge.py"),
     ),
     "intake": Group(
-        ("evaluator/ingest/intake.py",), ("tests/test_contract.py", "tests/ingest/transcripts")
+        ("evaluator/ingest/intake.py",),
+        ("tests/ingest/test_intake.py", "tests/test_contract.py", "tests/ingest/transcripts"),
     ),
 }
 # The functions the issue names inside the two modules that hold more than that: the
