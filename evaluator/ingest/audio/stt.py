@@ -136,6 +136,9 @@ class WhisperSTT:
                 # Each segment decoded on its own: one misheard stretch does not steer
                 # the rest of a long call into a repetition loop.
                 condition_on_previous_text=False,
+                # No fallback to sampling at higher temperatures: the same recording always
+                # gives the same words (a re-evaluation must not change the transcript).
+                temperature=0.0,
             )
             words = tuple(_collect(segments, progress))
         except (RuntimeError, ValueError) as exc:

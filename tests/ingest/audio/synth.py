@@ -152,7 +152,7 @@ SHORT_SCRIPT: tuple[Line, ...] = (
     Line("agent", "Thank you for calling Acme Dental. How can I help you today?", 0.0),
     Line("caller", "Hi, I would like to book a cleaning for next week.", 0.8),
     Line("agent", "Sure. Can I have your phone number please?", 1.2),
-    Line("caller", "It is four one five, five five five, two six seven one.", 0.4),
+    Line("caller", "My phone number is four one five, five five five, two six seven one.", 0.4),
     Line("agent", "Thanks. I have Tuesday at ten in the morning.", -0.6),
     Line("caller", "Tuesday works.", 2.4),
     Line("agent", "Great, you are booked for Tuesday at ten. Anything else I can do?", 0.3),
