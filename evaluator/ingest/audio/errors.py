@@ -19,6 +19,7 @@ __all__ = [
     "FetchStatusError",
     "FetchTimeoutError",
     "FetchTooLargeError",
+    "FetchUnreachableError",
     "NotAudioError",
     "SilentAudioError",
     "SpeechToTextError",
@@ -103,7 +104,11 @@ class FetchStatusError(FetchError):
 
 
 class FetchTimeoutError(FetchError):
-    """No complete answer within the timeout, or the host could not be reached."""
+    """No complete answer within the timeout."""
+
+
+class FetchUnreachableError(FetchError):
+    """The host name does not resolve, or nothing answers at its address."""
 
 
 class FetchTooLargeError(FetchError):

@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 
 from evaluator.ingest.audio.decode import SAMPLE_RATE
 
-__all__ = ["SpeechInterval", "VadMethod", "VadSettings", "speech_intervals"]
+__all__ = ["SpeechInterval", "VadMethod", "VadSettings", "join_runs", "speech_intervals"]
 
 VadMethod = Literal["silero", "energy"]
 Samples = NDArray[np.float32]
@@ -71,7 +71,7 @@ def speech_intervals(samples: Samples, settings: VadSettings | None = None) -> l
             raw = [_refine(i, levels, cutoff, settings.refine_seconds) for i in raw]
     else:
         raw = _energy(levels, cutoff)
-    return _tidy(raw, settings)
+    return join_runs(raw, settings.min_silence_seconds, settings.min_speech_seconds)
 
 
 def _silero(samples: Samples, settings: VadSettings) -> list[SpeechInterval]:
@@ -136,13 +136,16 @@ def _refine(
     return SpeechInterval(start * 0.01, (end + 1) * 0.01)
 
 
-def _tidy(raw: list[SpeechInterval], settings: VadSettings) -> list[SpeechInterval]:
-    """Bridge pauses shorter than the minimum silence, then drop too-short runs."""
+def join_runs(
+    intervals: list[SpeechInterval], min_silence_seconds: float, min_speech_seconds: float = 0.0
+) -> list[SpeechInterval]:
+    """Intervals sorted, those separated by less than ``min_silence_seconds`` joined, and
+    runs shorter than ``min_speech_seconds`` dropped."""
     merged: list[SpeechInterval] = []
-    for interval in sorted(raw):
-        if merged and interval.start - merged[-1].end < settings.min_silence_seconds:
+    for interval in sorted(intervals):
+        if merged and interval.start - merged[-1].end < min_silence_seconds:
             last = merged[-1]
             merged[-1] = SpeechInterval(last.start, max(last.end, interval.end))
         else:
             merged.append(interval)
-    return [i for i in merged if i.seconds >= settings.min_speech_seconds]
+    return [i for i in merged if i.seconds >= min_speech_seconds]
