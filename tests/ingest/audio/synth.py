@@ -159,3 +159,15 @@ SHORT_SCRIPT: tuple[Line, ...] = (
     Line("caller", "No, that is all.", -0.8),
     Line("agent", "Goodbye.", 3.2),
 )
+
+# A mono call: the same parties taking turns without overlapping (one mixed signal cannot
+# separate overlapping voices), pauses from 0.3 s to 1 s.
+MONO_SCRIPT: tuple[Line, ...] = (
+    Line("agent", "Good morning, you have reached City Bank. How may I help?", 0.0),
+    Line("caller", "Hello. I lost my debit card yesterday.", 0.6),
+    Line("agent", "I am sorry to hear that. I can block it for you right now.", 0.4),
+    Line("caller", "Yes please, block it.", 1.0),
+    Line("agent", "Done. A new card will arrive within five days.", 0.3),
+    Line("caller", "Thank you very much.", 0.5),
+    Line("agent", "You are welcome. Have a nice day.", 0.7),
+)
