@@ -89,7 +89,9 @@ class LiteLLMSTT:
                 response_format="verbose_json",
                 timestamp_granularities=["word", "segment"],
                 timeout=self.timeout,
-                num_retries=self.num_retries,
+                # litellm hands max_retries to the OpenAI client, which otherwise retries twice
+                # more on its own whatever num_retries says.
+                max_retries=self.num_retries,
             )
         except openai_error as exc:
             raise SpeechToTextError(f"{self.name}: {type(exc).__name__}: {exc}") from exc

@@ -125,8 +125,9 @@ def write_audio(
     planes = channels if channels.ndim == 2 else channels[np.newaxis, :]
     interleaved = np.ascontiguousarray(planes.T).astype(np.float32).tobytes()
     subprocess.run(
-        ["sox", "-t", "raw", "-e", "floating-point", "-b", "32", "-c", str(planes.shape[0]),
-         "-r", str(RATE), "-", "-r", str(rate), *encoding, str(path)],
+        # -D: no dither, so the same samples always encode to the same bytes.
+        ["sox", "-D", "-t", "raw", "-e", "floating-point", "-b", "32", "-c",
+         str(planes.shape[0]), "-r", str(RATE), "-", "-r", str(rate), *encoding, str(path)],
         input=interleaved,
         check=True,
         capture_output=True,
