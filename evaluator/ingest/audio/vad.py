@@ -29,6 +29,7 @@ VadMethod = Literal["silero", "energy"]
 Samples = NDArray[np.float32]
 
 _FRAME = SAMPLE_RATE // 100  # 10 ms
+_BRIDGE = 8  # quiet frames (80 ms) that end an edge's outward walk
 
 
 @dataclass(frozen=True, order=True)
@@ -117,23 +118,34 @@ def _refine(
     interval: SpeechInterval, levels: NDArray[np.float64], cutoff: float, reach: float
 ) -> SpeechInterval:
     """Silero decides where speech is, in 32 ms windows and a little late at onsets; the
-    frame levels then place each edge to 10 ms: moved out while the frames next to it are
-    still loud, or in past quiet frames, by at most ``reach`` seconds."""
+    frame levels then place each edge to 10 ms: moved out to the farthest loud frame within
+    ``reach`` seconds that no quiet stretch of ``_BRIDGE`` or more separates from the run
+    (a stop consonant's closure is a short dip, not the edge), or in past quiet frames."""
     loud = levels > cutoff
     steps = int(reach * 100)
     first, last = int(interval.start * 100), min(int(interval.end * 100), len(loud)) - 1
     if last < first:
         return interval
-    start, end = first, last
-    while start > 0 and first - start < steps and loud[start - 1]:
-        start -= 1
+    start = _outward(loud, first, -1, steps)
+    end = _outward(loud, last, +1, steps)
     while start < last and start - first < steps and not loud[start]:
         start += 1
-    while end < len(loud) - 1 and end - last < steps and loud[end + 1]:
-        end += 1
     while end > start and last - end < steps and not loud[end]:
         end -= 1
     return SpeechInterval(start * 0.01, (end + 1) * 0.01)
+
+
+def _outward(loud: NDArray[np.bool_], edge: int, step: int, steps: int) -> int:
+    """The farthest loud frame from ``edge`` in direction ``step``, within ``steps`` frames,
+    reached without crossing ``_BRIDGE`` quiet frames in a row (``edge`` when there is none)."""
+    farthest, quiet, at = edge, 0, edge + step
+    while 0 <= at < len(loud) and abs(at - edge) <= steps and quiet < _BRIDGE:
+        if loud[at]:
+            farthest, quiet = at, 0
+        else:
+            quiet += 1
+        at += step
+    return farthest
 
 
 def join_runs(
