@@ -135,23 +135,7 @@ def transcribe_call(
     decoded = layout.decoded
     signals = [decoded.mono()] if layout.attribution is not None else list(decoded.channels)
     heard = _transcribe_all(signals, layout.runs, stt, progress)
-    if layout.attribution is not None:
-        audio: CallAudio = _mono_audio(layout, settings)
-        attribution = layout.attribution
-        words = [_timed(w, attribution.role_at(w.start, w.end), None) for w in heard[0].words]
-    else:
-        choice = choose_agent_channel(
-            layout.runs,
-            given=agent_channel,
-            texts=[r.text for r in heard],
-            agent_description=agent_description,
-        )
-        audio = _stereo_audio(layout, choice.agent_channel, (choice.note,))
-        words = [
-            _timed(w, AGENT if index == choice.agent_channel else CALLER, index)
-            for index, result in enumerate(heard)
-            for w in result.words
-        ]
+    audio, words = _attributed(layout, heard, settings, agent_channel, agent_description)
     groups = group_words(words, max_pause=settings.max_pause_seconds)
     how = "" if layout.attribution is not None else ", channel by channel"
     notes = (*audio.notes, f"speech-to-text: {stt.name}, word timestamps{how}")
@@ -168,6 +152,33 @@ def transcribe_call(
         turn_words=tuple(groups),
         stt_model=stt.name,
     )
+
+
+def _attributed(
+    layout: _Layout,
+    heard: list[SttResult],
+    settings: AudioSettings,
+    agent_channel: int | None,
+    agent_description: str | None,
+) -> tuple[CallAudio, list[TimedWord]]:
+    """What the signal says, and every word with its party: on mono by the voice of the
+    chunk it falls in, on stereo by its channel once the agent's channel is settled."""
+    if layout.attribution is not None:
+        attribution = layout.attribution
+        words = [_timed(w, attribution.role_at(w.start, w.end), None) for w in heard[0].words]
+        return _mono_audio(layout, settings), words
+    choice = choose_agent_channel(
+        layout.runs,
+        given=agent_channel,
+        texts=[r.text for r in heard],
+        agent_description=agent_description,
+    )
+    words = [
+        _timed(w, AGENT if index == choice.agent_channel else CALLER, index)
+        for index, result in enumerate(heard)
+        for w in result.words
+    ]
+    return _stereo_audio(layout, choice.agent_channel, (choice.note,)), words
 
 
 def _read(

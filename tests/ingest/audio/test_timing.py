@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import pytest
 
 from evaluator.ingest.audio import (
@@ -12,7 +15,7 @@ from evaluator.ingest.audio import (
     measure_call_audio,
     measure_timing,
 )
-from tests.ingest.audio.synth import SyntheticCall, truth_runs
+from tests.ingest.audio.synth import SyntheticCall, truth_runs, write_audio
 
 TOLERANCE_MS = 100.0
 
@@ -121,3 +124,24 @@ def test_without_an_index_the_first_speaker_is_the_agent(swapped_wav: bytes) -> 
     measured = measure_call_audio(swapped_wav, agent_channel=None, mono=False, limits=AudioLimits())
     assert measured.agent_channel == 1
     assert any("first_speaker" in n and "channel 1 speaks first" in n for n in measured.notes)
+
+
+def test_mono_timing_comes_from_the_two_voices(mono_wav: bytes, mono_call: SyntheticCall) -> None:
+    measured = measure_call_audio(mono_wav, agent_channel=None, mono=False, limits=AudioLimits())
+    assert measured.channels == 1 and measured.agent_channel is None
+    truth = _truth(mono_call)
+    assert len(measured.timing.handoffs) == len(truth.handoffs) == 3
+    for got, want in zip(measured.timing.handoffs, truth.handoffs, strict=True):
+        assert abs(got.ms - want.ms) <= TOLERANCE_MS
+    assert any("interruptions are not counted" in note for note in measured.notes)
+
+
+def test_a_stereo_file_with_one_signal_twice_is_read_as_mono(
+    mono_call: SyntheticCall, audio_dir: Path
+) -> None:
+    doubled = np.stack([mono_call.mono(), mono_call.mono()])
+    data = write_audio(audio_dir / "doubled.wav", doubled).read_bytes()
+    measured = measure_call_audio(data, agent_channel=None, mono=False, limits=AudioLimits())
+    assert measured.channels == 1
+    assert any("carry the same signal" in note for note in measured.notes)
+    assert len(measured.timing.handoffs) == 3
