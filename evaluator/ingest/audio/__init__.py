@@ -44,6 +44,7 @@ from evaluator.ingest.audio.redact_audio import (
     redacted_words,
     silence_spans,
 )
+from evaluator.ingest.audio.select import speech_to_text
 from evaluator.ingest.audio.stt import SpeechToText, SttResult, WhisperSettings, WhisperSTT, Word
 from evaluator.ingest.audio.timing import AudioTiming, AudioValue, measure_timing
 from evaluator.ingest.audio.vad import SpeechInterval, VadSettings, speech_intervals
@@ -99,6 +100,7 @@ __all__ = [
     "resolve_whisper_model",
     "silence_spans",
     "speech_intervals",
+    "speech_to_text",
     "transcribe_call",
     "transcript_wer",
     "word_error_rate",

@@ -13,7 +13,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from evaluator.ingest.audio import LiteLLMSTT, SpeechToTextError, resolve_whisper_model
+from evaluator.ingest.audio import (
+    LiteLLMSTT,
+    SpeechToTextError,
+    WhisperSTT,
+    resolve_whisper_model,
+    speech_to_text,
+)
 from evaluator.ingest.audio.model_files import ensure_builtin_model
 from tests.ingest.audio.loopback import Loopback, Seen, loopback, reply
 
@@ -136,3 +142,11 @@ async def test_inside_an_event_loop_the_async_call_is_the_way(stand_in: Loopback
         hosted.transcribe(_tone(1.0))
     result = await hosted.atranscribe(_tone(1.0))
     assert len(result.words) == 2
+
+
+def test_settings_choose_the_transcriber(tmp_path: Path) -> None:
+    hosted = speech_to_text(hosted_model="groq/whisper-large-v3", api_base="http://127.0.0.1:9")
+    assert isinstance(hosted, LiteLLMSTT) and hosted.name == "litellm:groq/whisper-large-v3"
+    local = speech_to_text(whisper_model=str(tmp_path))
+    assert isinstance(local, WhisperSTT) and local.name == f"whisper:{tmp_path.name}"
+    assert speech_to_text().name == "whisper:base"
