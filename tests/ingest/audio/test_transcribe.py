@@ -138,3 +138,14 @@ def test_redacted_recording_no_longer_says_the_phone_number(
     assert detect(again, ["phone_number"]) == [], again
     assert not any(digits in again for digits in ("415", "555", "267", "2671"))
     assert "cleaning" in again.lower()  # the rest of the caller's speech is still there
+
+
+@pytest.mark.slow
+def test_telephony_audio_is_still_understood(
+    ulaw_wav: bytes, short_call: SyntheticCall, stt: RememberingSTT
+) -> None:
+    """8 kHz μ-law halves the bandwidth Whisper hears; the agent's words should survive."""
+    agent = decode_audio(ulaw_wav).channels[0]
+    heard = stt.inner.transcribe(agent).text
+    rate = word_error_rate(_said(short_call, "agent"), heard)
+    assert rate.wer is not None and rate.wer < 0.35, heard
