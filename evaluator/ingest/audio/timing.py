@@ -111,6 +111,11 @@ class AudioTiming:
     silences: tuple[Gap, ...]
     source: Literal["audio"] = "audio"
 
+    @staticmethod
+    def measures(function: str) -> bool:
+        """Whether the recording can answer computed metric ``function``."""
+        return function in _MEASURES
+
     def metric(self, function: str, params: Mapping[str, Any] | None = None) -> AudioValue:
         """The value of computed metric ``function`` (``latency``, ``interruptions``,
         ``stop_time_after_interruption``, ``longest_silence``, ``silence_over_threshold``,
