@@ -15,6 +15,7 @@ from evaluator.catalogue.definitions import (
 )
 from evaluator.contract import ObserveRequest, parse_request
 from evaluator.errors import RequestValidationError, TranscriptFormatError, UnknownIdError
+from evaluator.ingest.audio.pipeline import CallAudio
 from evaluator.ingest.transcripts import ParseOptions, parse_transcript, transcript_types
 from evaluator.redact.mask import RedactionReport, redact_request, redact_transcript
 from evaluator.transcript import Transcript
@@ -29,6 +30,9 @@ class PreparedCall:
     transcript: Transcript
     metrics: tuple[MetricDefinition, ...]
     redaction: RedactionReport | None = None
+    # What the recording says (duration, timing by voice activity), when the call has one:
+    # timing metrics then come from the signal instead of the transcript's timestamps.
+    audio: CallAudio | None = None
 
     def stored_request(self) -> dict[str, Any]:
         """The request body to store: ``request`` is already redacted by ``prepare_call``
