@@ -23,8 +23,8 @@ class Reply:
     """One scripted response: the assistant's text and the tokens the server reports."""
 
     content: str
-    prompt_tokens: int
-    completion_tokens: int
+    prompt_tokens: int | None  # None: the response carries no usage at all
+    completion_tokens: int | None
 
 
 @dataclass
@@ -43,20 +43,21 @@ class ScriptedServer:
                 raise AssertionError("the judge sent more requests than the script has replies")
             reply = self.replies.pop(0)
             number = len(self.requests)
-        usage = {
-            "prompt_tokens": reply.prompt_tokens,
-            "completion_tokens": reply.completion_tokens,
-            "total_tokens": reply.prompt_tokens + reply.completion_tokens,
-        }
         message = {"role": "assistant", "content": reply.content}
-        return {
+        body: dict[str, Any] = {
             "id": f"scripted-{number}",
             "object": "chat.completion",
             "created": 0,
             "model": request.get("model", ""),
             "choices": [{"index": 0, "finish_reason": "stop", "message": message}],
-            "usage": usage,
         }
+        if reply.prompt_tokens is not None and reply.completion_tokens is not None:
+            body["usage"] = {
+                "prompt_tokens": reply.prompt_tokens,
+                "completion_tokens": reply.completion_tokens,
+                "total_tokens": reply.prompt_tokens + reply.completion_tokens,
+            }
+        return body
 
 
 def _handler(server: ScriptedServer) -> type[BaseHTTPRequestHandler]:

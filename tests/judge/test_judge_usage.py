@@ -18,7 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict
 
 from evaluator.config import Settings, builtin_dir
-from evaluator.judge.litellm_judge import JudgeSettings, LiteLLMJudge
+from evaluator.judge.litellm_judge import JudgeSettings, LiteLLMJudge, _price_of
 from evaluator.judge.schema import JudgeRequest
 from evaluator.regression.run import regress
 from tests.conftest import ROOT
@@ -72,6 +72,7 @@ async def test_reasked_answer_reports_the_sum_of_the_servers_usage() -> None:
         answer = await LiteLLMJudge(_settings(server.url, max_reasks=2)).answer(REQUEST)
     assert len(server.requests) == 3 and answer.attempts == 3
     assert answer.errors == {} and answer.fields["value"] is True
+    assert answer.raw_completion == VALID and answer.usage.model == PRICED
     # 1000 + 1100 + 1210 = 3310 prompt, 100 + 110 + 20 = 230 completion tokens. Summing
     # instructor's running totals instead would give 1000 + 2100 + 3310 = 6410 and
     # 100 + 210 + 230 = 540.
@@ -108,6 +109,39 @@ async def test_a_single_answer_reports_its_own_usage() -> None:
         33,
     )
     assert answer.usage.cost_usd == pytest.approx(_price(777, 33), rel=1e-9)
+
+
+async def test_an_unpriced_model_has_no_cost_and_a_bare_response_no_tokens() -> None:
+    replies = [Reply(OFF_SCHEMA, None, None), Reply(VALID, 0, 12)]
+    with scripted_server(replies) as server:
+        local = {**_settings(server.url, max_reasks=1).__dict__, "model": "openai/local-model"}
+        answer = await LiteLLMJudge(JudgeSettings(**local)).answer(REQUEST)
+    # two requests; the first response said nothing of its usage, the second 0 + 12 tokens
+    assert (answer.usage.requests, answer.usage.prompt_tokens, answer.usage.completion_tokens) == (
+        2,
+        0,
+        12,
+    )
+    assert answer.usage.cost_usd is None  # litellm has no price: unknown, not $0
+
+
+def test_a_price_is_read_back_from_litellm_else_computed() -> None:
+    def response(model: str) -> litellm.ModelResponse:
+        message = {"role": "assistant", "content": VALID}
+        return litellm.ModelResponse(
+            model=model,
+            choices=[{"index": 0, "finish_reason": "stop", "message": message}],
+            usage={"prompt_tokens": 1000, "completion_tokens": 100, "total_tokens": 1100},
+        )
+
+    priced = response("gpt-4o-mini")
+    # not priced on the way in: 1000 * $0.15/M + 100 * $0.60/M = $0.00021
+    assert _price_of(priced) == pytest.approx(0.00021, rel=1e-9)
+    priced._hidden_params = {"response_cost": 0.5}  # what litellm priced it at, read back
+    assert _price_of(priced) == 0.5
+    priced._hidden_params = {"response_cost": None}
+    assert _price_of(priced) is None
+    assert _price_of(response("no-such-model-anywhere")) is None
 
 
 GOLDEN = ROOT / "tests" / "golden"
