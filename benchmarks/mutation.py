@@ -112,7 +112,9 @@ def _where(name: str) -> tuple[str, str]:
     return match["module"], f"{match['cls']}.{func}" if match["cls"] else func
 
 
-def run_group(name: str, group: Group, children: int, show: bool, keep: Path | None) -> bool:
+def run_group(
+    name: str, group: Group, children: int, show: bool, keep: Path | None, only: list[str]
+) -> bool:
     """Mutate the group in a fresh copy, print its figures; True when nothing survived."""
     tree = Path(tempfile.mkdtemp(prefix=f"mutation-{name}-"))
     try:
@@ -123,7 +125,7 @@ def run_group(name: str, group: Group, children: int, show: bool, keep: Path | N
         log = tree / "mutmut-run.log"
         with log.open("w") as out:
             done = subprocess.run(
-                [*mutmut, "run", "--max-children", str(children)],
+                [*mutmut, "run", "--max-children", str(children), *only],
                 cwd=tree,
                 env=env,
                 stdout=out,
@@ -192,12 +194,20 @@ def main() -> int:
     parser.add_argument("--max-children", type=int, default=os.cpu_count() or 4)
     parser.add_argument("--show", action="store_true", help="print each survivor's diff")
     parser.add_argument("--keep", type=Path, help="copy each group's mutants/ folder here")
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        help="mutant names or globs to run (repeatable), e.g. 'evaluator.judge.*_usage*'",
+    )
     args = parser.parse_args()
     names = args.groups or list(GROUPS)
     unknown = [n for n in names if n not in GROUPS]
     if unknown:
         parser.error(f"unknown group(s) {', '.join(unknown)}; known: {', '.join(GROUPS)}")
-    clean = [run_group(n, GROUPS[n], args.max_children, args.show, args.keep) for n in names]
+    clean = [
+        run_group(n, GROUPS[n], args.max_children, args.show, args.keep, args.only) for n in names
+    ]
     return 0 if all(clean) else 1
 
 
