@@ -152,6 +152,8 @@ class MetricResult(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: str
+    # The metric's integer id (``numeric_id`` in its YAML): ``id`` on Cekura's wire.
+    numeric_id: int | None = None
     name: str
     type: MetricType
     score: bool | int | float | None = None

@@ -257,6 +257,7 @@ def result_fields(metric: MetricDefinition, model: str | None) -> dict[str, Any]
     """The fields every ``MetricResult`` of this metric carries, whatever its outcome."""
     return {
         "id": metric.id,
+        "numeric_id": metric.number,
         "name": metric.name,
         "type": metric.type,
         "unit": metric.unit,
