@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     allow_unauthenticated: bool = False
     allow_duplicate_calls: bool = False
     max_body_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    # Longest a request waits for the database (a SQLite writer, a lock) before a 503.
+    db_busy_timeout: float = Field(default=10.0, gt=0)
     max_attempts: int = Field(default=5, ge=1)
     retry_base_seconds: float = Field(default=5.0, ge=0)
     retry_max_seconds: float = Field(default=300.0, ge=0)

@@ -28,6 +28,7 @@ from evaluator.service.routes import call_logs, evaluation, health, observe
 from evaluator.service.webhook import Webhook
 from evaluator.service.worker import EvaluationWorker
 from evaluator.store.calls import CallNotFoundError, Store
+from evaluator.store.types import StoreUnavailableError
 
 __all__ = ["ServiceConfigError", "create_app", "create_app_from_env"]
 
@@ -47,7 +48,8 @@ def create_app(
             "EVALUATOR_ALLOW_UNAUTHENTICATED=true to serve without authentication"
         )
     definitions = definitions or load_definitions(settings)
-    service = Service(settings, definitions, Store(settings.database_url))
+    store = Store(settings.database_url, busy_timeout=settings.db_busy_timeout)
+    service = Service(settings, definitions, store)
     app = FastAPI(
         title="voice-evaluator observe service",
         version="1",
@@ -115,6 +117,10 @@ def _error_handlers(app: FastAPI) -> None:
     async def _missing(_request: Request, exc: CallNotFoundError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=404)
 
+    @app.exception_handler(StoreUnavailableError)
+    async def _busy(_request: Request, exc: StoreUnavailableError) -> JSONResponse:
+        return _unavailable(str(exc))
+
     @app.exception_handler(Unauthorized)
     async def _unauthorized(_request: Request, _exc: Unauthorized) -> JSONResponse:
         return JSONResponse(
@@ -122,3 +128,7 @@ def _error_handlers(app: FastAPI) -> None:
             status_code=401,
             headers={"WWW-Authenticate": "ApiKey"},
         )
+
+
+def _unavailable(detail: str) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "5"})

@@ -27,6 +27,7 @@ __all__ = [
     "ServiceDep",
     "Unauthorized",
     "api_keys",
+    "presented_key",
 ]
 
 PREFIX = "/observability/v1"
@@ -86,12 +87,18 @@ def _service(request: Request) -> Service:
 ServiceDep = Annotated[Service, Depends(_service)]
 
 
-async def _authorized(
-    service: ServiceDep,
+async def presented_key(
     key: Annotated[str | None, Depends(api_key_header)],
     cekura_key: Annotated[str | None, Depends(cekura_key_header)],
+) -> str | None:
+    """The key the client sent, in ``X-API-Key`` or Cekura's ``X-CEKURA-API-KEY``."""
+    return key if key is not None else cekura_key
+
+
+async def _authorized(
+    service: ServiceDep, key: Annotated[str | None, Depends(presented_key)]
 ) -> None:
-    if not service.key_ok(key if key is not None else cekura_key):
+    if not service.key_ok(key):
         raise Unauthorized()
 
 

@@ -18,7 +18,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, select
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+
+from evaluator.store.types import StoreUnavailableError
 
 __all__ = ["MIGRATIONS", "Database", "now", "writer_lock"]
 
@@ -50,9 +53,12 @@ def writer_lock(url: str) -> threading.Lock | None:
 class Database:
     """An engine with sessions: SQLite file by default, PostgreSQL by URL."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, busy_timeout: float = 10.0) -> None:
         self.url = url
-        self.engine: Engine = _make_engine(url)
+        # How long a writer waits for the SQLite file before giving up (StoreUnavailableError):
+        # a request must not hang behind a long transaction.
+        self.busy_timeout = busy_timeout
+        self.engine: Engine = _make_engine(url, busy_timeout)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._lock = writer_lock(url)
         database = make_url(url).database
@@ -75,13 +81,23 @@ class Database:
         self.engine.dispose()
 
     @contextmanager
+    def _writer(self) -> Iterator[None]:
+        if self._lock is None:
+            yield
+            return
+        if not self._lock.acquire(timeout=self.busy_timeout):
+            raise StoreUnavailableError(
+                f"the database is busy: no write slot within {self.busy_timeout:g} s; try again"
+            )
+        try:
+            yield
+        finally:
+            self._lock.release()
+
+    @contextmanager
     def session(self) -> Iterator[Session]:
         """An ORM session in a transaction, committed on exit."""
-        if self._lock is None:
-            with self._sessions.begin() as session:
-                yield session
-            return
-        with self._lock, self._sessions.begin() as session:
+        with _translated(), self._writer(), self._sessions.begin() as session:
             yield session
 
     @contextmanager
@@ -89,22 +105,32 @@ class Database:
         """A Core connection in a transaction (committed on exit). SQLite in WAL mode reads
         beside a writer, so only writes take the file's lock."""
         if self._lock is None or (read_only and self._wal):
-            with self.engine.begin() as conn:
+            with _translated(), self.engine.begin() as conn:
                 yield conn
             return
-        with self._lock, self.engine.begin() as conn:
+        with _translated(), self._writer(), self.engine.begin() as conn:
             yield conn
 
     def ping(self) -> None:
-        """Raise if the database cannot be reached."""
-        with self.session() as session:
-            session.execute(select(1))
+        """Raise if the database cannot be reached. A read: it waits for no writer."""
+        with self.connection(read_only=True) as conn:
+            conn.execute(select(1))
 
 
-def _make_engine(url: str) -> Engine:
+@contextmanager
+def _translated() -> Iterator[None]:
+    """The database's own trouble (a dropped connection, a locked file, a server gone) as
+    ``StoreUnavailableError``: the transaction was rolled back, so the caller may retry."""
+    try:
+        yield
+    except (OperationalError, InterfaceError) as exc:
+        raise StoreUnavailableError(f"the database is unavailable: {exc.orig}") from exc
+
+
+def _make_engine(url: str, busy_timeout: float) -> Engine:
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": busy_timeout})
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -80,6 +80,12 @@ class JobQueue(Database):
                 row.job_metric_ids,
             )
 
+    def queue_depth(self) -> int:
+        """Calls waiting for a worker or being judged now (a read: waits for no writer)."""
+        with self.connection(read_only=True) as conn:
+            waiting = CallRow.evaluation_status.in_(("pending", "evaluating"))
+            return int(conn.scalar(select(func.count()).where(waiting)) or 0)
+
     def next_due(self) -> datetime | None:
         """When the earliest waiting call falls due (for sleeping until then)."""
         with self.session() as session:

@@ -113,3 +113,53 @@ async def test_a_transport_failure_is_not_re_asked(server: _Server) -> None:
     with pytest.raises(JudgeUnavailableError):
         await _judge(server, max_reasks=2, num_retries=0).answer(REQUEST)
     assert server.requests == 1
+
+
+@pytest.mark.parametrize("num_retries", [0, 2])
+async def test_transport_retries_send_exactly_one_more_request_each_and_say_so(
+    server: _Server, num_retries: int
+) -> None:
+    server.status = 503
+    with pytest.raises(JudgeUnavailableError) as caught:
+        await _judge(server, num_retries=num_retries).answer(REQUEST)
+    sent = 1 + num_retries
+    assert server.requests == sent
+    assert f"after {sent} request" in str(caught.value)
+
+
+async def test_a_bad_request_is_not_retried(server: _Server) -> None:
+    server.status = 400
+    with pytest.raises(JudgeUnavailableError) as caught:
+        await _judge(server, num_retries=3).answer(REQUEST)
+    assert server.requests == 1
+    assert "after 1 request:" in str(caught.value)
+
+
+class _Failure(Exception):
+    def __init__(self, status: int, retry_after: float | None = None) -> None:
+        super().__init__(f"status {status}")
+        self.status_code = status
+        self.retry_after = retry_after
+
+
+async def test_retry_after_is_honoured_on_every_re_send_and_backoff_otherwise() -> None:
+    from evaluator.judge.transport import RetriesExhausted, send_with_retries
+
+    failures = iter([_Failure(429, 2.0), _Failure(503), _Failure(429, 2.0), _Failure(429, 999)])
+    slept: list[float] = []
+
+    async def send() -> str:
+        raise next(failures)
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    with pytest.raises(RetriesExhausted) as caught:
+        await send_with_retries(
+            send, retries=3, is_transient=lambda e: True,
+            retry_after=lambda e: getattr(e, "retry_after", None), base_delay=0.5, sleep=sleep,
+        )  # fmt: skip
+    assert caught.value.attempts == 4
+    assert slept[0] == 2.0 and slept[2] == 2.0  # as the server asked, every time
+    assert 0 <= slept[1] <= 0.5 * 2  # backoff (full jitter) after the 2nd attempt's 503
+    assert len(slept) == 3  # no sleep after the last attempt

@@ -64,7 +64,12 @@ def test_a_write_through_one_handle_waits_for_the_other_handles_writer(tmp_path:
     first.upgrade()
     entered = threading.Event()
     with first.session():
-        thread = threading.Thread(target=lambda: (second.ping(), entered.set()))
+
+        def write() -> None:
+            with second.session():
+                entered.set()
+
+        thread = threading.Thread(target=write)
         thread.start()
         # The second handle cannot start its transaction while the first holds the file.
         assert not entered.wait(0.3)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,14 +10,6 @@ from evaluator.bootstrap import Definitions
 from evaluator.store.calls import CallNotFoundError, Store
 from evaluator.store.votes import Vote, VoteStore
 from tests.reevaluate.conftest import add_judged_calls
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    db = Store(database_url)
-    db.upgrade()
-    yield db
-    db.close()
 
 
 async def test_a_vote_keeps_the_value_the_voter_saw_and_marks_the_call_reviewed(
