@@ -4,7 +4,7 @@ before anything is stored or sent anywhere."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from evaluator.catalogue.definitions import (
@@ -13,7 +13,7 @@ from evaluator.catalogue.definitions import (
     Catalogue,
     MetricDefinition,
 )
-from evaluator.contract import ObserveRequest, parse_request
+from evaluator.contract import ObserveRequest, ignored_fields, parse_request
 from evaluator.errors import RequestValidationError, TranscriptFormatError, UnknownIdError
 from evaluator.ingest.transcripts import ParseOptions, parse_transcript, transcript_types
 from evaluator.redact.mask import RedactionReport, redact_request, redact_transcript
@@ -29,6 +29,8 @@ class PreparedCall:
     transcript: Transcript
     metrics: tuple[MetricDefinition, ...]
     redaction: RedactionReport | None = None
+    # How the request was read: the unknown fields that were ignored, say.
+    notes: tuple[str, ...] = ()
 
     def stored_request(self) -> dict[str, Any]:
         """The request body to store: ``request`` is already redacted by ``prepare_call``
@@ -37,8 +39,11 @@ class PreparedCall:
 
 
 def read_request(data: Any, catalogue: Catalogue) -> PreparedCall:
-    """Validate a raw request body all the way (contract, agent, metrics, transcript)."""
-    return prepare_call(parse_request(data), catalogue)
+    """Validate a raw request body all the way (contract, agent, metrics, transcript).
+    Unknown fields are ignored, as Cekura's server ignores them, and named in ``notes``."""
+    prepared = prepare_call(parse_request(data), catalogue)
+    notes = tuple(f"ignored unknown field {name!r}" for name in ignored_fields(data))
+    return replace(prepared, notes=notes) if notes else prepared
 
 
 def prepare_call(request: ObserveRequest, catalogue: Catalogue) -> PreparedCall:
