@@ -145,5 +145,5 @@ def test_intake_is_lenient_where_cekuras_server_is(
         1,
     )
     assert request.metric_ids == ["5"]
-    assert [m.id for m in prepared.metrics][0] == definitions.catalogue.metric(5).id
+    assert prepared.metrics[0].id == definitions.catalogue.metric(5).id
     assert "transcirpt_json" not in request.model_dump()
