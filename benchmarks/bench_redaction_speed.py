@@ -16,6 +16,7 @@ import json
 import statistics
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from evaluator.contract import PII_CATEGORIES
@@ -72,8 +73,8 @@ def main() -> None:
         transcript = build(texts, args.kb)
         chars = sum(len(t.content) for t in transcript.turns)
         body = transcript.to_object()
-        on_turns = median_seconds(lambda: redact_transcript(transcript, PII_CATEGORIES), args.runs)
-        on_json = median_seconds(lambda: redact_json(body, PII_CATEGORIES), args.runs)
+        on_turns = median_seconds(partial(redact_transcript, transcript, PII_CATEGORIES), args.runs)
+        on_json = median_seconds(partial(redact_json, body, PII_CATEGORIES), args.runs)
         kb = chars / 1000
         print(
             f"{name:6} {kb:6.0f} KB {len(transcript.turns):5d} turns: "
