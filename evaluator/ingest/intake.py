@@ -16,7 +16,7 @@ from evaluator.catalogue.definitions import (
 from evaluator.contract import ObserveRequest, parse_request
 from evaluator.errors import RequestValidationError, TranscriptFormatError, UnknownIdError
 from evaluator.ingest.transcripts import ParseOptions, parse_transcript
-from evaluator.redact.mask import RedactionReport, redact_request, redact_transcript
+from evaluator.redact.mask import RedactionReport, redact_call
 from evaluator.transcript import Transcript
 
 __all__ = ["PreparedCall", "prepare_call", "read_request"]
@@ -60,8 +60,8 @@ def prepare_call(request: ObserveRequest, catalogue: Catalogue) -> PreparedCall:
     if errors or agent is None:
         raise RequestValidationError(errors)
     # Before anything reads the transcript: prompts, computed metrics and the stored result.
-    transcript, redaction = redact_transcript(transcript, request.redact_fields)
-    return PreparedCall(redact_request(request), agent, transcript, metrics, redaction)
+    redacted, transcript, redaction = redact_call(request, transcript)
+    return PreparedCall(redacted, agent, transcript, metrics, redaction)
 
 
 def _resolve_agent(
