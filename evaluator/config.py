@@ -45,6 +45,20 @@ class Settings(BaseSettings):
     allow_unauthenticated: bool = False
     allow_duplicate_calls: bool = False
     max_body_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    # What one call may hold (evaluator/ingest/limits.py): each a 400 naming the field.
+    max_depth: int = Field(default=32, ge=2, description="nesting of any JSON value")
+    max_string_chars: int = Field(default=1_000_000, ge=1000, description="any one string")
+    max_turns: int = Field(default=10_000, ge=1, description="turns per call")
+    max_call_seconds: float = Field(default=24 * 3600.0, gt=0, description="turn times")
+    max_feedback_chars: int = Field(default=10_000, ge=1)
+    max_metadata_bytes: int = Field(
+        default=64 * 1024, ge=2, description="metadata, dynamic_variables: each, as JSON"
+    )
+    max_turn_chars: int = Field(default=20_000, ge=1, description="one turn's content")
+    max_transcript_chars: int = Field(default=400_000, ge=1, description="sent to the judge")
+    max_call_tokens: int = Field(
+        default=500_000, ge=1, description="judge budget per call, estimated before sending"
+    )
     max_attempts: int = Field(default=5, ge=1)
     retry_base_seconds: float = Field(default=5.0, ge=0)
     retry_max_seconds: float = Field(default=300.0, ge=0)

@@ -4,7 +4,8 @@ before anything is stored or sent anywhere."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from evaluator.catalogue.definitions import (
@@ -15,6 +16,7 @@ from evaluator.catalogue.definitions import (
 )
 from evaluator.contract import ObserveRequest, parse_request
 from evaluator.errors import RequestValidationError, TranscriptFormatError, UnknownIdError
+from evaluator.ingest.limits import Limits, check_fields, check_transcript
 from evaluator.ingest.transcripts import ParseOptions, parse_transcript
 from evaluator.redact.mask import RedactionReport, redact_call
 from evaluator.transcript import Transcript
@@ -29,6 +31,7 @@ class PreparedCall:
     transcript: Transcript
     metrics: tuple[MetricDefinition, ...]
     redaction: RedactionReport | None = None
+    limits: Limits = field(default_factory=Limits)
 
     def stored_request(self) -> dict[str, Any]:
         """The request body to store: ``request`` is already redacted by ``prepare_call``
@@ -36,13 +39,25 @@ class PreparedCall:
         return self.request.model_dump(mode="json", exclude_defaults=True)
 
 
-def read_request(data: Any, catalogue: Catalogue) -> PreparedCall:
-    """Validate a raw request body all the way (contract, agent, metrics, transcript)."""
-    return prepare_call(parse_request(data), catalogue)
+def read_request(data: Any, catalogue: Catalogue, limits: Limits | None = None) -> PreparedCall:
+    """Validate a raw request body all the way (every value's shape and size, the contract,
+    agent, metrics, transcript). ``limits`` default to the settings' defaults."""
+    limits = limits or Limits()
+    if isinstance(data, Mapping):
+        check_fields(data, limits)
+    return _prepare(parse_request(data), catalogue, limits)
 
 
-def prepare_call(request: ObserveRequest, catalogue: Catalogue) -> PreparedCall:
-    """Resolve what the request names; errors are keyed by the field that named it."""
+def prepare_call(
+    request: ObserveRequest, catalogue: Catalogue, limits: Limits | None = None
+) -> PreparedCall:
+    """Resolve what a parsed request names; errors are keyed by the field that named it."""
+    limits = limits or Limits()
+    check_fields({name: getattr(request, name) for name in type(request).model_fields}, limits)
+    return _prepare(request, catalogue, limits)
+
+
+def _prepare(request: ObserveRequest, catalogue: Catalogue, limits: Limits) -> PreparedCall:
     errors: dict[str, list[str]] = {}
     agent = _resolve_agent(request, catalogue, errors)
     metrics: tuple[MetricDefinition, ...] = ()
@@ -57,11 +72,14 @@ def prepare_call(request: ObserveRequest, catalogue: Catalogue) -> PreparedCall:
         )
     except (TranscriptFormatError, UnknownIdError) as exc:
         errors.setdefault("transcript_json", []).append(str(exc))
+    else:
+        errors.setdefault("transcript_json", []).extend(check_transcript(transcript, limits))
+    errors = {key: problems for key, problems in errors.items() if problems}
     if errors or agent is None:
         raise RequestValidationError(errors)
     # Before anything reads the transcript: prompts, computed metrics and the stored result.
     redacted, transcript, redaction = redact_call(request, transcript)
-    return PreparedCall(redacted, agent, transcript, metrics, redaction)
+    return PreparedCall(redacted, agent, transcript, metrics, redaction, limits)
 
 
 def _resolve_agent(
