@@ -28,7 +28,7 @@ from rich.table import Table
 
 from evaluator.bootstrap import Definitions, load_definitions, open_judge
 from evaluator.config import Settings
-from evaluator.contract import CallEvaluation, parse_request
+from evaluator.contract import CallEvaluation
 from evaluator.engine import dry_run_requests, evaluate_prepared
 from evaluator.errors import (
     DefinitionError,
@@ -37,8 +37,8 @@ from evaluator.errors import (
     RequestValidationError,
     TranscriptFormatError,
 )
-from evaluator.ingest.intake import PreparedCall, read_request
-from evaluator.ingest.transcripts import ParseOptions, parse_transcript
+from evaluator.ingest.intake import PreparedCall, read_request, read_transcript
+from evaluator.ingest.limits import Limits, decode_text, loads_json
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 metrics_app = typer.Typer(no_args_is_help=True, help="The metric catalogue.")
@@ -90,16 +90,23 @@ def _fail(code: int, message: str) -> typer.Exit:
 
 
 def _read_json(source: str) -> Any:
+    """The file's JSON; exit 2 saying what is wrong with it (not UTF-8, not JSON, ...)."""
     try:
-        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+        raw = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
     except OSError as exc:
         raise _fail(2, f"{source}: cannot read: {exc.strerror}") from None
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise _fail(
-            2, f"{source}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from None
+        return loads_json(decode_text(raw, what="the file"), what="the file")
+    except RequestValidationError as exc:
+        unread = exc.errors.get("non_field_errors")
+        failure = _fail(2, f"{source}: {'; '.join(unread)}") if unread else _invalid(source, exc)
+        raise failure from None
+
+
+def _invalid(source: str, exc: RequestValidationError) -> typer.Exit:
+    return _fail(
+        2, f"{source}: invalid request\n" + json.dumps(exc.errors, indent=2, ensure_ascii=False)
+    )
 
 
 def _load(settings: Settings) -> Definitions:
@@ -109,13 +116,11 @@ def _load(settings: Settings) -> Definitions:
         raise _fail(2, f"definitions: {exc}") from None
 
 
-def _prepare(source: str, definitions: Definitions) -> PreparedCall:
+def _prepare(source: str, definitions: Definitions, limits: Limits) -> PreparedCall:
     try:
-        return read_request(_read_json(source), definitions.catalogue)
+        return read_request(_read_json(source), definitions.catalogue, limits)
     except RequestValidationError as exc:
-        raise _fail(
-            2, f"{source}: invalid request\n" + json.dumps(exc.errors, indent=2, ensure_ascii=False)
-        ) from None
+        raise _invalid(source, exc) from None
 
 
 def _print_json(data: Any) -> None:
@@ -144,7 +149,8 @@ def evaluate(
     """Evaluate calls and print the judged call logs as JSON."""
     settings = _settings(model, api_base, agents, metrics)
     definitions = _load(settings)
-    prepared = [_prepare(source, definitions) for source in requests]
+    limits = Limits.from_settings(settings)
+    prepared = [_prepare(source, definitions, limits) for source in requests]
     if dry_run:
         _print_json(
             [_dry_run(p, definitions) for p in prepared]
@@ -233,6 +239,7 @@ def _summary(results: list[CallEvaluation]) -> None:
 def _dry_run(prepared: PreparedCall, definitions: Definitions) -> dict[str, Any]:
     return {
         "call_id": prepared.request.call_id,
+        "notes": list(prepared.transcript.notes),
         "requests": [
             {
                 "key": r.key,
@@ -250,14 +257,9 @@ def transcript(
 ) -> None:
     """Print the normalized transcript of a request (no LLM)."""
     try:
-        body = parse_request(_read_json(request))
-        parsed = parse_transcript(
-            body.transcript_type,
-            body.transcript_json,
-            ParseOptions(main_agent_channel_index=body.main_agent_channel_index),
-        )
+        _, parsed = read_transcript(_read_json(request), Limits.from_settings(Settings()))
     except RequestValidationError as exc:
-        raise _fail(2, f"{request}: invalid request\n" + json.dumps(exc.errors, indent=2)) from None
+        raise _invalid(request, exc) from None
     except (TranscriptFormatError, EvaluatorError) as exc:
         raise _fail(2, f"{request}: transcript_json: {exc}") from None
     _print_json(

@@ -21,7 +21,7 @@ from evaluator.ingest.transcripts import ParseOptions, parse_transcript
 from evaluator.redact.mask import RedactionReport, redact_call
 from evaluator.transcript import Transcript
 
-__all__ = ["PreparedCall", "prepare_call", "read_request"]
+__all__ = ["PreparedCall", "prepare_call", "read_request", "read_transcript"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,25 @@ def read_request(data: Any, catalogue: Catalogue, limits: Limits | None = None) 
     if isinstance(data, Mapping):
         check_fields(data, limits)
     return _prepare(parse_request(data), catalogue, limits)
+
+
+def read_transcript(data: Any, limits: Limits | None = None) -> tuple[ObserveRequest, Transcript]:
+    """A raw request body validated as far as its transcript (no agent or metrics, so no
+    catalogue): what ``evaluator transcript`` prints. A transcript that does not fit its
+    format raises ``TranscriptFormatError``; everything else ``RequestValidationError``."""
+    limits = limits or Limits()
+    if isinstance(data, Mapping):
+        check_fields(data, limits)
+    request = parse_request(data)
+    transcript = parse_transcript(
+        request.transcript_type,
+        request.transcript_json,
+        ParseOptions(main_agent_channel_index=request.main_agent_channel_index),
+    )
+    problems = check_transcript(transcript, limits)
+    if problems:
+        raise RequestValidationError({"transcript_json": problems})
+    return request, transcript
 
 
 def prepare_call(

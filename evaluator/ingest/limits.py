@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -212,31 +213,72 @@ def _keep_constant(name: str) -> float:
     return float(name.lower().replace("infinity", "inf"))
 
 
-def loads_json(text: str, field: str = "non_field_errors") -> Any:
+def _read_int(digits: str) -> int:
+    # Past Python's limit on digits (4,300 by default) int() raises; such a number is far
+    # beyond any float, so it stands in as one the walk refuses, naming its field.
+    limit = sys.get_int_max_str_digits()
+    if limit and len(digits.lstrip("-")) > limit:
+        return -_FLOAT_LIMIT if digits.startswith("-") else _FLOAT_LIMIT
+    return int(digits)
+
+
+def loads_json(text: str, field: str = "non_field_errors", what: str | None = None) -> Any:
     """JSON text parsed, or a ``RequestValidationError`` keyed by ``field`` saying why not:
-    invalid JSON (with line and column), nesting too deep for the parser, an integer longer
-    than Python reads (4,300 digits). ``NaN``/``Infinity`` parse, as floats the walk refuses
-    naming their field."""
-    what = "the body" if field == "non_field_errors" else field
+    invalid JSON (with line and column) or nesting too deep for the parser. ``NaN``,
+    ``Infinity`` and integers too long for Python parse, as numbers the walk refuses naming
+    their field. ``what`` names the text in messages (default: the field, or "the body")."""
+    what = what or ("the body" if field == "non_field_errors" else field)
     try:
-        return json.loads(text, parse_constant=_keep_constant)
+        return json.loads(text, parse_constant=_keep_constant, parse_int=_read_int)
     except json.JSONDecodeError as exc:
         message = f"{what} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
     except RecursionError:
-        message = f"{what} is nested too deeply to read"
-    except ValueError as exc:
-        message = f"{what} is not valid JSON: {str(exc).partition(';')[0]}"
+        deepest, levels = _deepest_key(text)
+        if deepest is not None and field == "non_field_errors":
+            field, message = deepest, f"nested too deeply to read ({levels} levels)"
+        else:
+            message = f"{what} is nested too deeply to read ({levels} levels)"
     raise RequestValidationError({field: [message]})
+
+
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}:]')
+
+
+def _deepest_key(text: str) -> tuple[str | None, int]:
+    """The top-level key whose value nests deepest in JSON text too deep for the parser,
+    and how deep: found by scanning strings and brackets, not by parsing."""
+    depth = deepest = 0
+    last: str | None = None
+    key = deepest_key = None
+    for token in _TOKEN.finditer(text):
+        mark = token.group()
+        if mark in ("[", "{"):
+            depth += 1
+            if depth > deepest:
+                deepest, deepest_key = depth, key
+        elif mark in ("]", "}"):
+            depth -= 1
+        elif mark == ":" and depth == 1:
+            key = last
+        else:
+            last = mark
+    if deepest_key is None:
+        return None, deepest
+    try:
+        name = json.loads(deepest_key)
+    except ValueError:
+        return None, deepest
+    return (name if isinstance(name, str) and not _BAD_CHAR.search(name) else None), deepest
 
 
 _UTF16 = (b"\xff\xfe", b"\xfe\xff")
 
 
-def decode_text(raw: bytes, field: str = "non_field_errors") -> str:
+def decode_text(raw: bytes, field: str = "non_field_errors", what: str | None = None) -> str:
     """Bytes of JSON as text: UTF-8 (a leading byte-order mark is dropped), or a
     ``RequestValidationError`` keyed by ``field`` saying what the bytes are instead. JSON
     text never holds a NUL byte: one in the first four is UTF-16 or UTF-32 (RFC 8259 8.1)."""
-    what = "the body" if field == "non_field_errors" else field
+    what = what or ("the body" if field == "non_field_errors" else field)
     if raw.startswith(_UTF16) or b"\x00" in raw[:4]:
         message = f"{what} is UTF-16 (or UTF-32) text; JSON must be sent as UTF-8"
     else:
