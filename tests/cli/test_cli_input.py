@@ -87,3 +87,36 @@ def test_stdin_is_read_as_bytes_too() -> None:
 def test_a_utf8_file_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
     result = run(tmp_path, "\ufeff".encode() + json.dumps(body()).encode(), ("transcript",))
     assert result.exit_code == 0, result.output
+
+
+def test_a_call_over_its_token_budget_fails_before_anything_is_sent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No server listens on port 9: a request sent would fail as unreachable, not over budget.
+    for name, value in {
+        "EVALUATOR_MAX_CALL_TOKENS": "500",
+        "EVALUATOR_CACHE": "off",
+        "EVALUATOR_NUM_RETRIES": "0",
+        "EVALUATOR_TIMEOUT": "2",
+        "EVALUATOR_API_KEY": "unused",
+    }.items():
+        monkeypatch.setenv(name, value)
+    path = tmp_path / "request.json"
+    path.write_text(json.dumps(body()), encoding="utf-8")
+    args = [
+        "evaluate",
+        str(path),
+        "--model",
+        "openai/gpt-4o-mini",
+        "--api-base",
+        "http://127.0.0.1:9",
+    ]
+    result = runner.invoke(app, [*args, *AGENTS], catch_exceptions=False)
+    assert result.exit_code == 1, result.output
+    out = json.loads(result.stdout)
+    assert out["evaluation_status"] == "failed"
+    assert "over its budget of 500 tokens" in out["error_message"]
+    assert "nothing was sent" in out["error_message"]
+    judged = [m for m in out["metrics"] if m["outcome"] == "failed"]
+    assert judged and all("budget" in (m["error"] or "") for m in judged)
+    assert out["usage"]["requests"] == 0
