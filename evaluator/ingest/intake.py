@@ -16,6 +16,7 @@ from evaluator.catalogue.definitions import (
 )
 from evaluator.contract import ObserveRequest, parse_request
 from evaluator.errors import RequestValidationError, TranscriptFormatError, UnknownIdError
+from evaluator.ingest.injection import injection_notes
 from evaluator.ingest.limits import Limits, check_fields, check_transcript
 from evaluator.ingest.transcripts import ParseOptions, parse_transcript
 from evaluator.redact.mask import RedactionReport, redact_call
@@ -98,6 +99,9 @@ def _prepare(request: ObserveRequest, catalogue: Catalogue, limits: Limits) -> P
         raise RequestValidationError(errors)
     # Before anything reads the transcript: prompts, computed metrics and the stored result.
     redacted, transcript, redaction = redact_call(request, transcript)
+    notes = injection_notes(redacted, transcript)
+    if notes:
+        transcript = transcript.model_copy(update={"notes": (*transcript.notes, *notes)})
     return PreparedCall(redacted, agent, transcript, metrics, redaction, limits)
 
 
