@@ -293,10 +293,21 @@ def merge_spans(spans: list[Span]) -> list[Span]:
     return merged
 
 
+def _recognizer(
+    analyzer: object,
+    min_score: float,
+    *extra: str,
+    digits: int = 1,
+    needs: re.Pattern[str] | None = None,
+) -> _Recognizer:
+    words = tuple(getattr(analyzer, "context", None) or ()) + extra
+    context = re.compile("|".join(rf"\b{re.escape(w)}\b" for w in dict.fromkeys(words)))
+    return _Recognizer(analyzer, min_score, context, digits, needs)
+
+
 @functools.cache
 def _presidio() -> dict[str, tuple[_Recognizer, ...]]:
-    """Built once per process (importing Presidio loads spaCy's code, about a second);
-    the recognizers hold no per-call state."""
+    """Built once per process (importing Presidio takes a second); they keep no call's state."""
     import tldextract
     from presidio_analyzer.predefined_recognizers import (
         AbaRoutingRecognizer,
@@ -323,16 +334,7 @@ def _presidio() -> dict[str, tuple[_Recognizer, ...]]:
         def validate_result(self, pattern_text: str) -> bool:
             return bool(offline_tld(pattern_text.rpartition("@")[2]).suffix)
 
-    def rec(
-        analyzer: object,
-        min_score: float,
-        *extra: str,
-        digits: int = 1,
-        needs: re.Pattern[str] | None = None,
-    ) -> _Recognizer:
-        words = tuple(getattr(analyzer, "context", None) or ()) + extra
-        context = re.compile("|".join(rf"\b{re.escape(w)}\b" for w in dict.fromkeys(words)))
-        return _Recognizer(analyzer, min_score, context, digits, needs)
+    rec = _recognizer
 
     # What every match holds, read off each recognizer's patterns (``digits``: the fewest
     # digits any of them can match): a text without it is not searched. A phone number has
