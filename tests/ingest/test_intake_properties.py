@@ -135,7 +135,7 @@ def test_a_real_request_with_one_field_replaced_parses_or_names_fields(
 printable = st.text(st.characters(exclude_categories=("Cs", "Cc")), max_size=40)
 
 
-@PROPERTY
+@settings(PROPERTY, max_examples=50)
 @given(contents=st.lists(printable, min_size=17, max_size=17), metadata=json_values)
 def test_any_printable_turns_are_accepted_and_rendered(
     definitions: Definitions, contents: list[str], metadata: Any
