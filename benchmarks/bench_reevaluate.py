@@ -42,12 +42,13 @@ from evaluator.bootstrap import Definitions, load_definitions
 from evaluator.config import Settings
 from evaluator.engine import dry_run_requests, evaluate_prepared
 from evaluator.ingest.intake import read_request
-from evaluator.judge.cache import CachingJudge, SqlBackend
+from evaluator.judge.cache import CachingJudge
 from evaluator.judge.litellm_judge import JudgeSettings, LiteLLMJudge
 from evaluator.judge.scripted import ScriptedJudge
 from evaluator.reevaluate.parallel import Limits, limited, run_in_processes
 from evaluator.reevaluate.run import Progress, Reevaluation, RunOptions, Selection, start_run
 from evaluator.store.calls import Store
+from evaluator.store.judgments import SqlBackend
 from tests.reevaluate.conftest import add_judged_calls
 from tests.reevaluate.stand_in import example_of
 

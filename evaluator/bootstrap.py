@@ -7,19 +7,34 @@ builds any of these.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from evaluator.catalogue.definitions import Catalogue, load_catalogue
+from evaluator.computed.registry import validate_params
 from evaluator.config import Settings
 from evaluator.errors import DefinitionError, PromptError
+from evaluator.judge.cache import CacheMode, CacheUnavailableError, JudgmentBackend
 from evaluator.judge.messages import CALL_TEMPLATE, SYSTEM_TEMPLATE
 from evaluator.judge.schema import Judge
 from evaluator.judge.templates import PromptRenderer
 from evaluator.scoring.triggers import check_expression
 
-__all__ = ["Definitions", "load_definitions", "open_judge"]
+if TYPE_CHECKING:
+    from evaluator.judge.litellm_judge import JudgeSettings
+
+__all__ = [
+    "Definitions",
+    "build_judge",
+    "judge_description",
+    "load_definitions",
+    "open_backend",
+    "open_judge",
+    "without_transport_retries",
+]
 
 
 @dataclass(frozen=True)
@@ -39,7 +54,10 @@ def load_definitions(settings: Settings) -> Definitions:
     """Load and check every metric, agent and prompt; a bad file fails here, with its path."""
     prompt_dirs = _unique(settings.prompts_dirs)
     catalogue = load_catalogue(
-        _unique(settings.metrics_dirs), _unique(settings.agents_dirs), prompt_dirs
+        _unique(settings.metrics_dirs),
+        _unique(settings.agents_dirs),
+        prompt_dirs,
+        check_function=validate_params,
     )
     renderer = PromptRenderer(list(catalogue.prompt_dirs))
     for name in (SYSTEM_TEMPLATE, CALL_TEMPLATE):
@@ -69,7 +87,7 @@ def load_definitions(settings: Settings) -> Definitions:
 def open_judge(settings: Settings) -> Iterator[tuple[Judge, str | None]]:
     """The configured judge behind the judgment cache (``settings.cache``), and a notice to
     show users (set when it is the offline model)."""
-    from evaluator.judge.cache import CachingJudge, open_backend
+    from evaluator.judge.cache import CachingJudge
 
     default_url = settings.database_url if settings.cache == "sql" else "redis://127.0.0.1:6379/0"
     with (
@@ -122,3 +140,52 @@ def _open_uncached_judge(settings: Settings) -> Iterator[tuple[Judge, str | None
             ),
             OFFLINE_NOTICE,
         )
+
+
+@contextlib.contextmanager
+def open_backend(mode: CacheMode, url: str) -> Iterator[JudgmentBackend | None]:
+    """The judgment cache's backend for ``mode`` (``None`` when off); closed on exit."""
+    if mode == "off":
+        yield None
+        return
+    if mode == "redis":
+        from evaluator.judge.cache import RedisBackend
+
+        yield RedisBackend(url)
+        return
+    from evaluator.store.judgments import SqlBackend
+
+    try:
+        backend = SqlBackend(url)
+    except Exception as exc:  # unreachable database, bad URL: name it, no traceback
+        raise CacheUnavailableError(f"judgment cache: database {url!r}: {exc}") from exc
+    try:
+        yield backend
+    finally:
+        backend.close()
+
+
+def build_judge(chosen: JudgeSettings) -> Judge:
+    """A judge for explicit settings (a regression recipe or recording): no cache, no
+    offline server. The one other place, beside ``open_judge``, that builds a judge."""
+    from evaluator.judge.litellm_judge import LiteLLMJudge
+
+    return LiteLLMJudge(chosen)
+
+
+def without_transport_retries(judge: Judge) -> Judge:
+    """The same judge with transport retries off (a replay that misses must fail at once);
+    judges without transport (scripted ones) are returned as they are."""
+    from evaluator.judge.litellm_judge import LiteLLMJudge
+
+    if isinstance(judge, LiteLLMJudge):
+        return LiteLLMJudge(dataclasses.replace(judge.settings, num_retries=0))
+    return judge
+
+
+def judge_description(judge: Judge) -> dict[str, Any]:
+    """What a judge is, for reports: the model and, for a litellm judge, its settings."""
+    from evaluator.judge.litellm_judge import LiteLLMJudge
+
+    real = judge.settings.describe() if isinstance(judge, LiteLLMJudge) else {}
+    return {"model": judge.model, **real}

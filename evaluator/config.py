@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from evaluator.ingest.limits import Limits
 
 __all__ = ["Settings", "builtin_dir"]
 
@@ -59,6 +62,8 @@ class Settings(BaseSettings):
     max_call_tokens: int = Field(
         default=500_000, ge=1, description="judge budget per call, estimated before sending"
     )
+    # Longest a request waits for the database (a SQLite writer, a lock) before a 503.
+    db_busy_timeout: float = Field(default=10.0, gt=0)
     max_attempts: int = Field(default=5, ge=1)
     retry_base_seconds: float = Field(default=5.0, ge=0)
     retry_max_seconds: float = Field(default=300.0, ge=0)
@@ -71,3 +76,8 @@ class Settings(BaseSettings):
     # database_url (or cache_url), "redis" at cache_url (default redis://127.0.0.1:6379/0).
     cache: Literal["off", "sql", "redis"] = "sql"
     cache_url: str | None = None
+
+    def limits(self) -> Limits:
+        """What one call may hold (``EVALUATOR_MAX_DEPTH``, ``EVALUATOR_MAX_TURNS``, ...), as
+        intake takes it."""
+        return Limits(**{f.name: getattr(self, f.name) for f in fields(Limits)})

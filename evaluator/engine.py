@@ -32,8 +32,9 @@ from evaluator.judge.schema import (
     result_fields,
 )
 from evaluator.judge.templates import PromptRenderer, substitute_variables
-from evaluator.scoring.rubric import apply_rubric, format_duration
+from evaluator.scoring.rubric import apply_rubric
 from evaluator.scoring.triggers import compute_expression, evaluate_expression
+from evaluator.transcript import format_duration
 
 __all__ = [
     "EngineOptions",
@@ -114,7 +115,7 @@ def _stage(
     prepared: PreparedCall, renderer: PromptRenderer
 ) -> tuple[list[MetricResult], list[MetricResult], list[JudgePlan], list[JudgeRequest]]:
     computed = _computed_results(prepared)
-    triggered, skipped = _apply_expression_triggers(prepared, computed)
+    computed, triggered, skipped = apply_expression_triggers(prepared, computed)
     plans = plan_requests(prepared, triggered)
     requests = [
         JudgeRequest(
@@ -210,9 +211,12 @@ def trigger_names(prepared: PreparedCall, computed: Sequence[MetricResult]) -> d
     }
 
 
-def _apply_expression_triggers(
-    prepared: PreparedCall, computed: list[MetricResult]
-) -> tuple[list[MetricDefinition], list[MetricResult]]:
+def apply_expression_triggers(
+    prepared: PreparedCall, computed: Sequence[MetricResult]
+) -> tuple[list[MetricResult], list[MetricDefinition], list[MetricResult]]:
+    """Split the call's metrics by their expression triggers: the computed results that stay,
+    the metrics that fire, and a not-applicable result for each one that does not. The
+    caller's ``computed`` is left as it was."""
     names = trigger_names(prepared, computed)
     applicable: list[MetricDefinition] = []
     skipped: list[MetricResult] = []
@@ -228,8 +232,7 @@ def _apply_expression_triggers(
         else:
             by_id.pop(metric.id, None)
             skipped.append(_not_applicable(metric, f"not applicable: {decision.reason}", None))
-    computed[:] = list(by_id.values())
-    return applicable, skipped
+    return list(by_id.values()), applicable, skipped
 
 
 def _plan_results(plan: JudgePlan, answer: JudgeAnswer, model: str) -> dict[str, MetricResult]:

@@ -28,6 +28,7 @@ __all__ = [
     "Transcript",
     "Turn",
     "format_clock",
+    "format_duration",
 ]
 
 
@@ -135,11 +136,25 @@ class Transcript(BaseModel):
         return self.model_copy(update={"turns": tuple(turns)})
 
 
+def _whole_seconds(seconds: float) -> int:
+    """The one rounding rule of every clock and duration shown: whole seconds elapsed
+    (truncated, as a clock shows them), never negative."""
+    return max(0, int(seconds))
+
+
 def format_clock(seconds: float) -> str:
-    """``MM:SS``, or ``HH:MM:SS`` from an hour on. Negative times clamp to zero."""
-    total = max(0, int(seconds))
+    """A position in the call: ``MM:SS``, or ``HH:MM:SS`` from an hour on."""
+    total = _whole_seconds(seconds)
     hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)
     if hours:
         return f"{hours:02d}:{minutes:02d}:{secs:02d}"
     return f"{minutes:02d}:{secs:02d}"
+
+
+def format_duration(seconds: float | None) -> str | None:
+    """A call's length as call logs show it: ``MM:SS``, minutes past 59 included."""
+    if seconds is None:
+        return None
+    total = _whole_seconds(seconds)
+    return f"{total // 60:02d}:{total % 60:02d}"

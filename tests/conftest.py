@@ -23,6 +23,7 @@ from hypothesis import settings as hypothesis_settings
 from evaluator.bootstrap import Definitions, load_definitions
 from evaluator.config import Settings
 from evaluator.ingest.intake import PreparedCall, read_request
+from evaluator.store.calls import Store
 
 # CI explores the same examples every run: a property or schema test fails on a change, not
 # on the luck of the draw (locally the search stays random and finds new cases).
@@ -88,6 +89,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield f"sqlite:///{tmp_path / 'evaluator.db'}"
         return
     yield from postgres_schema_url()
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    """The store, migrated, on each database of ``database_url``."""
+    db = Store(database_url)
+    db.upgrade()
+    yield db
+    db.close()
 
 
 @pytest.fixture(scope="module")

@@ -30,7 +30,6 @@ def test_minimal_request_parses(booking_request: dict[str, Any]) -> None:
     [
         ({"call_id": ""}, "call_id", "at least 1 character"),
         ({"call_id": "x" * 101}, "call_id", "at most 100 characters"),
-        ({"transcript_type": "zoom"}, "transcript_type", "'cekura'"),
         ({"redact_fields": ["phone_number", "shoe_size"]}, "redact_fields", "shoe_size"),
         ({"main_agent_channel_index": 2}, "main_agent_channel_index", "0 or 1"),
         ({"trace_id": "t" * 33}, "trace_id", "at most 32"),

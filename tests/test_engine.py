@@ -39,7 +39,7 @@ async def test_one_request_answers_every_llm_metric(
     assert metrics["latency_avg"].score == 1200.0  # computed: exact, no LLM
     assert result.success is True and result.status == "success"
     assert result.topic == "book appointment"  # the first topic, as scripted by default
-    assert result.duration == "00:48"
+    assert result.duration == "00:47"  # 47.6 s: whole seconds elapsed, as every clock shows
     assert result.usage is not None and result.usage.requests == 1
     assert all(m.version and "+" in m.version for m in result.metrics)
 
@@ -205,3 +205,24 @@ async def test_derived_metric_without_its_inputs_is_not_applicable(
     derived = by_id(result)["unnecessary_repetition_score"]
     assert derived.outcome == "not_applicable" and derived.score is None
     assert "unnecessary_repetition" in derived.explanation
+
+
+def test_expression_triggers_leave_the_callers_results_alone(
+    booking_call: PreparedCall,
+) -> None:
+    from evaluator.contract import MetricResult
+    from evaluator.engine import apply_expression_triggers
+
+    # agent_call_termination's trigger (call_ended_reason is an agent hang-up) does not fire
+    # on the booking call: its computed stand-in result is dropped from what is returned,
+    # and the list handed in keeps all of its items.
+    given = [
+        MetricResult(id="agent_call_termination", name="x", type="boolean", score=True),
+        MetricResult(id="latency_avg", name="y", type="numeric", score=1200),
+    ]
+    before = list(given)
+    kept, applicable, skipped = apply_expression_triggers(booking_call, given)
+    assert given == before
+    assert [r.id for r in kept] == ["latency_avg"]
+    assert "agent_call_termination" in [r.id for r in skipped]
+    assert "agent_call_termination" not in [m.id for m in applicable]

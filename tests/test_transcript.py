@@ -49,3 +49,14 @@ def test_timestamps_and_duration() -> None:
     assert timed.has_timestamps and timed.duration_seconds == 3.0
     assert not untimed.has_timestamps and untimed.duration_seconds is None
     assert not Transcript().has_timestamps
+
+
+def test_clock_and_duration_round_the_same_way() -> None:
+    # One rule for every time shown: whole seconds elapsed. 59.6 s is still in second 59,
+    # so a call of 59.6 s lasts "00:59" and its last word is stamped [00:59].
+    from evaluator.transcript import format_duration
+
+    assert format_clock(59.6) == "00:59"
+    assert format_duration(59.6) == "00:59"
+    assert format_duration(3725.9) == "62:05"  # minutes go past 59 in call logs
+    assert format_duration(None) is None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -13,8 +13,11 @@ from typing import Any, Literal, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from evaluator.computed.registry import FUNCTIONS, validate_params
 from evaluator.errors import DefinitionError, UnknownIdError
+
+# Validates a computed metric's function and params: LookupError for an unknown function,
+# ValueError for bad params. Handed in, so the catalogue does not depend on computed/.
+CheckFunction = Callable[[str, Mapping[str, Any]], object]
 
 __all__ = [
     "GOAL_METRIC_ID",
@@ -203,14 +206,19 @@ class Catalogue:
 
 
 def load_catalogue(
-    metric_dirs: Iterable[Path], agent_dirs: Iterable[Path], prompt_dirs: Iterable[Path]
+    metric_dirs: Iterable[Path],
+    agent_dirs: Iterable[Path],
+    prompt_dirs: Iterable[Path],
+    *,
+    check_function: CheckFunction,
 ) -> Catalogue:
     """Read and validate every ``*.yaml`` in the given folders (later folders may not redefine
-    an id: duplicates name both files)."""
+    an id: duplicates name both files). ``check_function`` validates a computed metric's
+    ``function`` and ``params`` (the computed registry's ``validate_params``)."""
     prompts = tuple(p for p in prompt_dirs if p.is_dir())
     catalogue = Catalogue(prompt_dirs=prompts)
     for path in _yaml_files(metric_dirs):
-        metric = _load_metric(path, prompts)
+        metric = _load_metric(path, prompts, check_function)
         _add_metric(catalogue, metric)
     for path in _yaml_files(agent_dirs):
         agent = _validated(AgentDefinition, path, {"source": str(path)})
@@ -258,14 +266,17 @@ def _validated(model: type[_M], path: Path, extra: dict[str, Any]) -> _M:
         raise DefinitionError(str(path), message + more, where) from None
 
 
-def _load_metric(path: Path, prompt_dirs: tuple[Path, ...]) -> MetricDefinition:
+def _load_metric(
+    path: Path, prompt_dirs: tuple[Path, ...], check_function: CheckFunction
+) -> MetricDefinition:
     metric = _validated(MetricDefinition, path, {"source": str(path)})
     if metric.function is not None:
         try:
-            validate_params(metric.function, metric.params)
+            check_function(metric.function, metric.params)
+        except LookupError as exc:  # no such function
+            raise DefinitionError(str(path), str(exc.args[0]), "function") from None
         except ValueError as exc:
-            field_name = "params" if metric.function in FUNCTIONS else "function"
-            raise DefinitionError(str(path), str(exc), field_name) from None
+            raise DefinitionError(str(path), str(exc), "params") from None
     prompt_text = ""
     if metric.prompt_file:
         prompt_path = next(

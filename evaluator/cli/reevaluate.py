@@ -7,23 +7,27 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Annotated
 
+import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from evaluator.bootstrap import Definitions, load_definitions, open_judge
+from evaluator.cli.common import AgentsOption, ApiBaseOption, ModelOption, err, settings_from
 from evaluator.config import Settings
 from evaluator.errors import EvaluatorError
+from evaluator.reevaluate.estimate import dry_run
 from evaluator.reevaluate.parallel import Limits, check_workers, limited, run_in_processes
 from evaluator.reevaluate.render import rich_table, write_csv, write_html, write_json
 from evaluator.reevaluate.report import build_report
 from evaluator.reevaluate.run import Progress as RunProgress
-from evaluator.reevaluate.run import Reevaluation, RunOptions, Selection, dry_run, start_run
+from evaluator.reevaluate.run import Reevaluation, RunOptions, Selection, start_run
 from evaluator.store.calls import Store
 from evaluator.store.reruns import RerunStore
 
-__all__ = ["Limits", "run_reevaluate"]
+__all__ = ["Limits", "reevaluate", "run_reevaluate"]
 
 
 def run_reevaluate(
@@ -173,3 +177,55 @@ def _when(flag: str, text: str | None) -> datetime | None:
         expected = "an ISO time like 2026-05-01T00:00:00+00:00"
         raise EvaluatorError(f"{flag}: expected {expected}, got {text!r}") from None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def reevaluate(
+    agent: Annotated[int | None, typer.Option("--agent", help="only this agent")] = None,
+    since: Annotated[str | None, typer.Option("--from", help="calls from (ISO time)")] = None,
+    until: Annotated[str | None, typer.Option("--to", help="calls before (ISO time)")] = None,
+    status: Annotated[str | None, typer.Option("--status", help="reviewed, else machine")] = None,
+    call: Annotated[list[int] | None, typer.Option("--call", help="stored call id")] = None,
+    sample: Annotated[int | None, typer.Option("--sample", help="a sample of N calls")] = None,
+    percent: Annotated[float | None, typer.Option("--percent", help="P %% of calls")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="the sample's seed")] = 0,
+    which: Annotated[str, typer.Option("--metrics", help="ids,... | all | stale")] = "stale",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="estimate; send nothing")] = False,
+    concurrency: Annotated[
+        int | None, typer.Option("--concurrency", "-c", min=1, help="requests in flight")
+    ] = None,
+    rpm: Annotated[float | None, typer.Option("--rpm", help="requests per minute")] = None,
+    tpm: Annotated[float | None, typer.Option("--tpm", help="tokens per minute")] = None,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="processes (when one is CPU-bound)")
+    ] = 1,
+    resume: Annotated[str | None, typer.Option("--resume", help="finish this run")] = None,
+    apply: Annotated[bool, typer.Option("--apply", help="make results current")] = False,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="bypass the cache")] = False,
+    report: Annotated[Path | None, typer.Option("--report", help="report folder")] = None,
+    model: ModelOption = None,
+    api_base: ApiBaseOption = None,
+    agents: AgentsOption = None,
+    metrics_dir: Annotated[list[Path] | None, typer.Option("--metrics-dir")] = None,
+) -> None:
+    """Re-judge stored calls (changed metrics, a new model) and report what changed."""
+    settings = settings_from(model, api_base, agents, metrics_dir)
+    if no_cache:
+        settings = settings.model_copy(update={"cache": "off"})
+    options = options_from_flags(
+        agent=agent,
+        since=since,
+        until=until,
+        status=status,
+        calls=call or [],
+        sample=sample,
+        percent=percent,
+        seed=seed,
+        which=which,
+        apply=apply,
+        err=err,
+    )
+    limits = Limits(concurrency or settings.concurrency, rpm, tpm, workers)
+    code = run_reevaluate(
+        settings, options, resume=resume, dry=dry_run, limits=limits, report_dir=report, err=err
+    )
+    raise typer.Exit(code)

@@ -280,11 +280,16 @@ FUNCTIONS: dict[str, ComputedFunction] = {
 }
 
 
+class UnknownFunctionError(LookupError):
+    """No computed function of that name."""
+
+
 def validate_params(function: str, params: Mapping[str, Any]) -> Params:
-    """The function's parameters, validated; ``ValueError`` says which and why."""
+    """The function's parameters, validated; ``ValueError`` says which and why, and
+    ``UnknownFunctionError`` names the known functions."""
     spec = FUNCTIONS.get(function)
     if spec is None:
-        raise ValueError(
+        raise UnknownFunctionError(
             f"unknown computed function {function!r}; known: {', '.join(sorted(FUNCTIONS))}"
         )
     try:

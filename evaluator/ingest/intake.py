@@ -18,7 +18,7 @@ from evaluator.contract import ObserveRequest, parse_request
 from evaluator.errors import RequestValidationError, TranscriptFormatError, UnknownIdError
 from evaluator.ingest.injection import injection_notes
 from evaluator.ingest.limits import Limits, check_fields, check_transcript
-from evaluator.ingest.transcripts import ParseOptions, parse_transcript
+from evaluator.ingest.transcripts import ParseOptions, parse_transcript, transcript_types
 from evaluator.redact.mask import RedactionReport, redact_call
 from evaluator.transcript import Transcript
 
@@ -84,17 +84,13 @@ def _prepare(request: ObserveRequest, catalogue: Catalogue, limits: Limits) -> P
     if agent is not None:
         metrics = _select_metrics(request, agent, catalogue, errors)
     transcript = Transcript()
-    try:
-        transcript = parse_transcript(
-            request.transcript_type,
-            request.transcript_json,
-            ParseOptions(main_agent_channel_index=request.main_agent_channel_index),
+    if request.transcript_type not in transcript_types():
+        known = ", ".join(transcript_types())
+        errors.setdefault("transcript_type", []).append(
+            f"expected one of {known}; got {request.transcript_type!r}"
         )
-    except (TranscriptFormatError, UnknownIdError) as exc:
-        errors.setdefault("transcript_json", []).append(str(exc))
     else:
-        errors.setdefault("transcript_json", []).extend(check_transcript(transcript, limits))
-    errors = {key: problems for key, problems in errors.items() if problems}
+        transcript = _parse(request, errors, limits)
     if errors or agent is None:
         raise RequestValidationError(errors)
     # Before anything reads the transcript: prompts, computed metrics and the stored result.
@@ -103,6 +99,22 @@ def _prepare(request: ObserveRequest, catalogue: Catalogue, limits: Limits) -> P
     if notes:
         transcript = transcript.model_copy(update={"notes": (*transcript.notes, *notes)})
     return PreparedCall(redacted, agent, transcript, metrics, redaction, limits)
+
+
+def _parse(request: ObserveRequest, errors: dict[str, list[str]], limits: Limits) -> Transcript:
+    try:
+        transcript = parse_transcript(
+            request.transcript_type,
+            request.transcript_json,
+            ParseOptions(main_agent_channel_index=request.main_agent_channel_index),
+        )
+    except (TranscriptFormatError, UnknownIdError) as exc:
+        errors.setdefault("transcript_json", []).append(str(exc))
+        return Transcript()
+    problems = check_transcript(transcript, limits)
+    if problems:
+        errors.setdefault("transcript_json", []).extend(problems)
+    return transcript
 
 
 def _resolve_agent(

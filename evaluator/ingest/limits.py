@@ -8,7 +8,7 @@ the NUL character (PostgreSQL cannot store it), non-finite numbers (``NaN``, ``I
 ``1e999``: not JSON) and strings longer than ``max_string_chars``. Every error is keyed by the
 top-level field that holds the value, as the contract's 400 body is.
 
-The limits are settings (``EVALUATOR_MAX_*``, see ``Limits.from_settings``), passed in: no
+The limits are settings (``EVALUATOR_MAX_*``, read by ``Settings.limits()``), passed in: no
 module holds them.
 """
 
@@ -19,11 +19,10 @@ import math
 import re
 import sys
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from evaluator.config import Settings
 from evaluator.contract import to_utc
 from evaluator.errors import RequestValidationError
 from evaluator.transcript import Transcript
@@ -41,7 +40,7 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Limits:
-    """Bounds on one call; the defaults are the settings' defaults."""
+    """Bounds on one call; the defaults are the settings' defaults (``Settings.limits()``)."""
 
     max_depth: int = 32
     max_string_chars: int = 1_000_000
@@ -52,11 +51,6 @@ class Limits:
     max_turn_chars: int = 20_000
     max_transcript_chars: int = 400_000
     max_call_tokens: int = 500_000
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Limits:
-        """The limits configured as ``EVALUATOR_MAX_DEPTH``, ``EVALUATOR_MAX_TURNS``, ..."""
-        return cls(**{f.name: getattr(settings, f.name) for f in fields(cls)})
 
 
 # One search finds both: NUL, and any code point of the surrogate range (a valid pair

@@ -14,11 +14,9 @@ Backends: the configured SQL store (table ``judgments``) or Redis. ``EVALUATOR_C
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
-from collections.abc import Coroutine, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -33,10 +31,8 @@ __all__ = [
     "CachingJudge",
     "JudgmentBackend",
     "RedisBackend",
-    "SqlBackend",
     "judge_description",
     "judgment_key",
-    "open_backend",
 ]
 
 CacheMode = Literal["off", "sql", "redis"]
@@ -160,64 +156,6 @@ def _usage(data: dict[str, Any], model: str) -> Usage:
         return Usage(model=model)
 
 
-_Put = tuple[tuple[str, str, str, dict[str, Any]], "asyncio.Future[None]"]
-
-
-class SqlBackend:
-    """The ``judgments`` table of the configured store (SQLite or PostgreSQL).
-
-    Lookups and writes run on the backend's own threads, so they do not queue behind the
-    store's other work. Writes are grouped: the answers that arrive while one transaction
-    commits are written by the next, and each ``put`` returns once its answer is committed.
-    """
-
-    def __init__(self, url: str, threads: int = 8) -> None:
-        from evaluator.store.calls import Store
-        from evaluator.store.reruns import JudgmentTable
-
-        self._store = Store(url)
-        self._store.upgrade()
-        self.table = JudgmentTable(self._store)
-        self._threads = ThreadPoolExecutor(threads, thread_name_prefix="judgment-cache")
-        # Per event loop (a future belongs to its loop): answers waiting to be written, and
-        # the task writing them.
-        self._waiting: dict[asyncio.AbstractEventLoop, list[_Put]] = {}
-        self._writing: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
-
-    async def get(self, key: str) -> tuple[str, dict[str, Any]] | None:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._threads, self.table.get, key)
-
-    async def put(self, key: str, model: str, raw: str, usage: dict[str, Any]) -> None:
-        loop = asyncio.get_running_loop()
-        committed: asyncio.Future[None] = loop.create_future()
-        self._waiting.setdefault(loop, []).append(((key, model, raw, usage), committed))
-        writing = self._writing.get(loop)
-        if writing is None or writing.done():
-            self._writing[loop] = loop.create_task(self._write_waiting(loop))
-        await committed
-
-    async def _write_waiting(self, loop: asyncio.AbstractEventLoop) -> None:
-        while batch := self._waiting.pop(loop, []):
-            try:
-                await loop.run_in_executor(
-                    self._threads, self.table.put_many, [row for row, _ in batch]
-                )
-            except Exception as exc:  # every writer in the batch hears why
-                for _, committed in batch:
-                    if not committed.done():
-                        committed.set_exception(exc)
-            else:
-                for _, committed in batch:
-                    if not committed.done():
-                        committed.set_result(None)
-        self._writing.pop(loop, None)
-
-    def close(self) -> None:
-        self._threads.shutdown(wait=True)
-        self._store.close()
-
-
 class RedisBackend:
     """Redis (``redis://host:port/db``); keys ``evaluator:judgment:<sha256>``, optional TTL."""
 
@@ -251,22 +189,3 @@ class RedisBackend:
 
 class CacheUnavailableError(EvaluatorError):
     """The configured cache backend cannot be reached."""
-
-
-@contextlib.contextmanager
-def open_backend(mode: CacheMode, url: str) -> Iterator[JudgmentBackend | None]:
-    """The backend for ``mode`` (``None`` when off); closed on exit."""
-    if mode == "off":
-        yield None
-        return
-    if mode == "sql":
-        try:
-            backend = SqlBackend(url)
-        except Exception as exc:  # unreachable database, bad URL: name it, no traceback
-            raise CacheUnavailableError(f"judgment cache: database {url!r}: {exc}") from exc
-        try:
-            yield backend
-        finally:
-            backend.close()
-        return
-    yield RedisBackend(url)

@@ -28,6 +28,7 @@ from pydantic import BaseModel
 from evaluator.contract import Usage
 from evaluator.errors import JudgeOutputError, JudgeUnavailableError
 from evaluator.judge.schema import Judge, JudgeAnswer, JudgeRequest, salvage
+from evaluator.judge.transport import RetriesExhausted, send_with_retries
 
 __all__ = [
     "Judge",
@@ -175,7 +176,6 @@ class LiteLLMJudge:
             "model": s.model,
             "temperature": s.temperature,
             "max_tokens": s.max_tokens,
-            "num_retries": s.num_retries,
             "drop_params": True,
         }
         if s.seed is not None:
@@ -209,7 +209,16 @@ class LiteLLMJudge:
             # The HTTP timeout is given here, to litellm only: instructor reads a `timeout`
             # argument as a deadline across all its re-asks, which made the number of
             # re-asks depend on how fast the server was.
-            response = await litellm.acompletion(**kwargs, timeout=self.settings.timeout)
+            # Transport retries have one owner, judge/transport.py: litellm's and the
+            # OpenAI client's own are off (they stacked, and skipped Retry-After).
+            response = await send_with_retries(
+                lambda: litellm.acompletion(
+                    **kwargs, timeout=self.settings.timeout, num_retries=0, max_retries=0
+                ),
+                retries=self.settings.num_retries,
+                is_transient=_is_transient,
+                retry_after=_retry_after,
+            )
             responses.append(response)
             return response
 
@@ -245,8 +254,12 @@ class LiteLLMJudge:
         )
 
     def _unavailable(self, exc: BaseException) -> JudgeUnavailableError:
-        tries = 1 + self.settings.num_retries
-        reason = f"{type(exc).__name__} after {tries} tries: {_first_line(str(exc))}"
+        if isinstance(exc, RetriesExhausted):
+            cause, tries = exc.last, exc.attempts
+        else:  # not retried: refused outright (bad request, credentials)
+            cause, tries = exc, 1
+        plural = "request" if tries == 1 else "requests"
+        reason = f"{type(cause).__name__} after {tries} {plural}: {_first_line(str(cause))}"
         return JudgeUnavailableError(self.model, reason)
 
 
@@ -338,7 +351,39 @@ def _transport_cause(exc: BaseException) -> BaseException | None:
 def _is_transport(exc: BaseException) -> bool:
     import openai  # litellm's exceptions subclass openai's; imported here to keep one home
 
-    return isinstance(exc, openai.APIError | openai.OpenAIError | TimeoutError | ConnectionError)
+    return isinstance(
+        exc,
+        RetriesExhausted | openai.APIError | openai.OpenAIError | TimeoutError | ConnectionError,
+    )
+
+
+def _is_transient(exc: BaseException) -> bool:
+    """Worth sending again: timeouts, dropped connections, 408, 409, 429 and 5xx answers."""
+    import openai
+
+    if isinstance(exc, openai.APITimeoutError | openai.APIConnectionError):
+        return True
+    if isinstance(exc, TimeoutError | ConnectionError):
+        return True
+    status = getattr(exc, "status_code", None)
+    return isinstance(status, int) and (status in (408, 409, 429) or status >= 500)
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    """The server's ``Retry-After`` in seconds (the delta form), if it sent one."""
+    headers = getattr(exc, "headers", None) or getattr(
+        getattr(exc, "response", None), "headers", None
+    )
+    value = None
+    if headers is not None:
+        try:
+            value = headers.get("retry-after") or headers.get("Retry-After")
+        except AttributeError:
+            value = None
+    try:
+        return float(value) if value is not None else None
+    except ValueError:  # an HTTP date: rare from model APIs; fall back to backoff
+        return None
 
 
 def _price_of(response: Any) -> float | None:

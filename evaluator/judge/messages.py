@@ -11,15 +11,30 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC
-from typing import Any
+from typing import Any, Protocol
 
-from evaluator.catalogue.definitions import MetricDefinition
-from evaluator.contract import MetricResult
-from evaluator.ingest.intake import PreparedCall
+from evaluator.catalogue.definitions import AgentDefinition, MetricDefinition
+from evaluator.contract import MetricResult, ObserveRequest
 from evaluator.judge.schema import JudgePlan, value_description
 from evaluator.judge.templates import Fenced, PromptRenderer, fenced_data, substitute_variables
+from evaluator.transcript import Transcript
 
-__all__ = ["CALL_TEMPLATE", "SYSTEM_TEMPLATE", "render_messages"]
+__all__ = ["CALL_TEMPLATE", "SYSTEM_TEMPLATE", "PreparedCall", "render_messages"]
+
+
+class PreparedCall(Protocol):
+    """What the messages are rendered from: a validated call with its agent and transcript
+    (``ingest.intake.PreparedCall`` is one)."""
+
+    @property
+    def request(self) -> ObserveRequest: ...
+
+    @property
+    def agent(self) -> AgentDefinition: ...
+
+    @property
+    def transcript(self) -> Transcript: ...
+
 
 SYSTEM_TEMPLATE = "judge_system.j2"
 CALL_TEMPLATE = "judge_call.j2"

@@ -12,28 +12,29 @@ results. Human reviews live apart and are never touched.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import heapq
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
-from datetime import datetime
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from evaluator.bootstrap import Definitions
-from evaluator.contract import CallEvaluation, MetricResult, Usage
-from evaluator.engine import dry_run_requests, evaluate_prepared
-from evaluator.errors import EvaluatorError, RequestValidationError, UnknownIdError
-from evaluator.ingest.intake import PreparedCall, read_request
-from evaluator.judge.rate_limit import estimate_tokens
+from evaluator.contract import CallEvaluation, MetricResult, Usage, merged_results
+from evaluator.engine import evaluate_prepared
+from evaluator.errors import RequestValidationError
 from evaluator.judge.schema import Judge
+from evaluator.reevaluate.selection import (
+    PAGE,
+    ReevaluateError,
+    RunOptions,
+    Selection,
+    check_metric_choice,
+    choose_metrics,
+    prepare,
+    select_calls,
+)
 from evaluator.store.calls import Store
 from evaluator.store.reruns import RerunItem, RerunStore, RunInfo
-from evaluator.store.rows import merged
-from evaluator.store.types import CallFilter, CallNotFoundError
 
 __all__ = [
-    "DryRunEstimate",
     "Progress",
     "ReevaluateError",
     "Reevaluation",
@@ -41,178 +42,10 @@ __all__ = [
     "Selection",
     "choose_metrics",
     "close_run",
-    "dry_run",
     "open_run",
     "select_calls",
     "start_run",
 ]
-
-PAGE = 500
-
-
-class ReevaluateError(EvaluatorError):
-    """A re-evaluation that cannot start: bad selection, unknown run or metric."""
-
-
-@dataclass(frozen=True)
-class Selection:
-    """Which stored calls: filters, explicit ids, then a sample (N, or P %, seeded)."""
-
-    agent_id: int | None = None
-    occurred_from: datetime | None = None
-    occurred_to: datetime | None = None
-    status: str | None = None
-    call_ids: tuple[int, ...] = ()
-    sample: int | None = None
-    percent: float | None = None
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.sample is not None and self.percent is not None:
-            raise ReevaluateError("--sample and --percent: give one, not both")
-        if self.sample is not None and self.sample < 1:
-            raise ReevaluateError(f"--sample: expected a count of at least 1, got {self.sample}")
-        if self.percent is not None and not 0 < self.percent <= 100:
-            raise ReevaluateError(
-                f"--percent: expected more than 0 and up to 100, got {self.percent}"
-            )
-
-    def where(self) -> CallFilter:
-        return CallFilter(agent_id=self.agent_id, occurred_from=self.occurred_from,
-                          occurred_to=self.occurred_to, status=self.status)  # fmt: skip
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """What a run does; stored with it so ``--resume`` does the same."""
-
-    selection: Selection
-    metrics: tuple[str, ...] = ("stale",)  # ("all",), ("stale",) or metric ids
-    apply: bool = False
-
-    def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        sel = data["selection"]
-        for name in ("occurred_from", "occurred_to"):
-            sel[name] = sel[name].isoformat() if sel[name] else None
-        return data
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> RunOptions:
-        sel = dict(data["selection"])
-        for name in ("occurred_from", "occurred_to"):
-            sel[name] = datetime.fromisoformat(sel[name]) if sel[name] else None
-        sel["call_ids"] = tuple(sel["call_ids"])
-        return cls(Selection(**sel), tuple(data["metrics"]), bool(data["apply"]))
-
-
-def _score(seed: int, pk: int) -> float:
-    """A stable pseudo-random number in [0, 1) for a call: the same seed, the same sample."""
-    digest = hashlib.sha256(f"{seed}:{pk}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
-
-
-def _matching(store: Store, selection: Selection) -> Iterator[int]:
-    where = selection.where()
-    if selection.call_ids:
-        wanted = sorted(set(selection.call_ids))
-        for start in range(0, len(wanted), PAGE):
-            chunk = wanted[start : start + PAGE]
-            found = set(store.call_ids(where, after_id=chunk[0] - 1, limit=len(chunk) * 4))
-            missing = [pk for pk in chunk if pk not in found and not _exists(store, pk)]
-            if missing:
-                raise CallNotFoundError(missing)
-            yield from (pk for pk in chunk if pk in found)
-        return
-    after = 0
-    while page := store.call_ids(where, after_id=after, limit=PAGE):
-        yield from page
-        after = page[-1]
-
-
-def _exists(store: Store, pk: int) -> bool:
-    try:
-        store.stored_request(pk)
-    except CallNotFoundError:
-        return False
-    return True
-
-
-def select_calls(store: Store, selection: Selection) -> Iterator[list[int]]:
-    """The selected call ids, ascending, in pages. A percentage keeps each call whose seeded
-    score is under it (streaming); a sample of N keeps the N lowest scores (O(N) memory)."""
-    ids = _matching(store, selection)
-    if selection.percent is not None:
-        share = selection.percent / 100
-        ids = (pk for pk in ids if _score(selection.seed, pk) < share)
-    if selection.sample is not None:
-        lowest: list[tuple[float, int]] = []
-        for pk in ids:
-            item = (-_score(selection.seed, pk), pk)
-            if len(lowest) < selection.sample:
-                heapq.heappush(lowest, item)
-            elif item > lowest[0]:
-                heapq.heapreplace(lowest, item)
-        ids = iter(sorted(pk for _, pk in lowest))
-    page: list[int] = []
-    for pk in ids:
-        page.append(pk)
-        if len(page) == PAGE:
-            yield page
-            page = []
-    if page:
-        yield page
-
-
-def choose_metrics(
-    item_request: dict[str, Any], current: list[MetricResult], definitions: Definitions,
-    choice: tuple[str, ...], model: str,
-) -> list[str] | None:  # fmt: skip
-    """The metric ids to judge for one call: ``None`` = all the agent's metrics, ``[]`` =
-    nothing to do. Stale = a stored result whose metric version (or, for an LLM metric, the
-    model that judged it) differs from the current one; results of metrics no longer
-    defined are left alone."""
-    if choice == ("all",):
-        return None
-    catalogue = definitions.catalogue
-    if choice != ("stale",):
-        return list(choice)
-    stale = []
-    for result in current:
-        metric = catalogue.metrics.get(result.id)
-        if metric is None:
-            continue
-        judged_by = result.model if metric.is_llm else None  # None: never reached the judge
-        if result.version != metric.full_version or (judged_by and judged_by != model):
-            stale.append(metric.id)
-    return stale
-
-
-def prepare(
-    item: RerunItem, definitions: Definitions, choice: tuple[str, ...], model: str
-) -> PreparedCall | None:
-    """The call ready to judge with the chosen metrics, or None when there is nothing to do.
-    Raises ``RequestValidationError`` if the stored call no longer fits the definitions."""
-    ids = choose_metrics(item.request, item.current.metrics, definitions, choice, model)
-    request = dict(item.request)
-    if ids is None:
-        request.pop("metric_ids", None)
-    elif not ids:
-        return None
-    else:
-        request["metric_ids"] = ids
-    return read_request(request, definitions.catalogue)
-
-
-def check_metric_choice(choice: tuple[str, ...], definitions: Definitions) -> None:
-    """Unknown metric ids fail before anything runs, saying what exists."""
-    if choice in (("all",), ("stale",)):
-        return
-    for wanted in choice:
-        try:
-            definitions.catalogue.metric(wanted)
-        except UnknownIdError as exc:
-            raise ReevaluateError(f"--metrics: {exc}") from None
 
 
 def start_run(store: Store, options: RunOptions, definitions: Definitions) -> str:
@@ -413,7 +246,7 @@ class _ResultWriter:
 
 def _to_store(current: CallEvaluation, new: CallEvaluation, apply: bool) -> list[MetricResult]:
     """The judged metrics; when applied, merged into the call's other current results."""
-    return merged(current.metrics, new.metrics) if apply else new.metrics
+    return merged_results(current.metrics, new.metrics) if apply else new.metrics
 
 
 async def _put(
@@ -428,50 +261,3 @@ async def _put(
             if task.done() and task.exception() is not None:
                 put.cancel()
                 raise task.exception()  # type: ignore[misc]
-
-
-@dataclass(frozen=True)
-class DryRunEstimate:
-    calls: int
-    skipped: int
-    invalid: int
-    requests: int
-    cached_requests: int
-    tokens: int
-    cost_usd: float | None
-
-
-async def dry_run(
-    store: Store, options: RunOptions, definitions: Definitions, judge: Judge
-) -> DryRunEstimate:
-    """What a run would take, from the rendered requests, without calling any model. Cost is
-    priced at what the same calls' stored results cost per token (unknown if none did)."""
-    check_metric_choice(options.metrics, definitions)
-    runs = RerunStore(store)
-    key_of = getattr(judge, "key", None)
-    backend = getattr(judge, "backend", None)
-    calls = skipped = invalid = requests = cached = tokens = 0
-    priced_tokens, priced_cost = 0, 0.0
-    for page in select_calls(store, options.selection):
-        for item in await asyncio.to_thread(runs.items, page):
-            usage = item.current.usage
-            if usage and usage.cost_usd is not None and usage.prompt_tokens:
-                priced_tokens += usage.prompt_tokens + usage.completion_tokens
-                priced_cost += usage.cost_usd
-            try:
-                prepared = prepare(item, definitions, options.metrics, judge.model)
-            except RequestValidationError:
-                invalid += 1
-                continue
-            if prepared is None:
-                skipped += 1
-                continue
-            calls += 1
-            for request in dry_run_requests(prepared, definitions.renderer):
-                if callable(key_of) and backend is not None and await backend.get(key_of(request)):
-                    cached += 1
-                    continue
-                requests += 1
-                tokens += estimate_tokens(request)
-    cost = tokens * priced_cost / priced_tokens if priced_tokens else None
-    return DryRunEstimate(calls, skipped, invalid, requests, cached, tokens, cost)

@@ -21,13 +21,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from evaluator.bootstrap import Definitions, load_definitions, open_judge
+from evaluator.bootstrap import (
+    Definitions,
+    build_judge,
+    judge_description,
+    load_definitions,
+    open_judge,
+    without_transport_retries,
+)
 from evaluator.config import Settings
 from evaluator.contract import CallEvaluation
 from evaluator.engine import evaluate_prepared
-from evaluator.errors import EvaluatorError
+from evaluator.errors import EvaluatorError, JudgeUnavailableError
 from evaluator.judge.messages import CALL_TEMPLATE, SYSTEM_TEMPLATE
-from evaluator.judge.schema import Judge
+from evaluator.judge.schema import Judge, JudgeAnswer, JudgeRequest
 from evaluator.regression.cassettes import CassetteMode, Diagnosis, cassette_session, diagnose
 from evaluator.regression.golden import TOPIC, GoldenCall, GoldenSet, load_golden
 from evaluator.regression.report import (
@@ -170,12 +177,13 @@ async def _in_cassette(
     path: Path, mode: CassetteMode, call: GoldenCall, definitions: Definitions, judge: Judge,
     repeat: int,
 ) -> tuple[list[CallEvaluation], list[Diagnosis]]:  # fmt: skip
+    watched = _FailureLog(judge)
     with cassette_session(path, mode) as session:
-        evaluations = await _judge_call(call, definitions, judge, repeat)
+        evaluations = await _judge_call(call, definitions, watched, repeat)
     if mode == "record":
         return evaluations, []
     found = [diagnose(miss, session.recorded) for miss in session.misses()]
-    return evaluations, found or _exhausted(evaluations)
+    return evaluations, found or _exhausted(watched.unavailable)
 
 
 async def _record(
@@ -183,7 +191,7 @@ async def _record(
 ) -> tuple[list[CallEvaluation], list[Diagnosis]]:
     """Keep a cassette that still replays; otherwise record it, then prove it replays (a
     recording the engine cannot replay is recorded once more, then reported)."""
-    replayer = _without_transport_retries(judge)
+    replayer = without_transport_retries(judge)
     if path.is_file():
         kept, found = await _in_cassette(path, "replay", call, definitions, replayer, repeat)
         if not found:
@@ -196,28 +204,35 @@ async def _record(
     return recorded, found
 
 
-def _without_transport_retries(judge: Judge) -> Judge:
-    from evaluator.judge.litellm_judge import LiteLLMJudge
+@dataclasses.dataclass
+class _FailureLog:
+    """A judge that remembers the transport failures it passed on (the engine turns them into
+    failed metrics, so the run's results alone cannot tell them from other failures)."""
 
-    if isinstance(judge, LiteLLMJudge):
-        return LiteLLMJudge(dataclasses.replace(judge.settings, num_retries=0))
-    return judge
+    judge: Judge
+    unavailable: list[JudgeUnavailableError] = dataclasses.field(default_factory=list)
+
+    @property
+    def model(self) -> str:
+        return self.judge.model
+
+    async def answer(self, request: JudgeRequest) -> JudgeAnswer:
+        try:
+            return await self.judge.answer(request)
+        except JudgeUnavailableError as exc:
+            self.unavailable.append(exc)
+            raise
 
 
-def _exhausted(evaluations: list[CallEvaluation]) -> list[Diagnosis]:
-    """Judge failures on replay with every request recorded: the run asked more often than the
-    recording answered (the engine turns transport errors into failed metrics)."""
-    errors: list[str] = [
-        m.error or ""
-        for e in evaluations
-        for m in e.metrics
-        if m.outcome == "failed" and (m.error or "").startswith("judge ")
-    ]
-    if not errors:
+def _exhausted(unavailable: list[JudgeUnavailableError]) -> list[Diagnosis]:
+    """Transport failures on replay with every request recorded: the run asked more often
+    than the recording answered."""
+    if not unavailable:
         return []
     why = (
-        f"the judge failed on replay though every request has a recording ({errors[0][:160]}): "
-        "the cassette holds fewer answers than the run asked for (a larger --repeat?)"
+        f"the judge failed on replay though every request has a recording "
+        f"({str(unavailable[0])[:160]}): the cassette holds fewer answers than the run asked "
+        "for (a larger --repeat?)"
     )
     return [Diagnosis((), (why,))]
 
@@ -227,7 +242,7 @@ def _judge(
     given: Judge | None, mode: RunMode, settings: Settings, golden: GoldenSet,
     model: str | None, api_base: str | None,
 ) -> Iterator[tuple[Judge, dict[str, Any]]]:  # fmt: skip
-    from evaluator.judge.litellm_judge import JudgeSettings, LiteLLMJudge
+    from evaluator.judge.litellm_judge import JudgeSettings
 
     if given is not None:
         yield given, {"model": given.model}
@@ -240,7 +255,7 @@ def _judge(
         chosen = JudgeSettings(
             **{**recorded, **overrides}, api_key=settings.api_key or "sk-replay", num_retries=0
         )
-        yield LiteLLMJudge(chosen), chosen.describe()
+        yield build_judge(chosen), chosen.describe()
         return
     chosen_settings = _live_settings(settings, golden, model, api_base)
     if chosen_settings is not None and mode == "record":
@@ -249,13 +264,12 @@ def _judge(
         timeout = max(chosen_settings.timeout, RECORD_TIMEOUT)
         chosen_settings = dataclasses.replace(chosen_settings, timeout=timeout)
     if chosen_settings is not None:
-        yield LiteLLMJudge(chosen_settings), chosen_settings.describe()
+        yield build_judge(chosen_settings), chosen_settings.describe()
         return
     # No model anywhere: the offline model. No judgment cache: repeats must each ask the
     # model, and recordings need real exchanges.
     with open_judge(settings.model_copy(update={"cache": "off"})) as (active, _notice):
-        real = active.settings.describe() if isinstance(active, LiteLLMJudge) else {}
-        yield active, {"model": active.model, **real}
+        yield active, judge_description(active)
 
 
 _RECIPE_SETTINGS = (

@@ -15,7 +15,7 @@ from typing import Any
 from evaluator.catalogue.definitions import GOAL_METRIC_ID, RubricRule
 from evaluator.contract import MetricResult
 
-__all__ = ["DEFAULT_RUBRIC", "RubricOutcome", "apply_rubric", "format_duration"]
+__all__ = ["DEFAULT_RUBRIC", "RubricOutcome", "apply_rubric"]
 
 DEFAULT_RUBRIC = (RubricRule(metric=GOAL_METRIC_ID, op="eq", value=True),)
 
@@ -62,11 +62,3 @@ def apply_rubric(
     if unknown:
         return RubricOutcome(None, tuple(reasons))
     return RubricOutcome(True, tuple(reasons))
-
-
-def format_duration(seconds: float | None) -> str | None:
-    """``MM:SS`` (minutes may exceed 59, as call logs show them)."""
-    if seconds is None:
-        return None
-    total = round(seconds)
-    return f"{total // 60:02d}:{total % 60:02d}"

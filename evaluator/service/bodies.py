@@ -20,8 +20,9 @@ from evaluator.catalogue.definitions import Catalogue
 from evaluator.contract import ObserveRequest
 from evaluator.errors import RequestValidationError
 from evaluator.ingest.intake import read_request
-from evaluator.scoring.rubric import format_duration
+from evaluator.ingest.transcripts import transcript_types
 from evaluator.store.calls import NewCall, Recording
+from evaluator.transcript import format_duration
 
 __all__ = ["OBSERVE_BODY", "ObserveBody", "read_observe_body", "stored_call"]
 
@@ -30,6 +31,8 @@ JSON_FORM_FIELDS = ("transcript_json", "metadata", "dynamic_variables", "redact_
 RECORDING_FIELD = "voice_recording"
 
 _schema = ObserveRequest.model_json_schema()
+# The accepted types come from the provider registry (one module per provider).
+_schema["properties"]["transcript_type"]["enum"] = transcript_types()
 _multipart_schema = {
     **_schema,
     "properties": {

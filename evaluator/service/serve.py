@@ -15,7 +15,7 @@ def run_server(*, host: str, port: int, workers: int) -> int:
     import uvicorn
 
     from evaluator.bootstrap import load_definitions
-    from evaluator.service.app import api_keys
+    from evaluator.service.deps import api_keys
     from evaluator.store.calls import Store
 
     settings = Settings()

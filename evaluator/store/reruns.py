@@ -1,170 +1,45 @@
-"""SQL of re-evaluation runs and of the judgment cache (the tables and their queries).
+"""SQL of re-evaluation runs (their tables are in ``store.tables``).
 
 A run (``reevaluation_runs``) keeps its options and one row per selected call
 (``reevaluation_items``). A call's new results are written in the same transaction that
 marks its item done, and only if the item was still pending: a killed run resumed later, or
-two processes resuming the same run, can never store a call twice. The judgment cache
-(``judgments``) maps a request's key to the raw completion and usage that answered it.
+two processes resuming the same run, can never store a call twice.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import (
-    JSON,
-    Connection,
-    Engine,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Table,
-    Text,
-    bindparam,
     func,
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import Session
 
 from evaluator.contract import CallEvaluation, MetricResult
-from evaluator.store.calls import Store, call_logs, insert_evaluation
+from evaluator.store.calls import Store
+from evaluator.store.db import now as _now
+from evaluator.store.evaluations import call_logs, insert_evaluation
+from evaluator.store.rows import metric_result, request_of
 from evaluator.store.tables import (
-    Base,
     CallRow,
     EvaluationRow,
     MetricResultRow,
+    RerunItemRow,
+    RerunRow,
     ReviewRow,
-    UTCDateTime,
 )
 
 __all__ = [
-    "JudgmentRow",
-    "JudgmentTable",
     "ReportRow",
     "RerunItem",
     "RerunRow",
     "RerunStore",
     "RunInfo",
 ]
-
-
-class JudgmentRow(Base):
-    __tablename__ = "judgments"
-
-    key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    model: Mapped[str] = mapped_column(String(255))
-    raw_completion: Mapped[str] = mapped_column(Text)
-    usage: Mapped[dict[str, Any]] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-
-class RerunRow(Base):
-    __tablename__ = "reevaluation_runs"
-
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    status: Mapped[str] = mapped_column(String(16))
-    options: Mapped[dict[str, Any]] = mapped_column(JSON)
-    total: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-
-class RerunItemRow(Base):
-    __tablename__ = "reevaluation_items"
-
-    run_id: Mapped[str] = mapped_column(
-        ForeignKey("reevaluation_runs.id", ondelete="CASCADE"), primary_key=True
-    )
-    call_pk: Mapped[int] = mapped_column(
-        ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True
-    )
-    # pending -> done (new results stored) | skipped (nothing to do) | failed (with error)
-    state: Mapped[str] = mapped_column(String(16))
-    before_evaluation_id: Mapped[int | None] = mapped_column(Integer)
-    after_evaluation_id: Mapped[int | None] = mapped_column(Integer)
-    error: Mapped[str | None] = mapped_column(Text)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-    __table_args__ = (Index("ix_reevaluation_items_state", "run_id", "state", "call_pk"),)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-class _Sessions:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._factory = sessionmaker(engine, expire_on_commit=False)
-        sqlite = engine.dialect.name == "sqlite"
-        self._lock: threading.Lock | None = threading.Lock() if sqlite else None
-        # A SQLite file is in WAL mode (store._make_engine); an in-memory one is not.
-        self._wal = sqlite and engine.url.database not in (None, "", ":memory:")
-
-    @contextmanager
-    def connection(self, *, read_only: bool = False) -> Iterator[Connection]:
-        """A Core connection in a transaction (committed on exit). SQLite in WAL mode reads
-        beside a writer, so only writes take this process's lock."""
-        if self._lock is None or (read_only and self._wal):
-            with self.engine.begin() as conn:
-                yield conn
-            return
-        with self._lock, self.engine.begin() as conn:
-            yield conn
-
-    @contextmanager
-    def session(self) -> Iterator[Session]:
-        if self._lock is None:
-            with self._factory.begin() as session:
-                yield session
-            return
-        with self._lock, self._factory.begin() as session:
-            yield session
-
-
-class JudgmentTable:
-    """The SQL backend of the judgment cache (sync; callers run it in a thread). Plain
-    Core statements on a connection: a lookup is on every judge request's path."""
-
-    def __init__(self, store: Store) -> None:
-        self._db = _Sessions(store.engine)
-        table = cast(Table, JudgmentRow.__table__)
-        self._get = select(table.c.raw_completion, table.c.usage).where(
-            table.c.key == bindparam("wanted")
-        )
-        insert = postgresql.insert if store.engine.dialect.name == "postgresql" else sqlite.insert
-        self._put = insert(table).on_conflict_do_nothing()
-
-    def get(self, key: str) -> tuple[str, dict[str, Any]] | None:
-        with self._db.connection(read_only=True) as conn:
-            row = conn.execute(self._get, {"wanted": key}).first()
-            return None if row is None else (str(row[0]), dict(row[1]))
-
-    def put(self, key: str, model: str, raw: str, usage: dict[str, Any]) -> None:
-        """Insert once; a key already there (another worker got there first) is kept."""
-        self.put_many([(key, model, raw, usage)])
-
-    def put_many(self, rows: list[tuple[str, str, str, dict[str, Any]]]) -> None:
-        """Insert several in one transaction; keys already there are kept."""
-        now = _now()
-        values = [
-            {"key": key, "model": model, "raw_completion": raw, "usage": usage, "created_at": now}
-            for key, model, raw, usage in rows
-        ]
-        with self._db.connection() as conn:
-            conn.execute(self._put, values)
-
-    def count(self) -> int:
-        with self._db.session() as session:
-            return int(session.scalar(select(func.count()).select_from(JudgmentRow)) or 0)
 
 
 @dataclass(frozen=True)
@@ -203,7 +78,7 @@ class RerunStore:
     """Runs, their items, and the atomic write of a call's new results."""
 
     def __init__(self, store: Store) -> None:
-        self._db = _Sessions(store.engine)
+        self._db = store
 
     def create_run(self, run_id: str, options: dict[str, Any]) -> None:
         now = _now()
@@ -391,7 +266,7 @@ def _items(session: Session, pks: list[int]) -> list[RerunItem]:
     rows = list(session.scalars(select(CallRow).where(CallRow.id.in_(pks))))
     logs = _logs(session, rows)
     return [
-        RerunItem(r.id, {**r.request, **(r.overrides or {})}, logs[r.id], r.current_evaluation_id)
+        RerunItem(r.id, request_of(r), logs[r.id], r.current_evaluation_id)
         for r in sorted(rows, key=lambda r: r.id)
     ]
 
@@ -411,12 +286,7 @@ def _metrics_of(session: Session, run_ids: list[int]) -> dict[int, list[MetricRe
         .where(MetricResultRow.evaluation_id.in_(run_ids))
         .order_by(MetricResultRow.evaluation_id, MetricResultRow.position)
     ):
-        out.setdefault(row.evaluation_id, []).append(
-            MetricResult(id=row.metric_id, name=row.name, type=row.type, score=row.score,
-                         enum=row.enum, value=row.value, explanation=row.explanation,
-                         outcome=row.outcome, error=row.error, unit=row.unit,
-                         details=row.details, version=row.version, model=row.model)
-        )  # fmt: skip
+        out.setdefault(row.evaluation_id, []).append(metric_result(row))
     return out
 
 

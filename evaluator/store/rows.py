@@ -7,11 +7,11 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, select
 
-from evaluator.contract import CallEvaluation, MetricResult, Usage
+from evaluator.contract import CallEvaluation, MetricResult, Usage, apply_overrides
 from evaluator.store.tables import CallRow, EvaluationRow, MetricResultRow, ReviewRow
 from evaluator.store.types import CallFilter, NewCall
 
-__all__ = ["call_log", "call_row", "evaluation_values", "filtered", "merged"]
+__all__ = ["call_log", "call_row", "evaluation_values", "filtered", "metric_result", "request_of"]
 
 
 def evaluation_values(
@@ -62,7 +62,8 @@ def evaluation_values(
     return run, results
 
 
-def _metric(row: MetricResultRow) -> MetricResult:
+def metric_result(row: MetricResultRow) -> MetricResult:
+    """A stored metric row as the contract's result."""
     return MetricResult(
         id=row.metric_id,
         name=row.name,
@@ -86,6 +87,11 @@ def _error_message(row: CallRow, run: EvaluationRow | None) -> str | None:
     return row.last_error or (run.error_message if run else None)
 
 
+def request_of(row: CallRow) -> dict[str, Any]:
+    """The request the call is evaluated with (PATCHed fields applied)."""
+    return apply_overrides(row.request, row.overrides)
+
+
 def call_log(
     row: CallRow,
     run: EvaluationRow | None,
@@ -93,8 +99,9 @@ def call_log(
     review: ReviewRow | None,
 ) -> CallEvaluation:
     """The call log the API returns: request fields, the current run, the human review."""
-    request: dict[str, Any] = {**row.request, **(row.overrides or {})}
-    reviewed = review is not None and review.status is not None
+    request = request_of(row)
+    # Any human input counts: a status, feedback, or a vote on one of its metrics.
+    reviewed = review is not None
     feedback = request.get("feedback")
     if review is not None and review.feedback is not None:
         feedback = review.feedback
@@ -106,10 +113,16 @@ def call_log(
         agent_name=row.agent_name,
         duration=row.duration,
         success=run.success if run else None,
-        status=(review.status if reviewed and review else run.status if run else None),
+        status=(
+            review.status
+            if review is not None and review.status is not None
+            else run.status
+            if run
+            else None
+        ),
         is_reviewed=reviewed,
         feedback=feedback,
-        metrics=[_metric(m) for m in results],
+        metrics=[metric_result(m) for m in results],
         topic=run.topic if run else None,
         dropoff_point=run.dropoff_point if run else None,
         call_ended_reason=request.get("call_ended_reason"),
@@ -125,12 +138,6 @@ def call_log(
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
-
-
-def merged(previous: list[MetricResult], new: list[MetricResult]) -> list[MetricResult]:
-    fresh = {m.id: m for m in new}
-    kept = [fresh.pop(m.id, m) for m in previous]
-    return [*kept, *fresh.values()]
 
 
 def call_row(new: NewCall, key: str, now: datetime) -> CallRow:

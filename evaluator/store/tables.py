@@ -163,3 +163,65 @@ class ReviewRow(Base):
     feedback: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class JudgmentRow(Base):
+    __tablename__ = "judgments"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    model: Mapped[str] = mapped_column(String(255))
+    raw_completion: Mapped[str] = mapped_column(Text)
+    usage: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RerunRow(Base):
+    __tablename__ = "reevaluation_runs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    options: Mapped[dict[str, Any]] = mapped_column(JSON)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RerunItemRow(Base):
+    __tablename__ = "reevaluation_items"
+
+    run_id: Mapped[str] = mapped_column(
+        ForeignKey("reevaluation_runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    call_pk: Mapped[int] = mapped_column(
+        ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True
+    )
+    # pending -> done (new results stored) | skipped (nothing to do) | failed (with error)
+    state: Mapped[str] = mapped_column(String(16))
+    before_evaluation_id: Mapped[int | None] = mapped_column(Integer)
+    after_evaluation_id: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_reevaluation_items_state", "run_id", "state", "call_pk"),)
+
+
+class MetricVoteRow(Base):
+    """A person's label on one metric of one call (``mark_metric_vote``, or the review UI):
+    thumbs up/down on the machine's value, the value it should have had, and why. These are
+    the team's own labels: the regression harness reads them as a golden set."""
+
+    __tablename__ = "metric_votes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_pk: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"))
+    metric_id: Mapped[str] = mapped_column(String(100))
+    thumbs_up: Mapped[bool | None] = mapped_column(Boolean)
+    expected_value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    feedback: Mapped[str | None] = mapped_column(Text)
+    # The machine's value when the vote was cast, so agreement is measured against what the
+    # person saw even after a re-evaluation changes it.
+    machine_value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    voter: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_metric_votes_call_metric", "call_pk", "metric_id"),)

@@ -17,9 +17,15 @@ __all__ = [
     "JobScope",
     "NewCall",
     "Recording",
+    "StoreUnavailableError",
 ]
 
 JobScope = Literal["request", "all", "chosen"]
+
+
+class StoreUnavailableError(EvaluatorError):
+    """The database cannot take the request now (unreachable, or busy past the wait allowed);
+    nothing was written, and the same request may be sent again."""
 
 
 class CallNotFoundError(EvaluatorError):

@@ -9,6 +9,7 @@ import pytest
 
 from evaluator.bootstrap import load_definitions
 from evaluator.catalogue.definitions import load_catalogue
+from evaluator.computed.registry import validate_params
 from evaluator.config import Settings
 from evaluator.errors import DefinitionError, UnknownIdError
 
@@ -26,7 +27,12 @@ GOOD = "id: {id}\nname: N\ntype: boolean\ndescription: D\n"
 
 
 def load(tmp_path: Path) -> None:
-    load_catalogue([tmp_path / "metrics"], [tmp_path / "agents"], [tmp_path / "prompts"])
+    load_catalogue(
+        [tmp_path / "metrics"],
+        [tmp_path / "agents"],
+        [tmp_path / "prompts"],
+        check_function=validate_params,
+    )
 
 
 @pytest.mark.parametrize(
@@ -92,7 +98,7 @@ def test_rubric_value_must_fit_the_metric(tmp_path: Path) -> None:
 
 def test_lookup_misses_say_what_exists(tmp_path: Path) -> None:
     write(tmp_path / "metrics", "ok.yaml", GOOD.format(id="latency"))
-    catalogue = load_catalogue([tmp_path / "metrics"], [], [])
+    catalogue = load_catalogue([tmp_path / "metrics"], [], [], check_function=validate_params)
     with pytest.raises(
         UnknownIdError, match=r"unknown metric 'latncy' \(did you mean 'latency'\?\)"
     ):
@@ -103,11 +109,19 @@ def test_version_changes_with_prompt_text(tmp_path: Path) -> None:
     write(tmp_path / "prompts", "g.j2", "Judge carefully.")
     write(tmp_path / "metrics", "m.yaml", GOOD.format(id="m") + "prompt_file: g.j2\n")
     before = (
-        load_catalogue([tmp_path / "metrics"], [], [tmp_path / "prompts"]).metric("m").full_version
+        load_catalogue(
+            [tmp_path / "metrics"], [], [tmp_path / "prompts"], check_function=validate_params
+        )
+        .metric("m")
+        .full_version
     )
     write(tmp_path / "prompts", "g.j2", "Judge very carefully.")
     after = (
-        load_catalogue([tmp_path / "metrics"], [], [tmp_path / "prompts"]).metric("m").full_version
+        load_catalogue(
+            [tmp_path / "metrics"], [], [tmp_path / "prompts"], check_function=validate_params
+        )
+        .metric("m")
+        .full_version
     )
     assert before != after and before.startswith("1+") and after.startswith("1+")
 

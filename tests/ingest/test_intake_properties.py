@@ -11,11 +11,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from evaluator.bootstrap import Definitions
-from evaluator.contract import PII_CATEGORIES, TRANSCRIPT_TYPES, parse_request
+from evaluator.contract import PII_CATEGORIES, parse_request
 from evaluator.engine import dry_run_requests
 from evaluator.errors import RequestValidationError
 from evaluator.ingest.intake import read_request
 from evaluator.ingest.limits import Limits
+from evaluator.ingest.transcripts import transcript_types
 from tests.conftest import load_example
 from tests.ingest.transcripts.transcript_payloads import PAYLOADS, read_payload
 
@@ -66,7 +67,7 @@ bodies = st.fixed_dictionaries(
     {
         "call_id": st.one_of(st.just("call-1"), json_values),
         "agent": st.one_of(st.just(1), json_values),
-        "transcript_type": st.one_of(st.sampled_from([*TRANSCRIPT_TYPES, "zoom"]), json_values),
+        "transcript_type": st.one_of(st.sampled_from([*transcript_types(), "zoom"]), json_values),
         "transcript_json": st.one_of(turns, payloads, json_values, deep_values),
     },
     optional={

@@ -272,9 +272,9 @@ def test_turns_per_call_are_capped_by_default(
 def test_limits_come_from_settings(
     monkeypatch: pytest.MonkeyPatch, definitions: Definitions, booking_request: dict[str, Any]
 ) -> None:
-    assert Limits.from_settings(Settings()) == Limits()
+    assert Settings().limits() == Limits()
     monkeypatch.setenv("EVALUATOR_MAX_TURNS", "10")
-    limits = Limits.from_settings(Settings())
+    limits = Settings().limits()
     assert limits.max_turns == 10
     errors = refused(definitions, booking_request, limits)
     assert errors == {"transcript_json": ["17 turns; the limit is 10 turns per call"]}

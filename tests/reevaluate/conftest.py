@@ -1,16 +1,13 @@
-"""Fixtures of the re-evaluation tests: a store holding judged calls, on SQLite and on
-PostgreSQL (``database_url`` in tests/conftest.py: a fresh schema per test)."""
+"""Fixtures of the re-evaluation tests: judged calls in the store (``store`` in
+tests/conftest.py, on SQLite and on PostgreSQL: a fresh schema per test)."""
 
 from __future__ import annotations
 
 import copy
 import hashlib
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
-
-import pytest
 
 from evaluator.bootstrap import Definitions
 from evaluator.engine import evaluate_prepared
@@ -19,14 +16,6 @@ from evaluator.judge.scripted import ScriptedJudge
 from evaluator.store.calls import NewCall, Store
 
 START = datetime(2026, 5, 1, tzinfo=UTC)
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    db = Store(database_url)
-    db.upgrade()
-    yield db
-    db.close()
 
 
 async def add_judged_calls(

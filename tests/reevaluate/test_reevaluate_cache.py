@@ -11,9 +11,10 @@ import pytest
 from evaluator.bootstrap import Definitions
 from evaluator.engine import evaluate_prepared
 from evaluator.ingest.intake import PreparedCall
-from evaluator.judge.cache import CachingJudge, JudgmentBackend, RedisBackend, SqlBackend
+from evaluator.judge.cache import CachingJudge, JudgmentBackend, RedisBackend
 from evaluator.judge.scripted import ScriptedJudge
 from evaluator.store.calls import Store
+from evaluator.store.judgments import SqlBackend
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 
@@ -106,8 +107,8 @@ async def test_failures_are_never_cached(
 
 
 def test_open_judge_wraps_by_setting(store: Store, tmp_path: Any) -> None:
+    from evaluator.bootstrap import open_backend
     from evaluator.config import Settings
-    from evaluator.judge.cache import open_backend
 
     with open_backend("off", store.url) as none:
         assert none is None
@@ -126,7 +127,7 @@ async def test_a_cache_write_in_flight_when_a_run_stops_is_finished(
     from collections import Counter
 
     from evaluator.reevaluate.run import Reevaluation, RunOptions, Selection, start_run
-    from evaluator.store.reruns import JudgmentTable
+    from evaluator.store.judgments import JudgmentTable
     from tests.reevaluate.conftest import add_judged_calls
     from tests.reevaluate.test_reevaluate_runs import CrashingJudge
 
@@ -158,7 +159,7 @@ async def test_sql_cache_groups_concurrent_writes_and_each_put_waits_for_its_com
 ) -> None:
     import asyncio
 
-    from evaluator.store.reruns import JudgmentTable
+    from evaluator.store.judgments import JudgmentTable
 
     transactions: list[int] = []
     original = JudgmentTable.put_many

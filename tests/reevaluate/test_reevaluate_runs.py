@@ -12,20 +12,21 @@ import pytest
 
 from evaluator.bootstrap import Definitions
 from evaluator.errors import JudgeUnavailableError
-from evaluator.judge.cache import CachingJudge, SqlBackend
+from evaluator.judge.cache import CachingJudge
 from evaluator.judge.schema import JudgeAnswer, JudgeRequest
 from evaluator.judge.scripted import ScriptedJudge
+from evaluator.reevaluate.estimate import dry_run
 from evaluator.reevaluate.run import (
     ReevaluateError,
     Reevaluation,
     RunOptions,
     Selection,
     choose_metrics,
-    dry_run,
     select_calls,
     start_run,
 )
 from evaluator.store.calls import CallNotFoundError, Store
+from evaluator.store.judgments import SqlBackend
 from evaluator.store.reruns import RerunStore
 from tests.reevaluate.conftest import START, add_judged_calls
 

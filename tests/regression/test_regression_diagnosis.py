@@ -5,6 +5,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import pytest
+from pydantic import BaseModel
+
 from evaluator.regression.cassettes import Exchange, diagnose
 
 URI = "http://127.0.0.1:8765/v1/chat/completions"
@@ -89,3 +92,31 @@ def test_a_reordered_prompt_says_so() -> None:
     reordered = f"{head}### sentiment{sentiment}### call_goal_achieved{goal}### topic{topic}"
     reasons = diagnose(_request(reordered), [RECORDED]).reasons
     assert "the same questions are asked in a different order" in reasons
+
+
+async def test_replay_failures_are_told_apart_by_exception_type_not_message() -> None:
+    """Only transport failures (JudgeUnavailableError) mean the recording ran out; an
+    off-schema answer replays the same way it was recorded, whatever its message says."""
+    from evaluator.errors import JudgeOutputError, JudgeUnavailableError
+    from evaluator.judge.schema import JudgeRequest
+    from evaluator.regression.run import _exhausted, _FailureLog
+
+    class Raising:
+        model = "m"
+
+        def __init__(self, exc: Exception) -> None:
+            self.exc = exc
+
+        async def answer(self, request: JudgeRequest) -> Any:
+            raise self.exc
+
+    request = JudgeRequest("call", [], BaseModel)
+    transport = _FailureLog(Raising(JudgeUnavailableError("m", "connection refused")))
+    with pytest.raises(JudgeUnavailableError):
+        await transport.answer(request)
+    assert len(_exhausted(transport.unavailable)) == 1
+
+    output = _FailureLog(Raising(JudgeOutputError("m", "judge gave no valid answer")))
+    with pytest.raises(JudgeOutputError):
+        await output.answer(request)
+    assert _exhausted(output.unavailable) == []

@@ -18,7 +18,8 @@ from evaluator.bootstrap import Definitions
 from evaluator.config import Settings
 from evaluator.contract import CallEvaluation
 from evaluator.judge.scripted import ScriptedJudge
-from evaluator.service.app import Service, create_app
+from evaluator.service.app import create_app
+from evaluator.service.deps import Service
 from tests.conftest import ROOT
 
 API_KEY = "test-key-1"

@@ -224,7 +224,7 @@ async def test_evaluate_metrics_replaces_only_the_chosen_results(
 
 async def test_health_and_openapi(run_app: RunApp) -> None:
     async with run_app() as running:
-        health = await running.client.get("/health")
+        health = await running.client.get("/health", headers=HEADERS)
         schema = await running.client.get("/openapi.json")
     assert health.status_code == 200 and health.json()["database"] == "ok"
     paths = schema.json()["paths"]

@@ -11,6 +11,7 @@ import pkgutil
 from functools import cache
 from typing import Any
 
+from evaluator.contract import AUDIO_ONLY
 from evaluator.errors import TranscriptFormatError, UnknownIdError
 from evaluator.ingest.transcripts._common import ParseOptions, TranscriptFormat
 from evaluator.transcript import Transcript
@@ -21,6 +22,7 @@ __all__ = [
     "detect_format",
     "known_formats",
     "parse_transcript",
+    "transcript_types",
 ]
 
 AUTO = "auto"
@@ -42,8 +44,13 @@ def _registry() -> dict[str, TranscriptFormat]:
 
 
 def known_formats() -> list[str]:
-    """Every accepted ``transcript_type`` (names and aliases), sorted."""
+    """Every transcript format's name and alias, sorted."""
     return sorted(_registry())
+
+
+def transcript_types() -> list[str]:
+    """Every accepted ``transcript_type``: the formats, ``auto``, and audio-only."""
+    return [*known_formats(), AUTO, AUDIO_ONLY]
 
 
 def detect_format(payload: Any) -> str:

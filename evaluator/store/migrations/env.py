@@ -1,4 +1,5 @@
-"""Alembic environment: runs on the connection ``evaluator.store.calls`` hands over (or the URL)."""
+"""Alembic environment: runs on the connection ``store.db.Database.upgrade`` hands over (or the
+URL). ``target_metadata`` is the one metadata every table of the store is declared in."""
 
 from __future__ import annotations
 

@@ -88,11 +88,14 @@ def test_cli_passes_main_agent_channel_index(tmp_path: Path) -> None:
 
 def test_request_errors_are_keyed_under_transcript_json() -> None:
     from evaluator.catalogue.definitions import load_catalogue
+    from evaluator.computed.registry import validate_params
     from evaluator.errors import RequestValidationError
     from evaluator.ingest.intake import read_request
 
     root = Path(__file__).parents[3]
-    catalogue = load_catalogue([root / "metrics"], [root / "agents"], [root / "prompts"])
+    catalogue = load_catalogue(
+        [root / "metrics"], [root / "agents"], [root / "prompts"], check_function=validate_params
+    )
     payload = read_payload("retell_get_call.json")
     payload["transcript_with_tool_calls"][1]["role"] = "customer"
     body = {"call_id": "keyed", "agent": 1, "transcript_type": "retell", "transcript_json": payload}

@@ -17,6 +17,14 @@ depends_on = None
 
 
 def upgrade() -> None:
+    _calls()
+    _evaluations()
+    _recordings()
+    _reviews()
+    _metric_results()
+
+
+def _calls() -> None:
     op.create_table(
         "calls",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -54,6 +62,8 @@ def upgrade() -> None:
             "ix_calls_queue", ["evaluation_status", "next_attempt_at"], unique=False
         )
 
+
+def _evaluations() -> None:
     op.create_table(
         "evaluations",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -76,6 +86,8 @@ def upgrade() -> None:
     with op.batch_alter_table("evaluations", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_evaluations_call_pk"), ["call_pk"], unique=False)
 
+
+def _recordings() -> None:
     op.create_table(
         "recordings",
         sa.Column("call_pk", sa.Integer(), nullable=False),
@@ -86,6 +98,9 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["call_pk"], ["calls.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("call_pk"),
     )
+
+
+def _reviews() -> None:
     op.create_table(
         "reviews",
         sa.Column("call_pk", sa.Integer(), nullable=False),
@@ -96,6 +111,9 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["call_pk"], ["calls.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("call_pk"),
     )
+
+
+def _metric_results() -> None:
     op.create_table(
         "metric_results",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),

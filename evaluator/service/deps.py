@@ -1,0 +1,105 @@
+"""What every route shares: the ``Service`` state (settings, definitions, store, worker), the
+API-key check, and both as typed dependencies (``ServiceDep``, ``AUTHORIZED``)."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated, Any
+
+from fastapi import Depends, Path, Request
+from fastapi.security import APIKeyHeader
+
+from evaluator.bootstrap import Definitions
+from evaluator.config import Settings
+from evaluator.contract import apply_overrides
+from evaluator.errors import EvaluatorError
+from evaluator.ingest.intake import read_request
+from evaluator.service.schemas import MAX_ID
+from evaluator.service.worker import EvaluationWorker
+from evaluator.store.calls import Store
+
+__all__ = [
+    "AUTHORIZED",
+    "PREFIX",
+    "CallPk",
+    "Service",
+    "ServiceConfigError",
+    "ServiceDep",
+    "Unauthorized",
+    "api_keys",
+    "presented_key",
+]
+
+PREFIX = "/observability/v1"
+api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
+cekura_key_header = APIKeyHeader(name="X-CEKURA-API-KEY", auto_error=False)
+CallPk = Annotated[int, Path(ge=1, le=MAX_ID, description="our id of the stored call")]
+
+
+class ServiceConfigError(EvaluatorError):
+    """The service cannot start with this configuration."""
+
+
+class Unauthorized(Exception):
+    """Raised by the auth dependency; answered 401."""
+
+
+def api_keys(settings: Settings) -> list[str]:
+    """The accepted keys: ``EVALUATOR_API_KEYS``, comma-separated."""
+    return [k.strip() for k in settings.api_keys.split(",") if k.strip()]
+
+
+class Service:
+    """What the endpoints share: settings, definitions, store, worker."""
+
+    def __init__(self, settings: Settings, definitions: Definitions, store: Store) -> None:
+        self.settings = settings
+        self.definitions = definitions
+        self.store = store
+        self.worker: EvaluationWorker | None = None
+        self._keys = [k.encode() for k in api_keys(settings)]
+
+    def key_ok(self, presented: str | None) -> bool:
+        if not self._keys:
+            return self.settings.allow_unauthenticated
+        if presented is None:
+            return False
+        given = presented.encode()
+        # Compare against every key, in constant time, so timing reveals nothing.
+        return sum(hmac.compare_digest(given, key) for key in self._keys) > 0
+
+    def check_overrides(self, pk: int, overrides: dict[str, Any]) -> None:
+        """Validate a call's request with new field values, as a new observe request would be."""
+        request = apply_overrides(self.store.stored_request(pk), overrides)
+        read_request(request, self.definitions.catalogue)
+
+    def running_worker(self) -> EvaluationWorker:
+        if self.worker is None:
+            raise ServiceConfigError("the evaluation worker is not running")
+        return self.worker
+
+
+def _service(request: Request) -> Service:
+    service: Service = request.app.state.service
+    return service
+
+
+ServiceDep = Annotated[Service, Depends(_service)]
+
+
+async def presented_key(
+    key: Annotated[str | None, Depends(api_key_header)],
+    cekura_key: Annotated[str | None, Depends(cekura_key_header)],
+) -> str | None:
+    """The key the client sent, in ``X-API-Key`` or Cekura's ``X-CEKURA-API-KEY``."""
+    return key if key is not None else cekura_key
+
+
+async def _authorized(
+    service: ServiceDep, key: Annotated[str | None, Depends(presented_key)]
+) -> None:
+    if not service.key_ok(key):
+        raise Unauthorized()
+
+
+AUTHORIZED = [Depends(_authorized)]

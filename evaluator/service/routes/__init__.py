@@ -1,0 +1,1 @@
+"""The service's routes, one module per resource: health, observe, call logs, evaluation runs."""

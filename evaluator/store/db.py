@@ -1,0 +1,143 @@
+"""The database handle every store class builds on: engine, sessions, migrations, and one
+writer lock per SQLite file.
+
+SQLite has one writer at a time. Threads of this process that write the same file queue on
+one lock instead of waiting on the file lock (which times out after 30 s); the lock is per
+database file, not per ``Database`` object, so the judgment cache's handle and the store's
+handle on the same file take turns instead of racing each other.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from evaluator.store.types import StoreUnavailableError
+
+__all__ = ["MIGRATIONS", "Database", "now", "writer_lock"]
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+# Process-wide by nature: a lock shared by every handle on the same SQLite file.
+_FILE_LOCKS: dict[str, threading.Lock] = {}
+_FILE_LOCKS_GUARD = threading.Lock()
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def writer_lock(url: str) -> threading.Lock | None:
+    """The lock of a SQLite database (one per file; each in-memory database its own), or
+    None for servers that handle concurrent writers themselves."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database or ""
+    if database in ("", ":memory:"):
+        return threading.Lock()
+    key = str(Path(database).resolve())
+    with _FILE_LOCKS_GUARD:
+        return _FILE_LOCKS.setdefault(key, threading.Lock())
+
+
+class Database:
+    """An engine with sessions: SQLite file by default, PostgreSQL by URL."""
+
+    def __init__(self, url: str, *, busy_timeout: float = 10.0) -> None:
+        self.url = url
+        # How long a writer waits for the SQLite file before giving up (StoreUnavailableError):
+        # a request must not hang behind a long transaction.
+        self.busy_timeout = busy_timeout
+        self.engine: Engine = _make_engine(url, busy_timeout)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._lock = writer_lock(url)
+        database = make_url(url).database
+        # A SQLite file is in WAL mode (readers beside a writer); an in-memory one is not.
+        self._wal = self._lock is not None and database not in (None, "", ":memory:")
+
+    def upgrade(self) -> None:
+        """Apply the Alembic migrations shipped in the package, up to the newest."""
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
+        with self.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _writer(self) -> Iterator[None]:
+        if self._lock is None:
+            yield
+            return
+        if not self._lock.acquire(timeout=self.busy_timeout):
+            raise StoreUnavailableError(
+                f"the database is busy: no write slot within {self.busy_timeout:g} s; try again"
+            )
+        try:
+            yield
+        finally:
+            self._lock.release()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """An ORM session in a transaction, committed on exit."""
+        with _translated(), self._writer(), self._sessions.begin() as session:
+            yield session
+
+    @contextmanager
+    def connection(self, *, read_only: bool = False) -> Iterator[Connection]:
+        """A Core connection in a transaction (committed on exit). SQLite in WAL mode reads
+        beside a writer, so only writes take the file's lock."""
+        if self._lock is None or (read_only and self._wal):
+            with _translated(), self.engine.begin() as conn:
+                yield conn
+            return
+        with _translated(), self._writer(), self.engine.begin() as conn:
+            yield conn
+
+    def ping(self) -> None:
+        """Raise if the database cannot be reached. A read: it waits for no writer."""
+        with self.connection(read_only=True) as conn:
+            conn.execute(select(1))
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    """The database's own trouble (a dropped connection, a locked file, a server gone) as
+    ``StoreUnavailableError``: the transaction was rolled back, so the caller may retry."""
+    try:
+        yield
+    except (OperationalError, InterfaceError) as exc:
+        raise StoreUnavailableError(f"the database is unavailable: {exc.orig}") from exc
+
+
+def _make_engine(url: str, busy_timeout: float) -> Engine:
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": busy_timeout})
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        if ":memory:" not in url:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    return engine

@@ -1,0 +1,259 @@
+"""The evaluation queue, in the calls table: leases taken by a conditional UPDATE.
+
+Workers claim a call with a lease (atomic on SQLite and PostgreSQL alike), and their results
+are written only while the claim still holds, in one transaction, so every call is evaluated
+to completion exactly once per request even across crashes, restarts and several processes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from evaluator.contract import CallEvaluation, MetricResult, merged_results
+from evaluator.store.db import Database
+from evaluator.store.db import now as _now
+from evaluator.store.evaluations import call_logs, insert_evaluation
+from evaluator.store.rows import request_of
+from evaluator.store.tables import CallRow
+from evaluator.store.types import CallNotFoundError, Claim, JobScope
+
+__all__ = ["JobQueue"]
+
+
+def _claimable(now: datetime) -> ColumnElement[bool]:
+    return or_(
+        and_(CallRow.evaluation_status == "pending", CallRow.next_attempt_at <= now),
+        and_(CallRow.evaluation_status == "evaluating", CallRow.lease_expires_at < now),
+    )
+
+
+class JobQueue(Database):
+    """Claiming, leasing, retrying and completing the evaluation of stored calls."""
+
+    # The evaluation queue
+
+    def claim_next(self, lease_seconds: float) -> Claim | None:
+        """Take the next due call (pending, or evaluating with an expired lease), or None."""
+        now = _now()
+        with self.session() as session:
+            candidates = session.scalars(
+                select(CallRow.id)
+                .where(_claimable(now))
+                .order_by(CallRow.next_attempt_at, CallRow.id)
+                .limit(8)
+            ).all()
+        for pk in candidates:
+            claim = self._try_claim(pk, now, lease_seconds)
+            if claim is not None:
+                return claim
+        return None
+
+    def _try_claim(self, pk: int, now: datetime, lease_seconds: float) -> Claim | None:
+        token = uuid.uuid4().hex
+        with self.session() as session:
+            taken = session.execute(
+                update(CallRow)
+                .where(CallRow.id == pk, _claimable(now))
+                .values(
+                    evaluation_status="evaluating",
+                    claim_token=token,
+                    lease_expires_at=now + timedelta(seconds=lease_seconds),
+                    attempts=CallRow.attempts + 1,
+                    updated_at=now,
+                )
+            )
+            if taken.rowcount != 1:  # type: ignore[attr-defined]
+                return None
+            row = session.get_one(CallRow, pk, populate_existing=True)
+            return Claim(
+                pk,
+                token,
+                row.attempts,
+                request_of(row),
+                row.job_scope,  # type: ignore[arg-type]
+                row.job_metric_ids,
+            )
+
+    def queue_depth(self) -> int:
+        """Calls waiting for a worker or being judged now (a read: waits for no writer)."""
+        with self.connection(read_only=True) as conn:
+            waiting = CallRow.evaluation_status.in_(("pending", "evaluating"))
+            return int(conn.scalar(select(func.count()).where(waiting)) or 0)
+
+    def next_due(self) -> datetime | None:
+        """When the earliest waiting call falls due (for sleeping until then)."""
+        with self.session() as session:
+            return session.scalar(
+                select(func.min(CallRow.next_attempt_at)).where(
+                    CallRow.evaluation_status == "pending"
+                )
+            )
+
+    def renew(self, claims: Sequence[Claim], lease_seconds: float) -> None:
+        """Extend the leases of calls still being evaluated."""
+        now = _now()
+        with self.session() as session:
+            for claim in claims:
+                session.execute(
+                    update(CallRow)
+                    .where(CallRow.id == claim.call_pk, CallRow.claim_token == claim.token)
+                    .values(lease_expires_at=now + timedelta(seconds=lease_seconds))
+                )
+
+    def release(self, claim: Claim) -> None:
+        """Give a claimed call back untouched (on shutdown), without counting the attempt."""
+        with self.session() as session:
+            session.execute(
+                _held(claim).values(
+                    evaluation_status="pending",
+                    claim_token=None,
+                    lease_expires_at=None,
+                    attempts=CallRow.attempts - 1,
+                    next_attempt_at=_now(),
+                )
+            )
+
+    def retry_later(self, claim: Claim, error: str, at: datetime) -> bool:
+        """Record a failed attempt and put the call back in the queue until ``at``."""
+        with self.session() as session:
+            done = session.execute(
+                _held(claim).values(
+                    evaluation_status="pending",
+                    claim_token=None,
+                    lease_expires_at=None,
+                    last_error=error,
+                    next_attempt_at=at,
+                    updated_at=_now(),
+                )
+            )
+            return bool(done.rowcount == 1)  # type: ignore[attr-defined]
+
+    def give_up(self, claim: Claim, error: str) -> bool:
+        """Leave a claimed call ``failed`` with ``error`` and no new results (not retryable
+        without a change, e.g. its agent or metrics were removed from the definitions)."""
+        with self.session() as session:
+            done = session.execute(
+                _held(claim).values(
+                    evaluation_status="failed",
+                    claim_token=None,
+                    lease_expires_at=None,
+                    last_error=error,
+                    updated_at=_now(),
+                )
+            )
+            return bool(done.rowcount == 1)  # type: ignore[attr-defined]
+
+    def complete(self, claim: Claim, evaluation: CallEvaluation, *, failed: bool) -> bool:
+        """Write an evaluation run and its results atomically, if the claim still holds.
+
+        ``failed`` leaves the call ``failed`` (attempts exhausted) with the run's error. A
+        ``chosen`` job merges its metrics into the previous results. Returns False when the
+        claim was lost (lease expired and taken over, or the call re-queued): nothing written.
+        """
+        now = _now()
+        with self.session() as session:
+            done = session.execute(
+                _held(claim).values(
+                    evaluation_status="failed" if failed else "evaluated",
+                    claim_token=None,
+                    lease_expires_at=None,
+                    last_error=evaluation.error_message if failed else None,
+                    updated_at=now,
+                )
+            )
+            if done.rowcount != 1:  # type: ignore[attr-defined]
+                return False
+            metrics = evaluation.metrics
+            if claim.job_scope == "chosen":
+                metrics = merged_results(self._current_metrics(session, claim.call_pk), metrics)
+            source = {"request": "observe", "all": "rerun", "chosen": "evaluate_metrics"}
+            self._insert_run(session, claim.call_pk, evaluation, metrics, source[claim.job_scope])
+            return True
+
+    def record_evaluation(
+        self, pk: int, evaluation: CallEvaluation, *, source: str, make_current: bool
+    ) -> int:
+        """Store an evaluation run outside the queue (e.g. a re-evaluation with new metric
+        versions); ``make_current`` makes it the call's shown result. Returns the run id."""
+        with self.session() as session:
+            if session.get(CallRow, pk) is None:
+                raise CallNotFoundError([pk])
+            return self._insert_run(
+                session, pk, evaluation, evaluation.metrics, source, make_current=make_current
+            )
+
+    def enqueue(
+        self,
+        pks: Sequence[int] | None,
+        *,
+        agent_id: int | None,
+        scope: JobScope,
+        metric_ids: list[str] | None = None,
+    ) -> list[int]:
+        """Queue stored calls for evaluation again (``None`` = every call of ``agent_id``).
+        Unknown ids (or ids of another agent) raise ``CallNotFoundError`` naming them."""
+        with self.session() as session:
+            query = select(CallRow.id)
+            if agent_id is not None:
+                query = query.where(CallRow.agent_id == agent_id)
+            if pks is not None:
+                query = query.where(CallRow.id.in_(list(pks)))
+            found = list(session.scalars(query.order_by(CallRow.id)))
+            missing = sorted(set(pks or []) - set(found))
+            if missing:
+                raise CallNotFoundError(missing)
+            session.execute(
+                update(CallRow)
+                .where(CallRow.id.in_(found))
+                .values(
+                    evaluation_status="pending",
+                    attempts=0,
+                    last_error=None,
+                    claim_token=None,
+                    lease_expires_at=None,
+                    next_attempt_at=_now(),
+                    job_scope=scope,
+                    job_metric_ids=metric_ids,
+                    updated_at=_now(),
+                )
+            )
+            return found
+
+    # Internals
+
+    def _current_metrics(self, session: Session, pk: int) -> list[MetricResult]:
+        row = session.get_one(CallRow, pk)
+        if row.current_evaluation_id is None:
+            return []
+        return call_logs(session, [row])[0].metrics
+
+    def _insert_run(
+        self,
+        session: Session,
+        pk: int,
+        evaluation: CallEvaluation,
+        metrics: list[MetricResult],
+        source: str,
+        *,
+        make_current: bool = True,
+    ) -> int:
+        run_id = insert_evaluation(session, pk, evaluation, metrics, source)
+        if make_current:
+            session.execute(
+                update(CallRow).where(CallRow.id == pk).values(current_evaluation_id=run_id)
+            )
+        return run_id
+
+
+def _held(claim: Claim) -> Any:
+    return update(CallRow).where(
+        CallRow.id == claim.call_pk,
+        CallRow.claim_token == claim.token,
+        CallRow.evaluation_status == "evaluating",
+    )
