@@ -5,7 +5,8 @@ turns and every fifth turn starting over the other party. Runs the three interru
 metrics (agent and caller interruptions, stop time, interruption score) with the sweep in
 ``evaluator/computed/overlap.py``, and the same pairing by comparing every turn with every
 other (the implementation before the sweep) up to ``--pairwise-max`` turns, since at 100k
-turns it would take about half an hour. Prints seconds per call.
+turns it would take about half an hour. Prints CPU seconds per call (CPU time, so other
+processes do not skew it).
 
     python benchmarks/bench_overlap.py [--sizes 1000 8000 100000] [--pairwise-max 8000]
 """
@@ -67,9 +68,9 @@ def run_all(transcript: Transcript, pairing: Pairing) -> tuple[object, ...]:
 
 
 def seconds(transcript: Transcript, pairing: Pairing) -> tuple[float, tuple[object, ...]]:
-    started = time.perf_counter()
+    started = time.process_time()
     values = run_all(transcript, pairing)
-    return time.perf_counter() - started, values
+    return time.process_time() - started, values
 
 
 def main() -> None:

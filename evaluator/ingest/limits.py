@@ -61,10 +61,11 @@ _MAX_ERRORS = 5
 _FLOAT_LIMIT = 2**1024
 
 
-def validate_json_value(value: Any, field: str, limits: Limits | None = None) -> list[str]:
-    """What is wrong with a JSON value (empty: nothing), each message saying where inside
-    it (``at a.b[2]``). Checks depth, lone surrogates, NUL, non-finite numbers and string
-    length, keys included, in one walk without recursion; stops after a few problems."""
+def validate_json_value(value: Any, limits: Limits | None = None) -> list[str]:
+    """What is wrong with one field's JSON value (empty: nothing), each message saying where
+    inside it (``at a.b[2]``; the caller keys them by the field). Checks depth, lone
+    surrogates, NUL, non-finite numbers and string length, keys included, in one walk
+    without recursion; stops after a few problems."""
     limits = limits or Limits()
     problems: list[str] = []
     stack: list[tuple[Any, int, str]] = [(value, 0, "")]
@@ -139,7 +140,7 @@ def check_fields(data: Mapping[str, Any], limits: Limits | None = None) -> None:
                 "a field name holds the NUL character or a lone surrogate"
             )
             continue
-        problems = validate_json_value(value, field, limits)
+        problems = validate_json_value(value, limits)
         if not problems:
             problems = _size_problems(field, value, limits)
         if problems:

@@ -75,8 +75,8 @@ def test_depth_up_to_the_limit_is_accepted(
     # metadata itself is the first level: 31 lists inside it make 32.
     body = {**booking_request, "metadata": {"a": nested(31)}}
     assert read_request(body, definitions.catalogue).request.metadata == {"a": nested(31)}
-    assert validate_json_value(nested(8), "x", Limits(max_depth=8)) == []
-    assert validate_json_value(nested(9), "x", Limits(max_depth=8)) != []
+    assert validate_json_value(nested(8), Limits(max_depth=8)) == []
+    assert validate_json_value(nested(9), Limits(max_depth=8)) != []
 
 
 def test_json_text_too_deep_for_the_parser_names_the_field() -> None:
