@@ -7,7 +7,7 @@ ingestion service that posts to Cekura today can post here unchanged.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import (
@@ -30,6 +30,7 @@ __all__ = [
     "ObserveRequest",
     "Usage",
     "parse_request",
+    "to_utc",
 ]
 
 # Audio with no transcript: transcribed by the service (not a transcript format).
@@ -92,6 +93,13 @@ class ObserveRequest(BaseModel):
         if not all(isinstance(p, str) and p for p in parts):
             raise ValueError('metric ids must be non-empty, e.g. "118,119"')
         return list(dict.fromkeys(parts))
+
+    @field_validator("timestamp")
+    @classmethod
+    def _timestamp_in_utc_range(cls, value: datetime | None) -> datetime | None:
+        if value is not None:
+            to_utc(value)
+        return value
 
     @field_validator("dynamic_variables")
     @classmethod
@@ -206,6 +214,15 @@ class CallEvaluation(BaseModel):
     usage: Usage | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+
+
+def to_utc(value: datetime) -> datetime:
+    """``value`` in UTC (naive values are taken as UTC); ``ValueError`` when that falls
+    outside the years 1-9999 (``0001-01-01T00:00:00+14:00`` is in year 0 in UTC)."""
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise ValueError(f"{value.isoformat()} is outside the years 1-9999 in UTC") from None
 
 
 def parse_request(data: Any) -> ObserveRequest:

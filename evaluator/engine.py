@@ -22,6 +22,7 @@ from evaluator.contract import CallEvaluation, MetricResult, ObserveRequest, Usa
 from evaluator.errors import JudgeError
 from evaluator.ingest.audio.timing import AudioValue
 from evaluator.ingest.intake import PreparedCall, prepare_call
+from evaluator.judge.budget import check_budget
 from evaluator.judge.messages import render_messages
 from evaluator.judge.schema import (
     Judge,
@@ -77,7 +78,12 @@ async def evaluate_prepared(
     """Judge a call already validated by ``prepare_call`` (the service stores it in between)."""
     opts = options or EngineOptions()
     computed, skipped, plans, requests = _stage(prepared, renderer)
-    answers = await asyncio.gather(*(_ask(judge, r) for r in requests))
+    over_budget = check_budget(requests, judge.model, prepared.limits.max_call_tokens)
+    answers: list[JudgeAnswer | JudgeError] = (
+        [over_budget] * len(requests)
+        if over_budget is not None
+        else await asyncio.gather(*(_ask(judge, r) for r in requests))
+    )
     results: dict[str, MetricResult] = {r.id: r for r in [*computed, *skipped]}
     call_fields: dict[str, Any] = {}
     errors: list[str] = []
@@ -309,7 +315,7 @@ def _assemble(
         transcript=transcript.to_text(),
         transcript_object=transcript.to_object(),
         evaluation=call_fields.get("evaluation"),
-        error_message="; ".join(errors) or None,
+        error_message="; ".join(dict.fromkeys(errors)) or None,
         evaluation_status="failed" if errors and outcome.success is None else "evaluated",
         notes=[*transcript.notes, *_variable_notes(prepared), *outcome.reasons, *opts.extra_notes],
         usage=usage,

@@ -118,3 +118,12 @@ def test_response_model_round_trips() -> None:
     evaluation = CallEvaluation(call_id="c1", agent=1, agent_name="A")
     assert CallEvaluation.model_validate_json(evaluation.model_dump_json()) == evaluation
     assert ObserveRequest.model_fields["call_id"].metadata  # limits are declared, not implied
+
+
+@pytest.mark.parametrize("stamp", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+def test_a_timestamp_must_convert_to_utc(booking_request: dict[str, Any], stamp: str) -> None:
+    assert errors_of({**booking_request, "timestamp": stamp}) == {
+        "timestamp": [f"{stamp} is outside the years 1-9999 in UTC"]
+    }
+    # The offset is fine where the instant stays inside the calendar.
+    assert parse_request({**booking_request, "timestamp": "0001-01-01T00:00:00-14:00"}).timestamp
