@@ -7,7 +7,7 @@ ingestion service that posts to Cekura today can post here unchanged.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import (
@@ -31,6 +31,7 @@ __all__ = [
     "Usage",
     "ignored_fields",
     "parse_request",
+    "to_utc",
 ]
 
 # Audio with no transcript: transcribed by the service (not a transcript format).
@@ -53,10 +54,6 @@ CallStatus = Literal["success", "failure", "reviewed_success", "reviewed_failure
 EvaluationStatus = Literal["pending", "evaluating", "evaluated", "failed"]
 
 
-# Cekura's fields that are not request data here: the uploaded file travels apart (multipart).
-NOT_DATA_FIELDS = ("voice_recording",)
-
-
 class ObserveRequest(BaseModel):
     """One production call, as posted to the observe endpoint.
 
@@ -72,6 +69,9 @@ class ObserveRequest(BaseModel):
     agent: int | None = Field(default=None, ge=1)
     assistant_id: str | None = Field(default=None, min_length=1, max_length=255)
     voice_recording_url: AnyUrl | None = None
+    # The uploaded file's name (multipart), or a local file for the CLI; its bytes travel
+    # beside the request, never inside it.
+    voice_recording: str | None = Field(default=None, max_length=1000)
     # Checked against the transcript formats' registry at intake (ingest.transcripts), so a
     # new provider module is all it takes to accept a new type.
     transcript_type: str = Field(default="cekura", min_length=1, max_length=32)
@@ -90,17 +90,10 @@ class ObserveRequest(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _nulls_are_absent(cls, data: Any) -> Any:
-        """``null`` for a field with a default means the default; the file field is not data
-        (null is fine; anything else belongs in a multipart upload)."""
+        """``null`` for a field with a default means the default."""
         if not isinstance(data, dict):
             return data
-        recording = data.get("voice_recording")
-        if recording not in (None, ""):
-            raise ValueError(
-                "voice_recording: expected an uploaded audio file (multipart/form-data) or "
-                "null; send a link as voice_recording_url"
-            )
-        return {k: v for k, v in data.items() if v is not None and k not in NOT_DATA_FIELDS}
+        return {k: v for k, v in data.items() if v is not None}
 
     @field_validator("main_agent_channel_index", mode="before")
     @classmethod
@@ -129,6 +122,13 @@ class ObserveRequest(BaseModel):
             raise ValueError('metric ids must be non-empty, e.g. "118,119"')
         return list(dict.fromkeys(parts))
 
+    @field_validator("timestamp")
+    @classmethod
+    def _timestamp_in_utc_range(cls, value: datetime | None) -> datetime | None:
+        if value is not None:
+            to_utc(value)
+        return value
+
     @field_validator("dynamic_variables")
     @classmethod
     def _variable_names(cls, value: dict[str, Any]) -> dict[str, Any]:
@@ -143,15 +143,17 @@ class ObserveRequest(BaseModel):
     def _identity_and_content(self) -> ObserveRequest:
         if self.agent is None and self.assistant_id is None:
             raise ValueError("agent: one of agent or assistant_id is required")
-        if self.transcript_type == AUDIO_ONLY:
-            if self.voice_recording_url is None:
-                raise ValueError(
-                    "transcript_type: none-mono needs audio (voice_recording or "
-                    "voice_recording_url); this engine does not transcribe audio yet, "
-                    "so send a transcript"
-                )
-        elif self.transcript_json is None:
-            raise ValueError("transcript_json: a call needs a transcript (or audio with none-mono)")
+        has_audio = self.voice_recording is not None or self.voice_recording_url is not None
+        if self.transcript_type == AUDIO_ONLY and not has_audio:
+            raise ValueError(
+                "transcript_type: none-mono needs audio: upload voice_recording or give "
+                "voice_recording_url"
+            )
+        if self.transcript_json is None and not has_audio:
+            raise ValueError(
+                "transcript_json: a call needs a transcript, or audio (voice_recording or "
+                "voice_recording_url) to transcribe"
+            )
         return self
 
 
@@ -248,8 +250,16 @@ def ignored_fields(data: Any) -> list[str]:
     """The fields of a request body that are not the contract's (ignored, not stored)."""
     if not isinstance(data, dict):
         return []
-    known = {*ObserveRequest.model_fields, *NOT_DATA_FIELDS}
-    return [str(key) for key in data if key not in known]
+    return [str(key) for key in data if key not in ObserveRequest.model_fields]
+
+
+def to_utc(value: datetime) -> datetime:
+    """``value`` in UTC (naive values are taken as UTC); ``ValueError`` when that falls
+    outside the years 1-9999 (``0001-01-01T00:00:00+14:00`` is in year 0 in UTC)."""
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise ValueError(f"{value.isoformat()} is outside the years 1-9999 in UTC") from None
 
 
 def parse_request(data: Any) -> ObserveRequest:

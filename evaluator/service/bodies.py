@@ -97,7 +97,22 @@ async def read_observe_body(
     if not isinstance(body.data, dict):
         raise _invalid("expected a JSON object")
     _reject_nul(body.data)
+    _recording_named(body)
     return body
+
+
+def _recording_named(body: ObserveBody) -> None:
+    """``voice_recording`` names the uploaded file: an upload's name, null or empty, never a
+    value without an upload (DRF: "the submitted data was not a file")."""
+    named = body.data.get(RECORDING_FIELD)
+    if body.recording is not None:
+        body.data[RECORDING_FIELD] = body.recording.filename or "upload"
+    elif named in (None, ""):
+        body.data.pop(RECORDING_FIELD, None)
+    else:
+        raise RequestValidationError({RECORDING_FIELD: [
+            "expected an uploaded audio file (multipart/form-data) or null; send a link "
+            "as voice_recording_url"]})  # fmt: skip
 
 
 async def read_json_body(request: Request, max_bytes: int) -> dict[str, Any]:

@@ -62,6 +62,9 @@ async def test_form_urlencoded_and_multipart_bodies_with_text_values(
         channel = await running.client.post(
             OBSERVE, data={**form, "main_agent_channel_index": "2", "call_id": "y"}, headers=HEADERS
         )
+        not_a_file = await running.client.post(
+            OBSERVE, json={**booking_request, "voice_recording": "https://x/a.wav"}, headers=HEADERS
+        )
     assert urlencoded.status_code == 201, urlencoded.text
     assert call_log(urlencoded.json()).agent == 1
     assert multipart.status_code == 201, multipart.text
@@ -70,6 +73,10 @@ async def test_form_urlencoded_and_multipart_bodies_with_text_values(
     assert audio.status_code == 200 and audio.content == b"RIFF fake audio"
     assert wrong.status_code == 400 and "agent" in wrong.json()
     assert channel.status_code == 400 and "main_agent_channel_index" in channel.json()
+    assert (
+        not_a_file.status_code == 400
+        and "voice_recording_url" in not_a_file.json()["voice_recording"][0]
+    )
 
 
 async def test_cekuras_documented_retell_and_vapi_examples_are_taken_with_their_times(
