@@ -29,6 +29,7 @@ __all__ = [
     "MetricResult",
     "ObserveRequest",
     "Usage",
+    "ignored_fields",
     "parse_request",
     "to_utc",
 ]
@@ -47,14 +48,26 @@ PII_CATEGORIES: tuple[str, ...] = PIICategory.__args__  # type: ignore[attr-defi
 
 MetricType = Literal["boolean", "score", "enum", "numeric"]
 Outcome = Literal["scored", "not_applicable", "failed"]
-CallStatus = Literal["success", "failure", "reviewed_success", "reviewed_failure"]
+# "evaluating" while an evaluation is pending or running (the spec's Decision; Cekura's
+# observe endpoint answers it although its enum lists only the other four).
+CallStatus = Literal["success", "failure", "reviewed_success", "reviewed_failure", "evaluating"]
 EvaluationStatus = Literal["pending", "evaluating", "evaluated", "failed"]
 
 
-class ObserveRequest(BaseModel):
-    """One production call, as posted to the observe endpoint."""
+# Cekura's fields that are not request data here: the uploaded file travels apart (multipart).
+NOT_DATA_FIELDS = ("voice_recording",)
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+class ObserveRequest(BaseModel):
+    """One production call, as posted to the observe endpoint.
+
+    Lenient where Cekura's server (Django REST framework) is: unknown fields are ignored
+    (``ignored_fields`` names them), null means absent for every optional field, and text is
+    coerced where DRF coerces it (``"0"`` for ``main_agent_channel_index``, ``118`` for
+    ``metric_ids``). Wrong values are still errors naming the field.
+    """
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
 
     call_id: str = Field(min_length=1, max_length=100)
     agent: int | None = Field(default=None, ge=1)
@@ -78,12 +91,38 @@ class ObserveRequest(BaseModel):
     main_agent_channel_index: Literal[0, 1] | None = None
     trace_id: str | None = Field(default=None, max_length=32)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _nulls_are_absent(cls, data: Any) -> Any:
+        """``null`` for a field with a default means the default; the file field is not data
+        (null is fine; anything else belongs in a multipart upload)."""
+        if not isinstance(data, dict):
+            return data
+        recording = data.get("voice_recording")
+        if recording not in (None, ""):
+            raise ValueError(
+                "voice_recording: expected an uploaded audio file (multipart/form-data) or "
+                "null; send a link as voice_recording_url"
+            )
+        return {k: v for k, v in data.items() if v is not None and k not in NOT_DATA_FIELDS}
+
+    @field_validator("main_agent_channel_index", mode="before")
+    @classmethod
+    def _channel_from_text(cls, value: Any) -> Any:
+        """Form and multipart bodies carry every value as text: ``"0"`` is 0."""
+        if isinstance(value, str) and value.strip() in ("0", "1"):
+            return int(value)
+        return value
+
     @field_validator("metric_ids", mode="before")
     @classmethod
     def _split_metric_ids(cls, value: Any) -> Any:
-        """``"118,119"`` (the spec's form) or a JSON list of ids; blanks are an error."""
+        """``"118,119"`` (the spec's form), a JSON list of ids, or one integer id; blanks
+        are an error."""
         if value is None:
             return None
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
         if isinstance(value, str):
             parts = [p.strip() for p in value.split(",")]
         elif isinstance(value, list):
@@ -165,6 +204,8 @@ class MetricResult(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: str
+    # The metric's integer id (``numeric_id`` in its YAML): ``id`` on Cekura's wire.
+    numeric_id: int | None = None
     name: str
     type: MetricType
     score: bool | int | float | None = None
@@ -225,6 +266,14 @@ def to_utc(value: datetime) -> datetime:
         raise ValueError(f"{value.isoformat()} is outside the years 1-9999 in UTC") from None
 
 
+def ignored_fields(data: Any) -> list[str]:
+    """The fields of a request body that are not the contract's (ignored, not stored)."""
+    if not isinstance(data, dict):
+        return []
+    known = {*ObserveRequest.model_fields, *NOT_DATA_FIELDS}
+    return [str(key) for key in data if key not in known]
+
+
 def parse_request(data: Any) -> ObserveRequest:
     """Validate a request body; errors come out keyed by field, as the spec's 400 body."""
     if not isinstance(data, dict):
@@ -244,6 +293,8 @@ def field_errors(exc: ValidationError) -> dict[str, list[str]]:
         if err["type"] == "extra_forbidden":
             field = loc[0]
             message = "unknown field; see the observe contract for the fields it takes"
+        elif err["type"] == "missing" and len(loc) == 1:
+            field, message = loc[0], "this field is required"
         elif not loc:
             field, _, message = message.partition(": ")
             if not message:

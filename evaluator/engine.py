@@ -172,9 +172,17 @@ def _failed(metric: MetricDefinition, reason: str, model: str | None) -> MetricR
     )
 
 
-def _not_applicable(metric: MetricDefinition, reason: str, model: str | None) -> MetricResult:
+def _not_applicable(
+    metric: MetricDefinition, reason: str, model: str | None, *, trigger: bool = False
+) -> MetricResult:
+    """``trigger``: not applicable because its trigger did not fire (Cekura's
+    ``trigger_failed``), rather than for lack of what it needs."""
+    details = {"trigger_failed": True} if trigger else None
     return MetricResult(
-        **result_fields(metric, model), outcome="not_applicable", explanation=reason
+        **result_fields(metric, model),
+        outcome="not_applicable",
+        explanation=reason,
+        details=details,
     )
 
 
@@ -249,7 +257,8 @@ def apply_expression_triggers(
             applicable.append(metric)
         else:
             by_id.pop(metric.id, None)
-            skipped.append(_not_applicable(metric, f"not applicable: {decision.reason}", None))
+            reason = f"not applicable: {decision.reason}"
+            skipped.append(_not_applicable(metric, reason, None, trigger=True))
     return list(by_id.values()), applicable, skipped
 
 
@@ -317,7 +326,13 @@ def _assemble(
         evaluation=call_fields.get("evaluation"),
         error_message="; ".join(dict.fromkeys(errors)) or None,
         evaluation_status="failed" if errors and outcome.success is None else "evaluated",
-        notes=[*transcript.notes, *_variable_notes(prepared), *outcome.reasons, *opts.extra_notes],
+        notes=[
+            *prepared.notes,
+            *transcript.notes,
+            *_variable_notes(prepared),
+            *outcome.reasons,
+            *opts.extra_notes,
+        ],
         usage=usage,
         created_at=now,
         updated_at=now,

@@ -20,6 +20,7 @@ from rich.progress import (
 from rich.table import Table
 
 from evaluator.bootstrap import Definitions, open_judge
+from evaluator.calllog import call_log_detail, detail_context
 from evaluator.cli.common import (
     AgentsOption,
     ApiBaseOption,
@@ -87,11 +88,11 @@ def evaluate(
             )
     except OfflineModelError as exc:
         raise fail(1, f"offline model: {exc}") from None
-    print_json(
-        [r.model_dump(mode="json") for r in results]
-        if len(results) > 1
-        else results[0].model_dump(mode="json")
-    )
+    # One shape everywhere: the call log as the service's GET call-logs/{id}/ shows it.
+    logs = [
+        _detail(call, result, definitions) for call, result in zip(prepared, results, strict=True)
+    ]
+    print_json(logs if len(logs) > 1 else logs[0])
     _summary(results)
     if any(r.evaluation_status == "failed" for r in results):
         raise typer.Exit(1)
@@ -154,6 +155,12 @@ def _summary(results: list[CallEvaluation]) -> None:
             f"{usage.cost_usd:.5f}" if usage and usage.cost_usd is not None else "unknown",
         )
     err.print(table)
+
+
+def _detail(call: PreparedCall, result: CallEvaluation, definitions: Definitions) -> Any:
+    request = call.request.model_dump(mode="json")
+    context = detail_context(definitions.catalogue, request, result.agent)
+    return call_log_detail(result, context).model_dump(mode="json")
 
 
 def _dry_run(prepared: PreparedCall, definitions: Definitions) -> dict[str, Any]:

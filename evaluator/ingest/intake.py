@@ -5,7 +5,7 @@ before anything is stored or sent anywhere."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from evaluator.catalogue.definitions import (
@@ -14,7 +14,7 @@ from evaluator.catalogue.definitions import (
     Catalogue,
     MetricDefinition,
 )
-from evaluator.contract import ObserveRequest, parse_request
+from evaluator.contract import ObserveRequest, ignored_fields, parse_request
 from evaluator.errors import RequestValidationError, TranscriptFormatError, UnknownIdError
 from evaluator.ingest.audio.pipeline import CallAudio
 from evaluator.ingest.injection import injection_notes
@@ -38,6 +38,8 @@ class PreparedCall:
     # What the recording says (duration, timing by voice activity), when the call has one:
     # timing metrics then come from the signal instead of the transcript's timestamps.
     audio: CallAudio | None = None
+    # How the request was read: the unknown fields that were ignored, say.
+    notes: tuple[str, ...] = ()
 
     def stored_request(self) -> dict[str, Any]:
         """The request body to store: ``request`` is already redacted by ``prepare_call``
@@ -54,11 +56,14 @@ def read_request(
 ) -> PreparedCall:
     """Validate a raw request body all the way (every value's shape and size, the contract,
     agent, metrics, transcript). ``limits`` default to the settings' defaults. ``recording``
-    is what the call's recording said (``ingest.recording.process_recording``)."""
+    is what the call's recording said (``ingest.recording.process_recording``). Unknown
+    fields are ignored, as Cekura's server ignores them, and named in ``notes``."""
     limits = limits or Limits()
     if isinstance(data, Mapping):
         check_fields(data, limits)
-    return _prepare(parse_request(data), catalogue, limits, recording)
+    prepared = _prepare(parse_request(data), catalogue, limits, recording)
+    notes = tuple(f"ignored unknown field {name!r}" for name in ignored_fields(data))
+    return replace(prepared, notes=notes) if notes else prepared
 
 
 def read_transcript(data: Any, limits: Limits | None = None) -> tuple[ObserveRequest, Transcript]:

@@ -21,6 +21,7 @@ from evaluator.store.calls import Store
 __all__ = [
     "AUTHORIZED",
     "PREFIX",
+    "VERSIONS",
     "CallPk",
     "Service",
     "ServiceConfigError",
@@ -31,9 +32,11 @@ __all__ = [
 ]
 
 PREFIX = "/observability/v1"
+# Cekura serves the call-log routes under both (v2 is current, v1 deprecated but live).
+VERSIONS = (PREFIX, "/observability/v2")
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
 cekura_key_header = APIKeyHeader(name="X-CEKURA-API-KEY", auto_error=False)
-CallPk = Annotated[int, Path(ge=1, le=MAX_ID, description="our id of the stored call")]
+CallPk = Annotated[int, Path(alias="id", ge=1, le=MAX_ID, description="our id of the stored call")]
 
 
 class ServiceConfigError(EvaluatorError):
