@@ -72,6 +72,24 @@ class Settings(BaseSettings):
     wait_timeout_seconds: float = Field(default=300.0, gt=0)
     webhook_url: str | None = None
     webhook_secret: str | None = None
+    # Audio (evaluator/ingest/audio/): speech to text, caps, where recordings are kept.
+    stt_model: str | None = Field(
+        default=None, description="hosted speech-to-text (litellm), e.g. openai/whisper-1"
+    )
+    stt_api_base: str | None = None
+    stt_api_key: str | None = None
+    whisper_model: str = Field(
+        default="base", description="'base' (bundled) or a CTranslate2 Whisper model folder"
+    )
+    stt_language: str | None = "en"
+    stt_cpu_threads: int = Field(default=2, ge=1)
+    max_recording_bytes: int = Field(default=200 * 1024 * 1024, ge=1024)
+    max_recording_seconds: float = Field(default=4 * 3600.0, gt=0)
+    recording_fetch_timeout: float = Field(default=60.0, gt=0)
+    # Networks a voice_recording_url may resolve to besides public addresses (tests need
+    # 127.0.0.0/8); comma-separated CIDRs. Private, loopback and link-local are refused.
+    recording_allow_networks: str = ""
+    blob_url: str = Field(default="evaluator-blobs", description="folder or fsspec URL")
     # The judgment cache (evaluator/judge/cache.py): "sql" keeps answers in the store at
     # database_url (or cache_url), "redis" at cache_url (default redis://127.0.0.1:6379/0).
     cache: Literal["off", "sql", "redis"] = "sql"

@@ -60,6 +60,9 @@ class ObserveRequest(BaseModel):
     agent: int | None = Field(default=None, ge=1)
     assistant_id: str | None = Field(default=None, min_length=1, max_length=255)
     voice_recording_url: AnyUrl | None = None
+    # The uploaded file's name (multipart), or a local file for the CLI; its bytes travel
+    # beside the request, never inside it.
+    voice_recording: str | None = Field(default=None, max_length=1000)
     # Checked against the transcript formats' registry at intake (ingest.transcripts), so a
     # new provider module is all it takes to accept a new type.
     transcript_type: str = Field(default="cekura", min_length=1, max_length=32)
@@ -112,15 +115,17 @@ class ObserveRequest(BaseModel):
     def _identity_and_content(self) -> ObserveRequest:
         if self.agent is None and self.assistant_id is None:
             raise ValueError("agent: one of agent or assistant_id is required")
-        if self.transcript_type == AUDIO_ONLY:
-            if self.voice_recording_url is None:
-                raise ValueError(
-                    "transcript_type: none-mono needs audio (voice_recording or "
-                    "voice_recording_url); this engine does not transcribe audio yet, "
-                    "so send a transcript"
-                )
-        elif self.transcript_json is None:
-            raise ValueError("transcript_json: a call needs a transcript (or audio with none-mono)")
+        has_audio = self.voice_recording is not None or self.voice_recording_url is not None
+        if self.transcript_type == AUDIO_ONLY and not has_audio:
+            raise ValueError(
+                "transcript_type: none-mono needs audio: upload voice_recording or give "
+                "voice_recording_url"
+            )
+        if self.transcript_json is None and not has_audio:
+            raise ValueError(
+                "transcript_json: a call needs a transcript, or audio (voice_recording or "
+                "voice_recording_url) to transcribe"
+            )
         return self
 
 

@@ -16,9 +16,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from evaluator.catalogue.definitions import Catalogue, MetricDefinition
-from evaluator.computed.registry import run_computed
+from evaluator.computed.base import Computed
+from evaluator.computed.registry import FUNCTIONS, run_computed
 from evaluator.contract import CallEvaluation, MetricResult, ObserveRequest, Usage
 from evaluator.errors import JudgeError
+from evaluator.ingest.audio.timing import AudioValue
 from evaluator.ingest.intake import PreparedCall, prepare_call
 from evaluator.judge.budget import check_budget
 from evaluator.judge.messages import render_messages
@@ -181,19 +183,35 @@ def _computed_results(prepared: PreparedCall) -> list[MetricResult]:
     for metric in prepared.metrics:
         if metric.is_llm or metric.function is None:
             continue
-        value = run_computed(metric.function, prepared.transcript, metric.params)
+        value, source = _measure(prepared, metric.function, metric.params)
         if value.not_applicable is not None:
             results.append(_not_applicable(metric, value.not_applicable, None))
             continue
+        details = value.details
+        if source is not None:
+            details = {**(details or {}), "source": source}
         results.append(
             MetricResult(
                 **result_fields(metric, None),
                 score=value.value,
                 explanation=value.explanation,
-                details=value.details,
+                details=details,
             )
         )
     return results
+
+
+def _measure(
+    prepared: PreparedCall, function: str, params: dict[str, Any]
+) -> tuple[Computed | AudioValue, str | None]:
+    """A computed metric's value and where its timing came from: the recording's voice
+    activity when the call has one, else the transcript's timestamps (``None``: no timing)."""
+    audio = prepared.audio
+    if audio is not None and audio.timing.measures(function):
+        return audio.timing.metric(function, params), "audio"
+    value = run_computed(function, prepared.transcript, params)
+    timed = "timestamps" in FUNCTIONS[function].needs
+    return value, ("transcript timestamps" if timed else None)
 
 
 def trigger_names(prepared: PreparedCall, computed: Sequence[MetricResult]) -> dict[str, Any]:

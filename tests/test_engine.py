@@ -226,3 +226,28 @@ def test_expression_triggers_leave_the_callers_results_alone(
     assert [r.id for r in kept] == ["latency_avg"]
     assert "agent_call_termination" in [r.id for r in skipped]
     assert "agent_call_termination" not in [m.id for m in applicable]
+
+
+async def test_timing_comes_from_the_recording_when_the_call_has_one(
+    definitions: Definitions, booking_call: PreparedCall
+) -> None:
+    import dataclasses
+
+    from evaluator.ingest.audio.pipeline import CallAudio
+    from evaluator.ingest.audio.timing import measure_timing
+    from evaluator.ingest.audio.vad import SpeechInterval as Run
+
+    # Agent 0-2 s, caller 2.5-4 s, agent again from 4.8 s: one hand-off of 800 ms
+    # (4.8 - 4.0), whatever the transcript's own timestamps say (1200 ms on average).
+    timing = measure_timing([Run(0.0, 2.0), Run(4.8, 6.0)], [Run(2.5, 4.0)], duration=6.5)
+    audio = CallAudio(duration=6.5, channels=2, agent_channel=0, timing=timing, notes=())
+    with_audio = dataclasses.replace(booking_call, audio=audio)
+    heard = by_id(await run(with_audio, definitions, ScriptedJudge()))
+    read = by_id(await run(booking_call, definitions, ScriptedJudge()))
+    assert heard["latency_avg"].score == 800
+    assert heard["latency_avg"].details is not None
+    assert heard["latency_avg"].details["source"] == "audio"
+    assert read["latency_avg"].score == 1200
+    assert read["latency_avg"].details is not None
+    assert read["latency_avg"].details["source"] == "transcript timestamps"
+    assert "source" not in (read["turn_count"].details or {})  # counts need no timing

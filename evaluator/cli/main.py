@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import typer
 
+from evaluator.cli.audio import transcribe as transcribe_recording
 from evaluator.cli.common import err
 from evaluator.cli.evaluate import evaluate, transcript
 from evaluator.cli.metrics import metrics_app
@@ -19,6 +20,7 @@ from evaluator.errors import DefinitionError
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 app.command()(evaluate)
 app.command()(transcript)
+app.command("transcribe")(transcribe_recording)
 app.add_typer(metrics_app, name="metrics")
 app.command("offline-server")(offline_server_command)
 app.command()(serve)

@@ -16,6 +16,7 @@ from evaluator.catalogue.definitions import (
 )
 from evaluator.contract import ObserveRequest, parse_request
 from evaluator.errors import RequestValidationError, TranscriptFormatError, UnknownIdError
+from evaluator.ingest.audio.pipeline import CallAudio
 from evaluator.ingest.injection import injection_notes
 from evaluator.ingest.limits import Limits, check_fields, check_transcript
 from evaluator.ingest.transcripts import ParseOptions, parse_transcript, transcript_types
@@ -32,6 +33,10 @@ class PreparedCall:
     transcript: Transcript
     metrics: tuple[MetricDefinition, ...]
     redaction: RedactionReport | None = None
+    # What the recording says (duration, timing by voice activity), when the call has one:
+    # timing metrics then come from the signal instead of the transcript's timestamps.
+    audio: CallAudio | None = None
+    # What the call may hold and spend (the judge's token budget reads it).
     limits: Limits = field(default_factory=Limits)
 
     def stored_request(self) -> dict[str, Any]:
@@ -98,7 +103,7 @@ def _prepare(request: ObserveRequest, catalogue: Catalogue, limits: Limits) -> P
     notes = injection_notes(redacted, transcript)
     if notes:
         transcript = transcript.model_copy(update={"notes": (*transcript.notes, *notes)})
-    return PreparedCall(redacted, agent, transcript, metrics, redaction, limits)
+    return PreparedCall(redacted, agent, transcript, metrics, redaction, limits=limits)
 
 
 def _parse(request: ObserveRequest, errors: dict[str, list[str]], limits: Limits) -> Transcript:

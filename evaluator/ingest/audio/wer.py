@@ -1,0 +1,79 @@
+"""Word error rate: how far our transcription is from a reference (the provider's transcript,
+or a hand-checked one), per party. The transcription-accuracy metric.
+
+Both texts are normalized first so that formatting is not counted as error: lower case,
+punctuation dropped (apostrophes inside words kept), hyphens and slashes read as spaces.
+Numbers are not spelled out, so "ten" against "10" still counts as one substitution.
+The alignment itself is jiwer's (Levenshtein over words).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import jiwer
+
+from evaluator.transcript import AGENT, CALLER, Transcript
+
+__all__ = ["WordErrorRate", "normalize_words", "transcript_wer", "word_error_rate"]
+
+_SPACE_LIKE = re.compile(r"[-/_]+")
+_DROP = re.compile(r"[^\w\s']|(?<!\w)'|'(?!\w)")
+
+
+@dataclass(frozen=True)
+class WordErrorRate:
+    """``(substitutions + deletions + insertions) / reference_words``; ``wer`` is None when
+    the reference has no words (the rate is undefined: any word heard is an insertion)."""
+
+    wer: float | None
+    reference_words: int
+    hypothesis_words: int
+    substitutions: int
+    deletions: int
+    insertions: int
+
+    @property
+    def errors(self) -> int:
+        return self.substitutions + self.deletions + self.insertions
+
+
+def normalize_words(text: str) -> list[str]:
+    """The words of ``text`` as WER compares them."""
+    return _DROP.sub(" ", _SPACE_LIKE.sub(" ", text.lower())).split()
+
+
+def word_error_rate(reference: str, hypothesis: str) -> WordErrorRate:
+    """WER of ``hypothesis`` against ``reference`` after normalization."""
+    ref, hyp = normalize_words(reference), normalize_words(hypothesis)
+    if not ref:
+        return WordErrorRate(None, 0, len(hyp), 0, 0, len(hyp))
+    if not hyp:
+        return WordErrorRate(1.0, len(ref), 0, 0, len(ref), 0)
+    out = jiwer.process_words(" ".join(ref), " ".join(hyp))
+    return WordErrorRate(
+        wer=round(float(out.wer), 4),
+        reference_words=len(ref),
+        hypothesis_words=len(hyp),
+        substitutions=out.substitutions,
+        deletions=out.deletions,
+        insertions=out.insertions,
+    )
+
+
+def transcript_wer(reference: Transcript, hypothesis: Transcript) -> dict[str, WordErrorRate]:
+    """WER per party (``Main Agent``, ``Testing Agent``) and over the whole call (``all``):
+    each side's speech turns joined in time order, tool turns left out."""
+
+    def said(transcript: Transcript, role: str | None) -> str:
+        turns = sorted(
+            (t for t in transcript.speech_turns if role is None or t.role == role),
+            key=lambda t: t.start_time if t.start_time is not None else 0.0,
+        )
+        return " ".join(t.content for t in turns)
+
+    return {
+        key: word_error_rate(said(reference, role), said(hypothesis, role))
+        for key, role in ((AGENT, AGENT), (CALLER, CALLER), ("all", None))
+    }
