@@ -1,6 +1,10 @@
 """Shared fixtures: the repository's definitions, a prepared example call, a database URL
 (SQLite, and a fresh PostgreSQL schema per test) for the suites that store calls, and the VCR
-setup for the boundary tier (recorded judge exchanges in the root ``cassettes/`` folder)."""
+setup for the boundary tier (recorded judge exchanges in the root ``cassettes/`` folder).
+
+Tests that need a service (PostgreSQL, Redis) follow one rule, ``service_unreachable``: with
+``CI`` set a missing service is a failure, never a quiet skip; a local run skips and says why.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -41,6 +45,35 @@ POSTGRES_URL = os.environ.get(
 )
 
 
+UNREACHABLE = " not reachable at "
+
+
+def running_in_ci() -> bool:
+    return bool(os.environ.get("CI"))
+
+
+def service_unreachable(service: str, url: str, error: object) -> NoReturn:
+    """The one rule for a test whose service is down: fail under CI (the run must provide
+    every service the suite needs), skip with the reason on a developer's machine."""
+    reason = f"{service}{UNREACHABLE}{url}: {error}"
+    if running_in_ci():
+        pytest.fail(f"{reason} (CI is set: start the service)", pytrace=False)
+    pytest.skip(f"{reason} (a local run skips; with CI set this fails)")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """The same rule for fixtures that skip on their own when a service is down (their
+    reason says "<service> not reachable at <url>"): under CI such a skip is a failure."""
+    report = yield
+    if report.skipped and running_in_ci() and isinstance(report.longrepr, tuple):
+        reason = str(report.longrepr[2])
+        if UNREACHABLE in reason:
+            report.outcome = "failed"
+            report.longrepr = f"{reason.removeprefix('Skipped: ')} (CI is set: start the service)"
+    return report
+
+
 @pytest.fixture(scope="session")
 def definitions() -> Definitions:
     return load_definitions(Settings(agents_dirs=[ROOT / "agents"]))
@@ -70,9 +103,7 @@ def postgres_schema_url() -> Iterator[str]:
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     except OperationalError as exc:
         admin.dispose()
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}: {exc.orig}")
+        service_unreachable("PostgreSQL", POSTGRES_URL, exc.orig)
     separator = "&" if "?" in POSTGRES_URL else "?"
     try:
         yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"

@@ -182,7 +182,7 @@ class _ToolOutcome:
         )
         if self.failed:
             text += ": " + ", ".join(
-                f"[{_clock(t)}] {t.data.name if t.data else 'tool'}" for t in self.failed
+                f"[{_clock(t)}] {(t.data and t.data.name) or 'tool'}" for t in self.failed
             )
         return text
 

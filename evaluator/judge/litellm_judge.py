@@ -106,6 +106,29 @@ def choose_mode(settings: JudgeSettings) -> instructor.Mode:
     return instructor.Mode.JSON
 
 
+@dataclass(frozen=True)
+class _Reply:
+    """One response of the server, with the usage it reported and its price, read the moment
+    it arrived. Read later they would be wrong: on every re-ask instructor rewrites the
+    response's ``usage`` in place to the running total of the attempts so far, so summing
+    the responses' usage afterwards counts the first attempts again and again."""
+
+    response: Any
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float | None
+
+    @classmethod
+    def of(cls, response: Any) -> _Reply:
+        counted = getattr(response, "usage", None)
+        return cls(
+            response=response,
+            prompt_tokens=int(getattr(counted, "prompt_tokens", 0) or 0),
+            completion_tokens=int(getattr(counted, "completion_tokens", 0) or 0),
+            cost_usd=_price_of(response),
+        )
+
+
 class LiteLLMJudge:
     """The real judge: any litellm model string, any OpenAI-compatible server."""
 
@@ -132,9 +155,9 @@ class LiteLLMJudge:
             return await self._answer(request)
 
     async def _answer(self, request: JudgeRequest) -> JudgeAnswer:
-        responses: list[Any] = []
+        replies: list[_Reply] = []
         client = instructor.from_litellm(
-            self._completion(responses, request.response_model), mode=self._mode, async_client=True
+            self._completion(replies, request.response_model), mode=self._mode, async_client=True
         )
         started = time.perf_counter()
         try:
@@ -148,14 +171,14 @@ class LiteLLMJudge:
             transport = _transport_cause(exc)
             if transport is not None:
                 raise self._unavailable(transport) from exc
-            return self._salvaged(request, responses, exc, started)
+            return self._salvaged(request, replies, exc, started)
         except JudgeUnavailableError:
             raise
         except Exception as exc:
             if _is_transport(exc):
                 raise self._unavailable(exc) from exc
             if isinstance(exc, IncompleteOutputException):
-                return self._salvaged(request, responses, exc, started)
+                return self._salvaged(request, replies, exc, started)
             raise JudgeOutputError(self.model, f"{type(exc).__name__}: {exc}") from exc
         fields = {
             (info.alias or name): getattr(parsed, name)
@@ -164,9 +187,9 @@ class LiteLLMJudge:
         return JudgeAnswer(
             fields=fields,
             errors={},
-            raw_completion=_text_of(responses[-1]) if responses else None,
-            usage=self._usage(responses),
-            attempts=len(responses),
+            raw_completion=_text_of(replies[-1].response) if replies else None,
+            usage=self._usage(replies),
+            attempts=len(replies),
             seconds=time.perf_counter() - started,
         )
 
@@ -187,10 +210,11 @@ class LiteLLMJudge:
         return kwargs
 
     def _completion(
-        self, responses: list[Any], response_model: type[BaseModel]
+        self, replies: list[_Reply], response_model: type[BaseModel]
     ) -> Callable[..., Coroutine[Any, Any, Any]]:
-        """litellm's acompletion, recording each raw response for usage and evidence, and
-        (in constrained_json mode) adding the schema to ``response_format``."""
+        """litellm's acompletion, recording each raw response (with its usage and price as it
+        arrived) for usage and evidence, and (in constrained_json mode) adding the schema to
+        ``response_format``."""
         constrained = self.settings.structured_mode == "constrained_json"
         merge_system = self.settings.merge_system
 
@@ -219,36 +243,35 @@ class LiteLLMJudge:
                 is_transient=_is_transient,
                 retry_after=_retry_after,
             )
-            responses.append(response)
+            replies.append(_Reply.of(response))
             return response
 
         return complete
 
-    def _usage(self, responses: list[Any]) -> Usage:
-        usage = Usage(model=self.model, requests=len(responses))
+    def _usage(self, replies: list[_Reply]) -> Usage:
+        """The sum of what the server reported for each response of this request."""
+        usage = Usage(model=self.model, requests=len(replies))
         cost: float | None = None
-        for response in responses:
-            counted = getattr(response, "usage", None)
-            usage.prompt_tokens += int(getattr(counted, "prompt_tokens", 0) or 0)
-            usage.completion_tokens += int(getattr(counted, "completion_tokens", 0) or 0)
-            price = _price_of(response)
-            if price is not None:
-                cost = (cost or 0.0) + price
+        for reply in replies:
+            usage.prompt_tokens += reply.prompt_tokens
+            usage.completion_tokens += reply.completion_tokens
+            if reply.cost_usd is not None:
+                cost = (cost or 0.0) + reply.cost_usd
         usage.cost_usd = cost
         return usage
 
     def _salvaged(
-        self, request: JudgeRequest, responses: list[Any], exc: Exception, started: float
+        self, request: JudgeRequest, replies: list[_Reply], exc: Exception, started: float
     ) -> JudgeAnswer:
-        raw = _text_of(responses[-1]) if responses else None
+        raw = _text_of(replies[-1].response) if replies else None
         fields, errors = salvage(raw, request.response_model)
-        reason = f"no schema-valid answer after {len(responses)} attempts"
+        reason = f"no schema-valid answer after {len(replies)} attempts"
         return JudgeAnswer(
             fields=fields,
             errors={k: f"{reason}: {v}" for k, v in errors.items()},
             raw_completion=raw,
-            usage=self._usage(responses),
-            attempts=len(responses),
+            usage=self._usage(replies),
+            attempts=len(replies),
             seconds=time.perf_counter() - started,
             notes=[f"{request.key}: {type(exc).__name__}"],
         )

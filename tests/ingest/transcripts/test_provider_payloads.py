@@ -1,4 +1,9 @@
-"""Every stored provider payload becomes its expected canonical transcript, declared or auto."""
+"""Every stored provider payload becomes its expected canonical transcript, declared or auto.
+
+The files in ``expected/`` were saved from the parsers' own output: they catch a change, not
+a parser that was wrong from the start. What each provider's format means is checked by the
+expectations written by hand, from the provider's documentation, in ``test_<provider>_by_hand.py``.
+"""
 
 from __future__ import annotations
 
