@@ -72,13 +72,6 @@ class Settings(BaseSettings):
     wait_timeout_seconds: float = Field(default=300.0, gt=0)
     webhook_url: str | None = None
     webhook_secret: str | None = None
-    # Providers' end-of-call webhooks (POST /observability/v1/<provider>/observe/): with a
-    # secret set, the provider's signature authenticates a request (a bad one is a 401);
-    # without, the API key does.
-    vapi_secret: str | None = None
-    retell_api_key: str | None = None
-    livekit_webhook_secret: str | None = None
-    pipecat_webhook_secret: str | None = None
     # Audio (evaluator/ingest/audio/): speech to text, caps, where recordings are kept.
     stt_model: str | None = Field(
         default=None, description="hosted speech-to-text (litellm), e.g. openai/whisper-1"
@@ -97,6 +90,13 @@ class Settings(BaseSettings):
     # 127.0.0.0/8); comma-separated CIDRs. Private, loopback and link-local are refused.
     recording_allow_networks: str = ""
     blob_url: str = Field(default="evaluator-blobs", description="folder or fsspec URL")
+    # Providers' end-of-call webhooks (POST /observability/v1/<provider>/observe/): with a
+    # secret set, the provider's signature authenticates a request (a bad one is a 401);
+    # without, the API key does.
+    vapi_secret: str | None = None
+    retell_api_key: str | None = None
+    livekit_webhook_secret: str | None = None
+    pipecat_webhook_secret: str | None = None
     # The judgment cache (evaluator/judge/cache.py): "sql" keeps answers in the store at
     # database_url (or cache_url), "redis" at cache_url (default redis://127.0.0.1:6379/0).
     cache: Literal["off", "sql", "redis"] = "sql"

@@ -119,6 +119,15 @@ def test_response_model_round_trips() -> None:
     assert ObserveRequest.model_fields["call_id"].metadata  # limits are declared, not implied
 
 
+@pytest.mark.parametrize("stamp", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+def test_a_timestamp_must_convert_to_utc(booking_request: dict[str, Any], stamp: str) -> None:
+    assert errors_of({**booking_request, "timestamp": stamp}) == {
+        "timestamp": [f"{stamp} is outside the years 1-9999 in UTC"]
+    }
+    # The offset is fine where the instant stays inside the calendar.
+    assert parse_request({**booking_request, "timestamp": "0001-01-01T00:00:00-14:00"}).timestamp
+
+
 def test_intake_is_lenient_where_cekuras_server_is(
     definitions: Definitions, booking_request: dict[str, Any]
 ) -> None:
@@ -146,12 +155,3 @@ def test_intake_is_lenient_where_cekuras_server_is(
     assert request.metric_ids == ["5"]
     assert prepared.metrics[0].id == definitions.catalogue.metric(5).id
     assert "transcirpt_json" not in request.model_dump()
-
-
-@pytest.mark.parametrize("stamp", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
-def test_a_timestamp_must_convert_to_utc(booking_request: dict[str, Any], stamp: str) -> None:
-    assert errors_of({**booking_request, "timestamp": stamp}) == {
-        "timestamp": [f"{stamp} is outside the years 1-9999 in UTC"]
-    }
-    # The offset is fine where the instant stays inside the calendar.
-    assert parse_request({**booking_request, "timestamp": "0001-01-01T00:00:00-14:00"}).timestamp

@@ -134,7 +134,7 @@ def _prepare(
     if notes:
         transcript = transcript.model_copy(update={"notes": (*transcript.notes, *notes)})
     audio = recording.audio if recording is not None else None
-    return PreparedCall(redacted, agent, transcript, metrics, redaction, limits, audio)
+    return PreparedCall(redacted, agent, transcript, metrics, redaction, limits=limits, audio=audio)
 
 
 def _parse(request: ObserveRequest, errors: dict[str, list[str]], limits: Limits) -> Transcript:

@@ -68,16 +68,21 @@ def test_rule_end_is_rounded_to_the_millisecond() -> None:
     assert parse_transcript("vapi", [message]).turns[0].end_time == 2.235
 
 
-def test_rule_without_seconds_from_start_time_says_when() -> None:
-    # Vapi's epoch-ms time is read from the call's first message; a small time is Cekura's
-    # simplified shape, in seconds from the start (its documented vapi example).
-    epoch = {"role": "user", "message": "Hello?", "time": T0 + 1000, "endTime": T0 + 2000}
-    first = {"role": "bot", "message": "Hi.", "time": T0}
-    assert parse_transcript("vapi", [first, epoch]).turns[1] == caller("Hello?", 1.0, 2.0)
-    seconds = {"role": "user", "message": "Hello?", "time": 2.5}
-    assert parse_transcript("vapi", [seconds]).turns == (caller("Hello?", 2.5, 2.5),)
-    untimed = {"role": "user", "message": "Hello?"}
-    assert parse_transcript("vapi", [untimed]).turns == (caller("Hello?", None, None),)
+def test_rule_without_seconds_from_start_epoch_ms_count_from_the_first_message() -> None:
+    # Vapi's `time`/`endTime` are epoch milliseconds: the call starts at the first one.
+    messages = [
+        {"role": "bot", "message": "Hi", "time": 1700000000000, "endTime": 1700000000800},
+        {"role": "user", "message": "Hello?", "time": 1700000001000, "endTime": 1700000002000},
+    ]
+    assert parse_transcript("vapi", messages).turns == (
+        agent("Hi", 0.0, 0.8),
+        caller("Hello?", 1.0, 2.0),
+    )
+
+
+def test_rule_small_times_are_seconds_as_cekuras_own_vapi_examples_send_them() -> None:
+    message = {"role": "user", "message": "Hello?", "time": 3, "endTime": 4}
+    assert parse_transcript("vapi", [message]).turns == (caller("Hello?", 3.0, 4.0),)
 
 
 def test_rule_message_wins_over_content_and_agent_roles_are_one_side() -> None:
