@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from evaluator.ingest.limits import Limits
 
 __all__ = ["Settings", "builtin_dir"]
 
@@ -45,6 +48,20 @@ class Settings(BaseSettings):
     allow_unauthenticated: bool = False
     allow_duplicate_calls: bool = False
     max_body_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    # What one call may hold (evaluator/ingest/limits.py): each a 400 naming the field.
+    max_depth: int = Field(default=32, ge=2, description="nesting of any JSON value")
+    max_string_chars: int = Field(default=1_000_000, ge=1000, description="any one string")
+    max_turns: int = Field(default=10_000, ge=1, description="turns per call")
+    max_call_seconds: float = Field(default=24 * 3600.0, gt=0, description="turn times")
+    max_feedback_chars: int = Field(default=10_000, ge=1)
+    max_metadata_bytes: int = Field(
+        default=64 * 1024, ge=2, description="metadata, dynamic_variables: each, as JSON"
+    )
+    max_turn_chars: int = Field(default=20_000, ge=1, description="one turn's content")
+    max_transcript_chars: int = Field(default=400_000, ge=1, description="sent to the judge")
+    max_call_tokens: int = Field(
+        default=500_000, ge=1, description="judge budget per call, estimated before sending"
+    )
     # Longest a request waits for the database (a SQLite writer, a lock) before a 503.
     db_busy_timeout: float = Field(default=10.0, gt=0)
     max_attempts: int = Field(default=5, ge=1)
@@ -73,7 +90,19 @@ class Settings(BaseSettings):
     # 127.0.0.0/8); comma-separated CIDRs. Private, loopback and link-local are refused.
     recording_allow_networks: str = ""
     blob_url: str = Field(default="evaluator-blobs", description="folder or fsspec URL")
+    # Providers' end-of-call webhooks (POST /observability/v1/<provider>/observe/): with a
+    # secret set, the provider's signature authenticates a request (a bad one is a 401);
+    # without, the API key does.
+    vapi_secret: str | None = None
+    retell_api_key: str | None = None
+    livekit_webhook_secret: str | None = None
+    pipecat_webhook_secret: str | None = None
     # The judgment cache (evaluator/judge/cache.py): "sql" keeps answers in the store at
     # database_url (or cache_url), "redis" at cache_url (default redis://127.0.0.1:6379/0).
     cache: Literal["off", "sql", "redis"] = "sql"
     cache_url: str | None = None
+
+    def limits(self) -> Limits:
+        """What one call may hold (``EVALUATOR_MAX_DEPTH``, ``EVALUATOR_MAX_TURNS``, ...), as
+        intake takes it."""
+        return Limits(**{f.name: getattr(self, f.name) for f in fields(Limits)})

@@ -7,7 +7,7 @@ ingestion service that posts to Cekura today can post here unchanged.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import (
@@ -29,7 +29,9 @@ __all__ = [
     "MetricResult",
     "ObserveRequest",
     "Usage",
+    "ignored_fields",
     "parse_request",
+    "to_utc",
 ]
 
 # Audio with no transcript: transcribed by the service (not a transcript format).
@@ -46,14 +48,22 @@ PII_CATEGORIES: tuple[str, ...] = PIICategory.__args__  # type: ignore[attr-defi
 
 MetricType = Literal["boolean", "score", "enum", "numeric"]
 Outcome = Literal["scored", "not_applicable", "failed"]
-CallStatus = Literal["success", "failure", "reviewed_success", "reviewed_failure"]
+# "evaluating" while an evaluation is pending or running (the spec's Decision; Cekura's
+# observe endpoint answers it although its enum lists only the other four).
+CallStatus = Literal["success", "failure", "reviewed_success", "reviewed_failure", "evaluating"]
 EvaluationStatus = Literal["pending", "evaluating", "evaluated", "failed"]
 
 
 class ObserveRequest(BaseModel):
-    """One production call, as posted to the observe endpoint."""
+    """One production call, as posted to the observe endpoint.
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+    Lenient where Cekura's server (Django REST framework) is: unknown fields are ignored
+    (``ignored_fields`` names them), null means absent for every optional field, and text is
+    coerced where DRF coerces it (``"0"`` for ``main_agent_channel_index``, ``118`` for
+    ``metric_ids``). Wrong values are still errors naming the field.
+    """
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
 
     call_id: str = Field(min_length=1, max_length=100)
     agent: int | None = Field(default=None, ge=1)
@@ -77,12 +87,31 @@ class ObserveRequest(BaseModel):
     main_agent_channel_index: Literal[0, 1] | None = None
     trace_id: str | None = Field(default=None, max_length=32)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _nulls_are_absent(cls, data: Any) -> Any:
+        """``null`` for a field with a default means the default."""
+        if not isinstance(data, dict):
+            return data
+        return {k: v for k, v in data.items() if v is not None}
+
+    @field_validator("main_agent_channel_index", mode="before")
+    @classmethod
+    def _channel_from_text(cls, value: Any) -> Any:
+        """Form and multipart bodies carry every value as text: ``"0"`` is 0."""
+        if isinstance(value, str) and value.strip() in ("0", "1"):
+            return int(value)
+        return value
+
     @field_validator("metric_ids", mode="before")
     @classmethod
     def _split_metric_ids(cls, value: Any) -> Any:
-        """``"118,119"`` (the spec's form) or a JSON list of ids; blanks are an error."""
+        """``"118,119"`` (the spec's form), a JSON list of ids, or one integer id; blanks
+        are an error."""
         if value is None:
             return None
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
         if isinstance(value, str):
             parts = [p.strip() for p in value.split(",")]
         elif isinstance(value, list):
@@ -92,6 +121,13 @@ class ObserveRequest(BaseModel):
         if not all(isinstance(p, str) and p for p in parts):
             raise ValueError('metric ids must be non-empty, e.g. "118,119"')
         return list(dict.fromkeys(parts))
+
+    @field_validator("timestamp")
+    @classmethod
+    def _timestamp_in_utc_range(cls, value: datetime | None) -> datetime | None:
+        if value is not None:
+            to_utc(value)
+        return value
 
     @field_validator("dynamic_variables")
     @classmethod
@@ -157,6 +193,8 @@ class MetricResult(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: str
+    # The metric's integer id (``numeric_id`` in its YAML): ``id`` on Cekura's wire.
+    numeric_id: int | None = None
     name: str
     type: MetricType
     score: bool | int | float | None = None
@@ -208,6 +246,22 @@ class CallEvaluation(BaseModel):
     updated_at: datetime | None = None
 
 
+def ignored_fields(data: Any) -> list[str]:
+    """The fields of a request body that are not the contract's (ignored, not stored)."""
+    if not isinstance(data, dict):
+        return []
+    return [str(key) for key in data if key not in ObserveRequest.model_fields]
+
+
+def to_utc(value: datetime) -> datetime:
+    """``value`` in UTC (naive values are taken as UTC); ``ValueError`` when that falls
+    outside the years 1-9999 (``0001-01-01T00:00:00+14:00`` is in year 0 in UTC)."""
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise ValueError(f"{value.isoformat()} is outside the years 1-9999 in UTC") from None
+
+
 def parse_request(data: Any) -> ObserveRequest:
     """Validate a request body; errors come out keyed by field, as the spec's 400 body."""
     if not isinstance(data, dict):
@@ -227,6 +281,8 @@ def field_errors(exc: ValidationError) -> dict[str, list[str]]:
         if err["type"] == "extra_forbidden":
             field = loc[0]
             message = "unknown field; see the observe contract for the fields it takes"
+        elif err["type"] == "missing" and len(loc) == 1:
+            field, message = loc[0], "this field is required"
         elif not loc:
             field, _, message = message.partition(": ")
             if not message:

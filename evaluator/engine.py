@@ -22,6 +22,7 @@ from evaluator.contract import CallEvaluation, MetricResult, ObserveRequest, Usa
 from evaluator.errors import JudgeError
 from evaluator.ingest.audio.timing import AudioValue
 from evaluator.ingest.intake import PreparedCall, prepare_call
+from evaluator.judge.budget import check_budget
 from evaluator.judge.messages import render_messages
 from evaluator.judge.schema import (
     Judge,
@@ -77,7 +78,12 @@ async def evaluate_prepared(
     """Judge a call already validated by ``prepare_call`` (the service stores it in between)."""
     opts = options or EngineOptions()
     computed, skipped, plans, requests = _stage(prepared, renderer)
-    answers = await asyncio.gather(*(_ask(judge, r) for r in requests))
+    over_budget = check_budget(requests, judge.model, prepared.limits.max_call_tokens)
+    answers: list[JudgeAnswer | JudgeError] = (
+        [over_budget] * len(requests)
+        if over_budget is not None
+        else await asyncio.gather(*(_ask(judge, r) for r in requests))
+    )
     results: dict[str, MetricResult] = {r.id: r for r in [*computed, *skipped]}
     call_fields: dict[str, Any] = {}
     errors: list[str] = []
@@ -166,9 +172,17 @@ def _failed(metric: MetricDefinition, reason: str, model: str | None) -> MetricR
     )
 
 
-def _not_applicable(metric: MetricDefinition, reason: str, model: str | None) -> MetricResult:
+def _not_applicable(
+    metric: MetricDefinition, reason: str, model: str | None, *, trigger: bool = False
+) -> MetricResult:
+    """``trigger``: not applicable because its trigger did not fire (Cekura's
+    ``trigger_failed``), rather than for lack of what it needs."""
+    details = {"trigger_failed": True} if trigger else None
     return MetricResult(
-        **result_fields(metric, model), outcome="not_applicable", explanation=reason
+        **result_fields(metric, model),
+        outcome="not_applicable",
+        explanation=reason,
+        details=details,
     )
 
 
@@ -243,7 +257,8 @@ def apply_expression_triggers(
             applicable.append(metric)
         else:
             by_id.pop(metric.id, None)
-            skipped.append(_not_applicable(metric, f"not applicable: {decision.reason}", None))
+            reason = f"not applicable: {decision.reason}"
+            skipped.append(_not_applicable(metric, reason, None, trigger=True))
     return list(by_id.values()), applicable, skipped
 
 
@@ -309,9 +324,15 @@ def _assemble(
         transcript=transcript.to_text(),
         transcript_object=transcript.to_object(),
         evaluation=call_fields.get("evaluation"),
-        error_message="; ".join(errors) or None,
+        error_message="; ".join(dict.fromkeys(errors)) or None,
         evaluation_status="failed" if errors and outcome.success is None else "evaluated",
-        notes=[*transcript.notes, *_variable_notes(prepared), *outcome.reasons, *opts.extra_notes],
+        notes=[
+            *prepared.notes,
+            *transcript.notes,
+            *_variable_notes(prepared),
+            *outcome.reasons,
+            *opts.extra_notes,
+        ],
         usage=usage,
         created_at=now,
         updated_at=now,

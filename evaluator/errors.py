@@ -14,6 +14,7 @@ from typing import Any
 __all__ = [
     "DefinitionError",
     "EvaluatorError",
+    "JudgeBudgetError",
     "JudgeError",
     "JudgeOutputError",
     "JudgeUnavailableError",
@@ -137,6 +138,10 @@ class JudgeUnavailableError(JudgeError):
 
 class JudgeOutputError(JudgeError):
     """The model answered, but not in the required schema, even after re-asking."""
+
+
+class JudgeBudgetError(JudgeError):
+    """The call's judge requests would exceed its token budget; nothing was sent."""
 
 
 class OfflineModelError(EvaluatorError):

@@ -35,10 +35,9 @@ def test_minimal_request_parses(booking_request: dict[str, Any]) -> None:
         ({"trace_id": "t" * 33}, "trace_id", "at most 32"),
         ({"call_ended_reason": "r" * 101}, "call_ended_reason", "at most 100"),
         ({"metric_ids": "118,,119"}, "metric_ids", "non-empty"),
-        ({"metric_ids": 118}, "metric_ids", "comma-separated"),
+        ({"metric_ids": {"a": 1}}, "metric_ids", "comma-separated"),
         ({"timestamp": "yesterday"}, "timestamp", "datetime"),
         ({"dynamic_variables": {"bad name": 1}}, "dynamic_variables", "letters, digits"),
-        ({"transcirpt_json": []}, "transcirpt_json", "unknown field"),
     ],
 )
 def test_bad_fields_are_reported_by_name(
@@ -118,3 +117,41 @@ def test_response_model_round_trips() -> None:
     evaluation = CallEvaluation(call_id="c1", agent=1, agent_name="A")
     assert CallEvaluation.model_validate_json(evaluation.model_dump_json()) == evaluation
     assert ObserveRequest.model_fields["call_id"].metadata  # limits are declared, not implied
+
+
+@pytest.mark.parametrize("stamp", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+def test_a_timestamp_must_convert_to_utc(booking_request: dict[str, Any], stamp: str) -> None:
+    assert errors_of({**booking_request, "timestamp": stamp}) == {
+        "timestamp": [f"{stamp} is outside the years 1-9999 in UTC"]
+    }
+    # The offset is fine where the instant stays inside the calendar.
+    assert parse_request({**booking_request, "timestamp": "0001-01-01T00:00:00-14:00"}).timestamp
+
+
+def test_intake_is_lenient_where_cekuras_server_is(
+    definitions: Definitions, booking_request: dict[str, Any]
+) -> None:
+    """Unknown fields are ignored and named in notes; null is absent; text is coerced."""
+    body = {
+        **booking_request,
+        "transcirpt_json": [],
+        "assistant_id": None,
+        "metadata": None,
+        "dynamic_variables": None,
+        "redact_fields": None,
+        "transcript_type": None,
+        "voice_recording": None,
+        "main_agent_channel_index": "1",
+        "metric_ids": 5,
+    }
+    prepared = read_request(body, definitions.catalogue)
+    assert prepared.notes == ("ignored unknown field 'transcirpt_json'",)
+    request = prepared.request
+    assert (request.metadata, request.transcript_type, request.main_agent_channel_index) == (
+        {},
+        "cekura",
+        1,
+    )
+    assert request.metric_ids == ["5"]
+    assert prepared.metrics[0].id == definitions.catalogue.metric(5).id
+    assert "transcirpt_json" not in request.model_dump()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ __all__ = [
     "RubricRule",
     "Scale",
     "Trigger",
+    "derived_numeric_id",
     "load_catalogue",
 ]
 
@@ -75,6 +77,10 @@ class MetricDefinition(_Strict):
     metrics name a ``function`` of evaluator.computed.registry and its ``params``."""
 
     id: str = Field(pattern=_ID, max_length=64)
+    # The stable integer id a Cekura client sends and reads (``metric_ids``, votes, the
+    # call log's ``metrics[].id``). Unique across the catalogue; left out, one is derived
+    # from ``id`` (``derived_numeric_id``), stable only while the slug stays the same.
+    numeric_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
     name: str = Field(min_length=1)
     type: Literal["boolean", "score", "enum", "numeric"]
     method: Literal["llm_judge", "computed", "derived"] = "llm_judge"
@@ -131,10 +137,21 @@ class MetricDefinition(_Strict):
         return self.method == "llm_judge"
 
     @property
+    def number(self) -> int:
+        """The integer id on the wire: the declared ``numeric_id``, else the derived one."""
+        return self.numeric_id if self.numeric_id is not None else derived_numeric_id(self.id)
+
+    @property
     def full_version(self) -> str:
         """``version`` plus a hash of everything that decides the answer (definition and
         prompt text): editing a prompt or a parameter changes it, so stale results show."""
         return f"{self.version}+{self.fingerprint}" if self.fingerprint else self.version
+
+
+def derived_numeric_id(slug: str) -> int:
+    """A metric's integer id when its YAML declares none: CRC-32 of the slug (the same on
+    every machine and run), kept clear of the small numbers metrics declare."""
+    return 1_000_000 + zlib.crc32(slug.encode()) % (2**31 - 1_000_001)
 
 
 class RubricRule(_Strict):
@@ -175,14 +192,26 @@ class Catalogue:
     agents: dict[int, AgentDefinition] = field(default_factory=dict)
     prompt_dirs: tuple[Path, ...] = ()
     _aliases: dict[str, str] = field(default_factory=dict)
+    _numbers: dict[int, str] = field(default_factory=dict)
 
-    def metric(self, metric_id: str) -> MetricDefinition:
-        """The metric with this id or alias; an error naming the closest ones otherwise."""
+    def metric(self, metric_id: str | int) -> MetricDefinition:
+        """The metric with this slug, alias or integer id (``118`` or ``"118"``, as Cekura's
+        clients send them); an error naming the closest ones otherwise."""
+        if isinstance(metric_id, int) or metric_id.isdigit():
+            number = int(metric_id)
+            if number in self._numbers:
+                return self.metrics[self._numbers[number]]
+            known = [str(n) for n in sorted(self._numbers)]
+            raise UnknownIdError("metric", str(metric_id), known)
         key = self._aliases.get(metric_id, metric_id)
         try:
             return self.metrics[key]
         except KeyError:
             raise UnknownIdError("metric", metric_id, [*self.metrics, *self._aliases]) from None
+
+    def numbers(self) -> dict[str, int]:
+        """Each metric's integer id by slug."""
+        return {slug: number for number, slug in self._numbers.items()}
 
     def agent(self, agent_id: int) -> AgentDefinition:
         try:
@@ -290,7 +319,10 @@ def _load_metric(
                 "prompt_file",
             )
         prompt_text = prompt_path.read_text(encoding="utf-8")
-    decided_by = json.dumps(metric.model_dump(mode="json"), sort_keys=True) + prompt_text
+    # The integer id names the metric; it does not decide its answer, so it stays out of
+    # the version hash (declaring one does not make every stored result look stale).
+    dumped = metric.model_dump(mode="json", exclude={"numeric_id"})
+    decided_by = json.dumps(dumped, sort_keys=True) + prompt_text
     digest = hashlib.sha256(decided_by.encode()).hexdigest()[:8]
     return metric.model_copy(update={"fingerprint": digest})
 
@@ -303,7 +335,18 @@ def _add_metric(catalogue: Catalogue, metric: MetricDefinition) -> None:
             raise DefinitionError(
                 metric.source, f"metric id {key!r} is also defined in {other}", "id"
             )
+    number = metric.number
+    if number in catalogue._numbers:
+        other = catalogue.metrics[catalogue._numbers[number]].source
+        raise DefinitionError(
+            metric.source, f"numeric_id {number} is also used in {other}", "numeric_id"
+        )
+    if any(alias.isdigit() for alias in metric.aliases):
+        raise DefinitionError(
+            metric.source, "an alias may not be a number: declare numeric_id instead", "aliases"
+        )
     catalogue.metrics[metric.id] = metric
+    catalogue._numbers[number] = metric.id
     for alias in metric.aliases:
         catalogue._aliases[alias] = metric.id
 

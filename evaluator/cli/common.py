@@ -15,6 +15,7 @@ from evaluator.bootstrap import Definitions, load_definitions
 from evaluator.config import Settings
 from evaluator.errors import EvaluatorError, RequestValidationError
 from evaluator.ingest.intake import PreparedCall, read_request
+from evaluator.ingest.limits import Limits, decode_text, loads_json
 
 __all__ = [
     "AgentsOption",
@@ -23,6 +24,7 @@ __all__ = [
     "ModelOption",
     "err",
     "fail",
+    "invalid",
     "load",
     "prepare",
     "print_json",
@@ -77,16 +79,25 @@ def fail(code: int, message: str) -> typer.Exit:
 
 
 def read_json(source: str) -> Any:
+    """The file's JSON; exit 2 saying what is wrong with it (not UTF-8, not JSON, a field
+    nested past what the parser reads)."""
     try:
-        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+        raw = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
     except OSError as exc:
         raise fail(2, f"{source}: cannot read: {exc.strerror}") from None
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise fail(
-            2, f"{source}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from None
+        return loads_json(decode_text(raw, what="the file"), what="the file")
+    except RequestValidationError as exc:
+        unread = exc.errors.get("non_field_errors")
+        failure = fail(2, f"{source}: {'; '.join(unread)}") if unread else invalid(source, exc)
+        raise failure from None
+
+
+def invalid(source: str, exc: RequestValidationError) -> typer.Exit:
+    """Exit 2 with the field-keyed errors, as the API's 400 body."""
+    return fail(
+        2, f"{source}: invalid request\n" + json.dumps(exc.errors, indent=2, ensure_ascii=False)
+    )
 
 
 def load(settings: Settings) -> Definitions:
@@ -96,13 +107,11 @@ def load(settings: Settings) -> Definitions:
         raise fail(2, f"definitions: {exc}") from None
 
 
-def prepare(source: str, definitions: Definitions) -> PreparedCall:
+def prepare(source: str, definitions: Definitions, limits: Limits) -> PreparedCall:
     try:
-        return read_request(read_json(source), definitions.catalogue)
+        return read_request(read_json(source), definitions.catalogue, limits)
     except RequestValidationError as exc:
-        raise fail(
-            2, f"{source}: invalid request\n" + json.dumps(exc.errors, indent=2, ensure_ascii=False)
-        ) from None
+        raise invalid(source, exc) from None
 
 
 def print_json(data: Any) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import Iterator
 from typing import Annotated, Any
 
@@ -21,6 +20,7 @@ from rich.progress import (
 from rich.table import Table
 
 from evaluator.bootstrap import Definitions, open_judge
+from evaluator.calllog import call_log_detail, detail_context
 from evaluator.cli.common import (
     AgentsOption,
     ApiBaseOption,
@@ -28,13 +28,15 @@ from evaluator.cli.common import (
     ModelOption,
     err,
     fail,
+    invalid,
     load,
     prepare,
     print_json,
     read_json,
     settings_from,
 )
-from evaluator.contract import CallEvaluation, parse_request
+from evaluator.config import Settings
+from evaluator.contract import CallEvaluation
 from evaluator.engine import dry_run_requests, evaluate_prepared
 from evaluator.errors import (
     EvaluatorError,
@@ -42,8 +44,7 @@ from evaluator.errors import (
     RequestValidationError,
     TranscriptFormatError,
 )
-from evaluator.ingest.intake import PreparedCall
-from evaluator.ingest.transcripts import ParseOptions, parse_transcript
+from evaluator.ingest.intake import PreparedCall, read_transcript
 
 __all__ = ["evaluate", "transcript"]
 
@@ -69,7 +70,8 @@ def evaluate(
     """Evaluate calls and print the judged call logs as JSON."""
     settings = settings_from(model, api_base, agents, metrics)
     definitions = load(settings)
-    prepared = [prepare(source, definitions) for source in requests]
+    limits = settings.limits()
+    prepared = [prepare(source, definitions, limits) for source in requests]
     if dry_run:
         print_json(
             [_dry_run(p, definitions) for p in prepared]
@@ -86,11 +88,11 @@ def evaluate(
             )
     except OfflineModelError as exc:
         raise fail(1, f"offline model: {exc}") from None
-    print_json(
-        [r.model_dump(mode="json") for r in results]
-        if len(results) > 1
-        else results[0].model_dump(mode="json")
-    )
+    # One shape everywhere: the call log as the service's GET call-logs/{id}/ shows it.
+    logs = [
+        _detail(call, result, definitions) for call, result in zip(prepared, results, strict=True)
+    ]
+    print_json(logs if len(logs) > 1 else logs[0])
     _summary(results)
     if any(r.evaluation_status == "failed" for r in results):
         raise typer.Exit(1)
@@ -155,9 +157,16 @@ def _summary(results: list[CallEvaluation]) -> None:
     err.print(table)
 
 
+def _detail(call: PreparedCall, result: CallEvaluation, definitions: Definitions) -> Any:
+    request = call.request.model_dump(mode="json")
+    context = detail_context(definitions.catalogue, request, result.agent)
+    return call_log_detail(result, context).model_dump(mode="json")
+
+
 def _dry_run(prepared: PreparedCall, definitions: Definitions) -> dict[str, Any]:
     return {
         "call_id": prepared.request.call_id,
+        "notes": list(prepared.transcript.notes),
         "requests": [
             {
                 "key": r.key,
@@ -174,14 +183,9 @@ def transcript(
 ) -> None:
     """Print the normalized transcript of a request (no LLM)."""
     try:
-        body = parse_request(read_json(request))
-        parsed = parse_transcript(
-            body.transcript_type,
-            body.transcript_json,
-            ParseOptions(main_agent_channel_index=body.main_agent_channel_index),
-        )
+        _, parsed = read_transcript(read_json(request), Settings().limits())
     except RequestValidationError as exc:
-        raise fail(2, f"{request}: invalid request\n" + json.dumps(exc.errors, indent=2)) from None
+        raise invalid(request, exc) from None
     except (TranscriptFormatError, EvaluatorError) as exc:
         raise fail(2, f"{request}: transcript_json: {exc}") from None
     print_json(

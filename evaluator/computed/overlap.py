@@ -6,6 +6,8 @@ All need every speech turn's start and end time; without them each is not applic
 
 from __future__ import annotations
 
+import bisect
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -58,19 +60,83 @@ def interruption_pairs(
 ) -> list[tuple[Turn, Turn]]:
     """``(interrupted, interrupting)`` pairs. A turn of ``interrupter`` interrupts when it
     starts while a turn of the other party, begun strictly earlier, is still going, and the
-    two overlap by more than ``min_overlap`` seconds. Each interrupting turn counts once;
-    turns starting at the same instant interrupt no one; back-to-back turns (one starts
-    exactly when the other ends) do not overlap."""
-    found: list[tuple[Turn, Turn]] = []
-    others = [t for t in turns if t.role == _other(interrupter)]
-    for turn in (t for t in turns if t.role == interrupter):
-        start, end = span(turn)
-        for other in others:
-            o_start, o_end = span(other)
-            if o_start < start < o_end and min(o_end, end) - start > min_overlap:
-                found.append((other, turn))
-                break
-    return found
+    two overlap by more than ``min_overlap`` seconds. Each interrupting turn counts once,
+    paired with the earliest-listed such turn; turns starting at the same instant interrupt
+    no one; back-to-back turns (one starts exactly when the other ends) do not overlap.
+
+    A sweep by start time, O(n log n): the other party's turns enter a tree keyed by their
+    end as the sweep passes their start; each interrupting turn asks it for the first-listed
+    turn that ends late enough."""
+    others = [t for t in turns if t.role == _other(interrupter) and _is_timed(t)]
+    other_spans = [span(o) for o in others]
+    movers = [(span(t), i) for i, t in enumerate(turns) if t.role == interrupter]
+    movers = sorted((m for m in movers if not math.isnan(m[0][0])), key=lambda m: m[0][0])
+    ends = sorted({end for _, end in other_spans})
+    rank = {end: r for r, end in enumerate(ends)}
+    tree = _SuffixMin(len(ends))
+    entering = sorted(range(len(others)), key=lambda k: other_spans[k][0])
+    entered = 0
+    matched: dict[int, int] = {}
+    for (start, end), i in movers:
+        while entered < len(entering) and other_spans[entering[entered]][0] < start:
+            k = entering[entered]
+            tree.add(rank[other_spans[k][1]], k)
+            entered += 1
+        # min(o_end, end) - start > min_overlap holds when both ends clear it (a NaN end
+        # never wins min()); the other turn's end must also be after the start.
+        if not math.isnan(end) and not end - start > min_overlap:
+            continue
+        found = tree.first_from(_first_end_after(ends, start, min_overlap))
+        if found is not None:
+            matched[i] = found
+    return [(others[matched[i]], turns[i]) for i in sorted(matched)]
+
+
+def _first_end_after(ends: list[float], start: float, min_overlap: float) -> int:
+    """The first position of sorted ``ends`` with ``end > start`` and ``end - start >
+    min_overlap``, found by bisection near ``start + min_overlap`` and then checked exactly
+    (the rounding of the sum may differ from that of the difference by a neighbour)."""
+
+    def late_enough(end: float) -> bool:
+        return end > start and end - start > min_overlap
+
+    low = bisect.bisect_right(ends, start)
+    at = max(low, bisect.bisect_right(ends, start + min_overlap))
+    while at > low and late_enough(ends[at - 1]):
+        at -= 1
+    while at < len(ends) and not late_enough(ends[at]):
+        at += 1
+    return at
+
+
+def _is_timed(turn: Turn) -> bool:
+    return not any(math.isnan(x) for x in span(turn))
+
+
+class _SuffixMin:
+    """Positions ``0..n-1`` holding indexes; the least index held at or after a position.
+    A Fenwick tree over the reversed positions: O(log n) per update and query."""
+
+    _EMPTY = 1 << 62
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._tree = [self._EMPTY] * (size + 1)
+
+    def add(self, position: int, index: int) -> None:
+        tree, at = self._tree, self._size - position
+        while at <= self._size:
+            if index < tree[at]:
+                tree[at] = index
+            at += at & -at
+
+    def first_from(self, position: int) -> int | None:
+        tree, at, best = self._tree, self._size - position, self._EMPTY
+        while at > 0:
+            if tree[at] < best:
+                best = tree[at]
+            at -= at & -at
+        return None if best == self._EMPTY else best
 
 
 def _quote(turn: Turn) -> str:

@@ -4,7 +4,8 @@ before anything is stored or sent anywhere."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from evaluator.catalogue.definitions import (
@@ -13,14 +14,17 @@ from evaluator.catalogue.definitions import (
     Catalogue,
     MetricDefinition,
 )
-from evaluator.contract import ObserveRequest, parse_request
+from evaluator.contract import ObserveRequest, ignored_fields, parse_request
 from evaluator.errors import RequestValidationError, TranscriptFormatError, UnknownIdError
 from evaluator.ingest.audio.pipeline import CallAudio
+from evaluator.ingest.injection import injection_notes
+from evaluator.ingest.limits import Limits, check_fields, check_transcript
+from evaluator.ingest.recording import RecordingOutcome
 from evaluator.ingest.transcripts import ParseOptions, parse_transcript, transcript_types
-from evaluator.redact.mask import RedactionReport, redact_request, redact_transcript
+from evaluator.redact.mask import RedactionReport, redact_call
 from evaluator.transcript import Transcript
 
-__all__ = ["PreparedCall", "prepare_call", "read_request"]
+__all__ = ["PreparedCall", "prepare_call", "read_request", "read_transcript"]
 
 
 @dataclass(frozen=True)
@@ -30,9 +34,12 @@ class PreparedCall:
     transcript: Transcript
     metrics: tuple[MetricDefinition, ...]
     redaction: RedactionReport | None = None
+    limits: Limits = field(default_factory=Limits)
     # What the recording says (duration, timing by voice activity), when the call has one:
     # timing metrics then come from the signal instead of the transcript's timestamps.
     audio: CallAudio | None = None
+    # How the request was read: the unknown fields that were ignored, say.
+    notes: tuple[str, ...] = ()
 
     def stored_request(self) -> dict[str, Any]:
         """The request body to store: ``request`` is already redacted by ``prepare_call``
@@ -40,36 +47,99 @@ class PreparedCall:
         return self.request.model_dump(mode="json", exclude_defaults=True)
 
 
-def read_request(data: Any, catalogue: Catalogue) -> PreparedCall:
-    """Validate a raw request body all the way (contract, agent, metrics, transcript)."""
-    return prepare_call(parse_request(data), catalogue)
+def read_request(
+    data: Any,
+    catalogue: Catalogue,
+    limits: Limits | None = None,
+    *,
+    recording: RecordingOutcome | None = None,
+) -> PreparedCall:
+    """Validate a raw request body all the way (every value's shape and size, the contract,
+    agent, metrics, transcript). ``limits`` default to the settings' defaults. ``recording``
+    is what the call's recording said (``ingest.recording.process_recording``). Unknown
+    fields are ignored, as Cekura's server ignores them, and named in ``notes``."""
+    limits = limits or Limits()
+    if isinstance(data, Mapping):
+        check_fields(data, limits)
+    prepared = _prepare(parse_request(data), catalogue, limits, recording)
+    notes = tuple(f"ignored unknown field {name!r}" for name in ignored_fields(data))
+    return replace(prepared, notes=notes) if notes else prepared
 
 
-def prepare_call(request: ObserveRequest, catalogue: Catalogue) -> PreparedCall:
-    """Resolve what the request names; errors are keyed by the field that named it."""
+def read_transcript(data: Any, limits: Limits | None = None) -> tuple[ObserveRequest, Transcript]:
+    """A raw request body validated as far as its transcript (no agent or metrics, so no
+    catalogue): what ``evaluator transcript`` prints. A transcript that does not fit its
+    format raises ``TranscriptFormatError``; everything else ``RequestValidationError``."""
+    limits = limits or Limits()
+    if isinstance(data, Mapping):
+        check_fields(data, limits)
+    request = parse_request(data)
+    transcript = parse_transcript(
+        request.transcript_type,
+        request.transcript_json,
+        ParseOptions(main_agent_channel_index=request.main_agent_channel_index),
+    )
+    problems = check_transcript(transcript, limits)
+    if problems:
+        raise RequestValidationError({"transcript_json": problems})
+    return request, transcript
+
+
+def prepare_call(
+    request: ObserveRequest,
+    catalogue: Catalogue,
+    limits: Limits | None = None,
+    *,
+    recording: RecordingOutcome | None = None,
+) -> PreparedCall:
+    """Resolve what a parsed request names; errors are keyed by the field that named it."""
+    limits = limits or Limits()
+    check_fields({name: getattr(request, name) for name in type(request).model_fields}, limits)
+    return _prepare(request, catalogue, limits, recording)
+
+
+def _prepare(
+    request: ObserveRequest,
+    catalogue: Catalogue,
+    limits: Limits,
+    recording: RecordingOutcome | None = None,
+) -> PreparedCall:
     errors: dict[str, list[str]] = {}
     agent = _resolve_agent(request, catalogue, errors)
     metrics: tuple[MetricDefinition, ...] = ()
     if agent is not None:
         metrics = _select_metrics(request, agent, catalogue, errors)
     transcript = Transcript()
-    if request.transcript_type not in transcript_types():
+    if recording is not None and recording.transcript is not None:
+        transcript = recording.transcript  # the call came as audio only: ours is its text
+        problems = check_transcript(transcript, limits)
+        if problems:
+            errors.setdefault("voice_recording", []).extend(problems)
+    elif request.transcript_json is None:
+        errors.setdefault("voice_recording", []).append(
+            "this call has no transcript: its recording must be transcribed first"
+        )
+    elif request.transcript_type not in transcript_types():
         known = ", ".join(transcript_types())
         errors.setdefault("transcript_type", []).append(
             f"expected one of {known}; got {request.transcript_type!r}"
         )
     else:
-        transcript = _parse(request, errors)
+        transcript = _parse(request, errors, limits)
     if errors or agent is None:
         raise RequestValidationError(errors)
     # Before anything reads the transcript: prompts, computed metrics and the stored result.
-    transcript, redaction = redact_transcript(transcript, request.redact_fields)
-    return PreparedCall(redact_request(request), agent, transcript, metrics, redaction)
+    redacted, transcript, redaction = redact_call(request, transcript)
+    notes = injection_notes(redacted, transcript)
+    if notes:
+        transcript = transcript.model_copy(update={"notes": (*transcript.notes, *notes)})
+    audio = recording.audio if recording is not None else None
+    return PreparedCall(redacted, agent, transcript, metrics, redaction, limits=limits, audio=audio)
 
 
-def _parse(request: ObserveRequest, errors: dict[str, list[str]]) -> Transcript:
+def _parse(request: ObserveRequest, errors: dict[str, list[str]], limits: Limits) -> Transcript:
     try:
-        return parse_transcript(
+        transcript = parse_transcript(
             request.transcript_type,
             request.transcript_json,
             ParseOptions(main_agent_channel_index=request.main_agent_channel_index),
@@ -77,6 +147,10 @@ def _parse(request: ObserveRequest, errors: dict[str, list[str]]) -> Transcript:
     except (TranscriptFormatError, UnknownIdError) as exc:
         errors.setdefault("transcript_json", []).append(str(exc))
         return Transcript()
+    problems = check_transcript(transcript, limits)
+    if problems:
+        errors.setdefault("transcript_json", []).extend(problems)
+    return transcript
 
 
 def _resolve_agent(

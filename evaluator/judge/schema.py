@@ -257,6 +257,7 @@ def result_fields(metric: MetricDefinition, model: str | None) -> dict[str, Any]
     """The fields every ``MetricResult`` of this metric carries, whatever its outcome."""
     return {
         "id": metric.id,
+        "numeric_id": metric.number,
         "name": metric.name,
         "type": metric.type,
         "unit": metric.unit,
@@ -272,7 +273,9 @@ def metric_result_from_answer(
     base = result_fields(metric, model)
     if getattr(answer, "applicable", True) is False:
         reason = f"not applicable (judge): {answer.applicable_reasoning}"  # type: ignore[attr-defined]
-        return MetricResult(**base, outcome="not_applicable", explanation=reason)
+        return MetricResult(
+            **base, outcome="not_applicable", explanation=reason, details={"trigger_failed": True}
+        )
     value = answer.value  # type: ignore[attr-defined]
     explanation: str = answer.reasoning  # type: ignore[attr-defined]
     found = getattr(answer, "findings", None) or []

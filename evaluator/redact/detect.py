@@ -15,7 +15,9 @@ import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, NamedTuple
+
+from evaluator.redact.patterns import PHRASES
 
 __all__ = ["CATEGORY_ORDER", "METHODS", "TAGS", "Method", "Span", "detect", "merge_spans"]
 
@@ -79,11 +81,123 @@ class Span:
 @dataclass(frozen=True)
 class _Recognizer:
     """A Presidio recognizer: results at or above ``min_score`` count as they are; weaker ones
-    only with one of ``context`` within a few words."""
+    only with one of its context words (``context``, compiled) within a few words. Every
+    match holds at least ``digits`` digits and a match of ``needs`` (an ``@``): a text with
+    fewer is not run through the recognizer, which cannot match it."""
 
     recognizer: object
     min_score: float
-    context: tuple[str, ...]
+    context: re.Pattern[str]
+    digits: int
+    needs: re.Pattern[str] | None
+
+    def may_match(self, text: str, digits: int) -> bool:
+        return digits >= self.digits and (self.needs is None or bool(self.needs.search(text)))
+
+
+_DIGIT = re.compile(r"\d")
+
+
+class _Hit(NamedTuple):
+    start: int
+    end: int
+    score: float
+
+
+class _PhoneSpans:
+    """Presidio's ``PhoneRecognizer`` (its regions, leniency, score and context words)
+    without its per-match re-parse, which only names the region in an explanation we never
+    read: about a third of the time redaction spent on phone numbers."""
+
+    def __init__(self, base: Any) -> None:
+        self.supported_entities = base.supported_entities
+        self.context = base.context
+        self._regions = tuple(base.supported_regions)
+        self._leniency = base.leniency
+        self._score = float(base.SCORE)
+
+    def analyze(self, text: str, entities: object, nlp_artifacts: object) -> list[_Hit]:
+        import phonenumbers
+
+        return [
+            _Hit(match.start, match.end, self._score)
+            for region in self._regions
+            for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=self._leniency)
+        ]
+
+
+class KnownTerms:
+    """``(term, category)`` pairs found elsewhere in the call (a name introduced once),
+    compiled once into one pattern per category: every whole-word occurrence is a span."""
+
+    def __init__(self, pairs: Iterable[tuple[str, str]]) -> None:
+        by_category: dict[str, list[str]] = {}
+        for term, category in pairs:
+            if term:
+                by_category.setdefault(category, []).append(term)
+        # A lookahead, so occurrences that overlap are all found; at each place the longest
+        # term that ends at a word boundary is taken.
+        self._patterns = {
+            category: re.compile(rf"(?<!\w)(?=({_alternation(terms)})(?!\w))")
+            for category, terms in by_category.items()
+        }
+
+    def __bool__(self) -> bool:
+        return bool(self._patterns)
+
+    def find(self, text: str, wanted: Iterable[str]) -> list[Span]:
+        spans: list[Span] = []
+        for category in wanted:
+            pattern = self._patterns.get(category)
+            if pattern is not None:
+                spans.extend(Span(m.start(1), m.end(1), category) for m in pattern.finditer(text))
+        return spans
+
+
+def _alternation(terms: Iterable[str]) -> str:
+    """One regular expression matching any of ``terms``, longest first, grouped by first
+    character (a flat alternation of many names is tried name by name at every position;
+    a trie nests as deep as its longest name, which the regex compiler does not survive)."""
+    by_first: dict[str, list[str]] = {}
+    for term in sorted(set(terms), key=len, reverse=True):
+        by_first.setdefault(term[0], []).append(re.escape(term[1:]))
+    return "|".join(f"{re.escape(first)}(?:{'|'.join(rest)})" for first, rest in by_first.items())
+
+
+class Detector:
+    """Finds the PII of a set of categories. Each distinct text is scanned once: redacting a
+    call reads every text twice (once to learn the names it introduces, once to redact them
+    everywhere) and the stored request repeats the turns, so a scan is kept for the life of
+    the detector (one call) and never shared beyond it."""
+
+    def __init__(self, categories: Iterable[str]) -> None:
+        asked = set(categories)
+        self.wanted: tuple[str, ...] = tuple(c for c in CATEGORY_ORDER if c in asked)
+        self._scans: dict[str, tuple[Span, ...]] = {}
+
+    def spans(self, text: str, known: KnownTerms | None = None) -> list[Span]:
+        """Every span in ``text``, overlaps merged into one span named by the most specific
+        category among them; with ``known``, every occurrence of a known term too."""
+        if not text or not self.wanted:
+            return []
+        raw = list(self.scan(text))
+        if known:
+            raw.extend(known.find(text, self.wanted))
+        return merge_spans(raw)
+
+    def scan(self, text: str) -> tuple[Span, ...]:
+        """The spans every recognizer finds in ``text`` (unmerged), remembered."""
+        found = self._scans.get(text)
+        if found is None:
+            raw = _scan(text, self.wanted)
+            digits, origin = _digitize(text)
+            if digits != text:
+                raw.extend(
+                    Span(origin[s.start][0], origin[s.end - 1][1], s.category)
+                    for s in _scan(digits, self.wanted)
+                )
+            found = self._scans[text] = tuple(raw)
+        return found
 
 
 def detect(
@@ -93,30 +207,18 @@ def detect(
     by the most specific category among them. ``known`` holds ``(term, category)`` pairs
     already found elsewhere in the same call (a name introduced once): every whole-word
     occurrence of a term is a span too."""
-    wanted = [c for c in CATEGORY_ORDER if c in set(categories)]
-    if not text or not wanted:
-        return []
-    raw = _scan(text, wanted)
-    for term, category in known:
-        if category in wanted:
-            pattern = rf"(?<!\w){re.escape(term)}(?!\w)"
-            raw.extend(Span(*m.span(), category) for m in re.finditer(pattern, text))
-    digits, origin = _digitize(text)
-    if digits != text:
-        raw.extend(
-            Span(origin[s.start][0], origin[s.end - 1][1], s.category)
-            for s in _scan(digits, wanted)
-        )
-    return merge_spans(raw)
+    return Detector(categories).spans(text, KnownTerms(known))
 
 
 def _scan(text: str, wanted: Sequence[str]) -> list[Span]:
     raw: list[Span] = []
     recognizers = _presidio()
+    digits = len(_DIGIT.findall(text))
     for category in wanted:
         for rec in recognizers.get(category, ()):
-            raw.extend(_run_presidio(rec, text, category))
-        raw.extend(_run_phrases(text, category))
+            if rec.may_match(text, digits):
+                raw.extend(_run_presidio(rec, text, category))
+        raw.extend(_run_phrases(text, category, digits > 0))
     return raw
 
 
@@ -153,11 +255,11 @@ def _run_presidio(rec: _Recognizer, text: str, category: str) -> list[Span]:
     return spans
 
 
-def _run_phrases(text: str, category: str) -> list[Span]:
-    from evaluator.redact.patterns import PHRASES
-
+def _run_phrases(text: str, category: str, has_digit: bool) -> list[Span]:
     spans = []
     for phrase in PHRASES.get(category, ()):
+        if phrase.needs_digit and not has_digit:
+            continue
         for match in phrase.pattern.finditer(text):
             group = "pii" if "pii" in phrase.pattern.groupindex else 0
             start, end = match.span(group)
@@ -169,14 +271,12 @@ def _run_phrases(text: str, category: str) -> list[Span]:
 
 
 def _looks_like_file(candidate: str) -> bool:
-    from evaluator.redact.patterns import PHRASES
-
     return any(p.pattern.fullmatch(candidate) for p in PHRASES["filename"])
 
 
-def _near(text: str, start: int, end: int, words: Sequence[str]) -> bool:
+def _near(text: str, start: int, end: int, words: re.Pattern[str]) -> bool:
     window = (text[max(0, start - _BEFORE) : start] + " " + text[end : end + _AFTER]).lower()
-    return any(re.search(rf"\b{re.escape(w)}\b", window) for w in words)
+    return words.search(window) is not None
 
 
 def merge_spans(spans: list[Span]) -> list[Span]:
@@ -193,10 +293,21 @@ def merge_spans(spans: list[Span]) -> list[Span]:
     return merged
 
 
+def _recognizer(
+    analyzer: object,
+    min_score: float,
+    *extra: str,
+    digits: int = 1,
+    needs: re.Pattern[str] | None = None,
+) -> _Recognizer:
+    words = tuple(getattr(analyzer, "context", None) or ()) + extra
+    context = re.compile("|".join(rf"\b{re.escape(w)}\b" for w in dict.fromkeys(words)))
+    return _Recognizer(analyzer, min_score, context, digits, needs)
+
+
 @functools.cache
 def _presidio() -> dict[str, tuple[_Recognizer, ...]]:
-    """Built once per process (importing Presidio loads spaCy's code, about a second);
-    the recognizers hold no per-call state."""
+    """Built once per process (importing Presidio takes a second); they keep no call's state."""
     import tldextract
     from presidio_analyzer.predefined_recognizers import (
         AbaRoutingRecognizer,
@@ -223,29 +334,34 @@ def _presidio() -> dict[str, tuple[_Recognizer, ...]]:
         def validate_result(self, pattern_text: str) -> bool:
             return bool(offline_tld(pattern_text.rpartition("@")[2]).suffix)
 
-    def rec(analyzer: object, min_score: float, *extra: str) -> _Recognizer:
-        words = tuple(getattr(analyzer, "context", None) or ()) + extra
-        return _Recognizer(analyzer, min_score, words)
+    rec = _recognizer
 
+    # What every match holds, read off each recognizer's patterns (``digits``: the fewest
+    # digits any of them can match): a text without it is not searched. A phone number has
+    # at least 4 (the shortest valid national number of any region, in libphonenumber's
+    # metadata); an IPv6 address may have no digit, but has a colon; a URL has a dot
+    # before its top-level domain, which starts with a letter.
     return {
-        "credit_card": (rec(CreditCardRecognizer(), 0.0),),
-        "ssn": (rec(UsSsnRecognizer(), 0.5, "social", "ssn", "security"),),
-        "phone_number": (rec(PhoneRecognizer(), 0.0),),
-        "email_address": (rec(OfflineEmailRecognizer(), 0.0),),
-        "ip_address": (rec(IpRecognizer(), 0.5, "ip", "address"),),
-        "url": (rec(UrlRecognizer(), 0.5),),
+        "credit_card": (rec(CreditCardRecognizer(), 0.0, digits=13),),
+        "ssn": (rec(UsSsnRecognizer(), 0.5, "social", "ssn", "security", digits=9),),
+        "phone_number": (rec(_PhoneSpans(PhoneRecognizer()), 0.0, digits=4),),
+        "email_address": (rec(OfflineEmailRecognizer(), 0.0, digits=0, needs=re.compile("@")),),
+        "ip_address": (
+            rec(IpRecognizer(), 0.5, "ip", "address", digits=0, needs=re.compile(r"[\d:]")),
+        ),
+        "url": (rec(UrlRecognizer(), 0.5, digits=0, needs=re.compile(r"\.[^\W\d_]")),),
         "date": (rec(DateRecognizer(), 0.5, "on", "date"),),
         "bank_account": (
-            rec(IbanRecognizer(), 0.5, "iban"),
-            rec(AbaRoutingRecognizer(), 1.0, "routing", "aba", "bank"),
+            rec(IbanRecognizer(), 0.5, "iban", digits=2),
+            rec(AbaRoutingRecognizer(), 1.0, "routing", "aba", "bank", digits=9),
         ),
         "passport_number": (
-            rec(UsPassportRecognizer(), 1.0, "passport"),
-            rec(UkPassportRecognizer(), 1.0, "passport"),
+            rec(UsPassportRecognizer(), 1.0, "passport", digits=8),
+            rec(UkPassportRecognizer(), 1.0, "passport", digits=7),
         ),
         "driver_license": (rec(UsLicenseRecognizer(), 1.0, "license", "licence", "dl"),),
         "healthcare_number": (
-            rec(UsMbiRecognizer(), 0.5, "medicare", "mbi", "member"),
-            rec(NhsRecognizer(), 1.01, "nhs", "health"),
+            rec(UsMbiRecognizer(), 0.5, "medicare", "mbi", "member", digits=5),
+            rec(NhsRecognizer(), 1.01, "nhs", "health", digits=10),
         ),
     }

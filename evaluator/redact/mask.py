@@ -23,11 +23,20 @@ from typing import Any
 
 from evaluator.contract import PII_CATEGORIES, ObserveRequest
 from evaluator.errors import RequestValidationError
-from evaluator.redact.detect import CATEGORY_ORDER, METHODS, TAGS, Span, detect, merge_spans
+from evaluator.redact.detect import (
+    CATEGORY_ORDER,
+    METHODS,
+    TAGS,
+    Detector,
+    KnownTerms,
+    Span,
+    merge_spans,
+)
 from evaluator.transcript import Transcript, Turn
 
 __all__ = [
     "RedactionReport",
+    "redact_call",
     "redact_json",
     "redact_request",
     "redact_text",
@@ -72,6 +81,8 @@ _STRUCTURAL_KEYS = frozenset({"role", "type"})
 _DOB_QUESTION = re.compile(r"date\s+of\s+birth|birth\s*date|birthday|\bdob\b|born", re.I)
 _TAG = re.compile(r"<[A-Z_]+>")
 _LEARNABLE = frozenset({"person_name", "medical_professional", "location"})
+# JSON held in a string (a tool's arguments) is walked value by value up to this depth.
+_MAX_INNER_DEPTH = 64
 _TITLES = frozenset({"Doctor", "Nurse", "Mister", "Miss", "Street", "Avenue", "Road", "Apt"})
 
 
@@ -121,14 +132,14 @@ def _check(categories: Iterable[str]) -> tuple[str, ...]:
 
 def redact_text(text: str, categories: Iterable[str]) -> tuple[str, Counter[str]]:
     """``text`` with every span of the categories replaced by its tag, and the counts."""
-    redactor = _Redactor(_check(categories))
+    redactor = _Redactor(Detector(_check(categories)))
     return redactor.text(text), redactor.counts
 
 
 def redact_json(value: Any, categories: Iterable[str]) -> tuple[Any, Counter[str]]:
     """A JSON value with PII replaced wherever it sits: strings scanned, values under keys
     that name PII replaced whole, JSON held inside strings (tool arguments) redacted inside."""
-    redactor = _Redactor(_check(categories))
+    redactor = _Redactor(Detector(_check(categories)))
     if not redactor.wanted:
         return value, redactor.counts
     return redactor.json(value, None), redactor.counts
@@ -137,19 +148,24 @@ def redact_json(value: Any, categories: Iterable[str]) -> tuple[Any, Counter[str
 @dataclass
 class _Redactor:
     """One call's redaction: ``known`` terms (names found anywhere in the call) are redacted
-    everywhere; with ``learning`` on, what is found is collected into ``learned``."""
+    everywhere; what is found is collected into ``learned``."""
 
-    wanted: tuple[str, ...]
-    known: tuple[tuple[str, str], ...] = ()
+    detector: Detector
+    known: KnownTerms | None = None
     learned: dict[str, str] = field(default_factory=dict)
     counts: Counter[str] = field(default_factory=Counter)
     dob_asked: bool = False
+    dates: Detector = field(default_factory=lambda: Detector(("date",)))
+
+    @property
+    def wanted(self) -> tuple[str, ...]:
+        return self.detector.wanted
 
     def text(self, text: str) -> str:
-        spans = detect(text, self.wanted, self.known)
+        spans = self.detector.spans(text, self.known)
         if self.dob_asked and "dob" in self.wanted:
             # The previous turn asked for a date of birth: a date in this one answers it.
-            answer = detect(text, ("date",))
+            answer = self.dates.spans(text)
             spans = merge_spans([*spans, *(Span(a.start, a.end, "dob") for a in answer)])
         out: list[str] = []
         cursor = 0
@@ -167,10 +183,12 @@ class _Redactor:
         if stripped[:1] in ("{", "["):
             try:
                 inner = json.loads(stripped)
-            except ValueError:
+            except (ValueError, RecursionError):
                 pass
             else:
-                return json.dumps(self.json(inner, None), ensure_ascii=False)
+                # JSON nested deeper than any tool's arguments is read as text, not walked.
+                if not _deeper_than(inner, _MAX_INNER_DEPTH):
+                    return json.dumps(self.json(inner, None), ensure_ascii=False)
         return self.text(value)
 
     def json(self, value: Any, key: str | None) -> Any:
@@ -203,6 +221,19 @@ class _Redactor:
                 self.learned.setdefault(token, category)
 
 
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests lists and objects more than ``limit`` levels (no recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
+
 def _key_category(key: str | None, value: Any, wanted: tuple[str, ...]) -> str | None:
     if key is None or value in ("", None) or (isinstance(value, str) and _TAG.fullmatch(value)):
         return None  # empty, or redacted already
@@ -223,6 +254,21 @@ def _keep_as_is(key: str | None, value: str) -> bool:
     return timing_key and _TIMESTAMP.fullmatch(value.strip()) is not None
 
 
+def redact_call(
+    request: ObserveRequest, transcript: Transcript
+) -> tuple[ObserveRequest, Transcript, RedactionReport]:
+    """``redact_request`` and ``redact_transcript`` for one call, as its ``redact_fields``
+    asks, scanning each distinct text once (the stored request repeats the turns). The
+    names the transcript introduces are redacted in the stored request too."""
+    wanted = _check(request.redact_fields)
+    if not wanted:
+        return request, transcript, RedactionReport(categories=())
+    detector = Detector(wanted)
+    known = _learn(transcript, detector)
+    redacted, report = _redact_known(transcript, detector, known)
+    return _redact_fields(request, _Redactor(detector, known=known)), redacted, report
+
+
 def redact_transcript(
     transcript: Transcript, categories: Iterable[str]
 ) -> tuple[Transcript, RedactionReport]:
@@ -230,16 +276,28 @@ def redact_transcript(
     and the system context; the returned transcript's ``notes`` gain the report's notes.
 
     Two passes: the first finds what the call itself introduces (a name said after "my name
-    is", a name in a tool's arguments), the second redacts it wherever it recurs."""
+    is", a name in a tool's arguments), the second redacts it wherever it recurs. Each text
+    is scanned once; the second pass adds only the names learned in the first."""
     wanted = _check(categories)
     if not wanted:
         return transcript, RedactionReport(categories=())
-    first = _Redactor(wanted)
+    detector = Detector(wanted)
+    return _redact_known(transcript, detector, _learn(transcript, detector))
+
+
+def _learn(transcript: Transcript, detector: Detector) -> KnownTerms:
+    first = _Redactor(detector)
     _redact_all(transcript, first)
-    known = tuple(sorted(first.learned.items(), key=lambda kv: -len(kv[0])))
-    redactor = _Redactor(wanted, known=known)
+    return KnownTerms(first.learned.items())
+
+
+def _redact_known(
+    transcript: Transcript, detector: Detector, known: KnownTerms
+) -> tuple[Transcript, RedactionReport]:
+    redactor = _Redactor(detector, known=known)
     turns, context = _redact_all(transcript, redactor)
     counts = redactor.counts
+    wanted = detector.wanted
     report = RedactionReport(wanted, {c: counts[c] for c in wanted if counts[c]})
     notes = (*transcript.notes, *report.notes())
     update = {"turns": turns, "context": context, "notes": notes}
@@ -278,8 +336,12 @@ def redact_request(request: ObserveRequest) -> ObserveRequest:
     wanted = _check(request.redact_fields)
     if not wanted:
         return request
+    return _redact_fields(request, _Redactor(Detector(wanted)))
+
+
+def _redact_fields(request: ObserveRequest, redactor: _Redactor) -> ObserveRequest:
     update = {
-        name: redact_json(getattr(request, name), wanted)[0]
+        name: redactor.json(getattr(request, name), None)
         for name in ("transcript_json", "metadata", "dynamic_variables")
     }
     return request.model_copy(update=update)

@@ -75,14 +75,21 @@ _STATES = (
 
 @dataclass(frozen=True)
 class Phrase:
-    """A recognizer: ``pattern``'s group ``pii`` (or the whole match) is the span."""
+    """A recognizer: ``pattern``'s group ``pii`` (or the whole match) is the span.
+    ``needs_digit``: every match holds a digit, so a text without one is not searched."""
 
     name: str
     pattern: re.Pattern[str]
+    needs_digit: bool = False
 
 
 def _p(name: str, pattern: str, flags: int = _CI) -> Phrase:
     return Phrase(name, re.compile(pattern, flags))
+
+
+def _d(name: str, pattern: str, flags: int = _CI) -> Phrase:
+    """A phrase whose every match holds a digit (``\\d`` outside any optional part)."""
+    return Phrase(name, re.compile(pattern, flags), needs_digit=True)
 
 
 _INTRO = (
@@ -117,7 +124,7 @@ PHRASES: dict[str, tuple[Phrase, ...]] = {
     ),
     "age": (
         _p("years old", rf"\b(?P<pii>(?:\d{{1,3}}|{_NUMBER_WORDS})[- ](?:years?|yrs?)[- ]old)\b"),
-        _p(
+        _d(
             "age is",
             r"\b(?:age(?:d|\s+is)?|i\s+am|i'm|turning|turned)\s+"
             r"(?P<pii>\d{1,3})\b(?=\s*(?:[.,!?]|$|and\b|years?\b|next\b))",
@@ -135,7 +142,7 @@ PHRASES: dict[str, tuple[Phrase, ...]] = {
         ),
     ),
     "time": (
-        _p(
+        _d(
             "clock time",
             r"\b(?P<pii>(?:[01]?\d|2[0-3])(?::[0-5]\d)?\s*(?:a\.?m\.?|p\.?m\.?)"
             r"|(?:[01]?\d|2[0-3]):[0-5]\d)(?![\w:])",
@@ -150,7 +157,7 @@ PHRASES: dict[str, tuple[Phrase, ...]] = {
         _p("noon", r"\b(?P<pii>noon|midnight)\b"),
     ),
     "location": (
-        _p(
+        _d(
             "street address",
             rf"\b(?P<pii>\d{{1,6}}\s+(?:[A-Za-z0-9.'-]+\s+){{0,4}}{_STREET}"
             rf"(?:,?\s+(?:apt|apartment|suite|unit|#)\.?\s*#?\w+)?"
@@ -168,7 +175,7 @@ PHRASES: dict[str, tuple[Phrase, ...]] = {
             rf"moving\s+to|address\s+is|city\s+is|town\s+of)\s+(?P<pii>{_NAME}(?:\s+{_NAME})?)",
             0,
         ),
-        _p(
+        _d(
             "zip code",
             r"(?:zip|postal|post)\s*(?:code)?(?:\s+is)?\s*:?\s*"
             r"(?P<pii>\d{5}(?:-\d{4})?|[A-Z]\d[A-Z]\s?\d[A-Z]\d)\b",
@@ -199,12 +206,12 @@ PHRASES: dict[str, tuple[Phrase, ...]] = {
         _p("i am a", r"\b(?:i\s+am|i'm)\s+(?:a\s+)?(?P<pii>male|female|man|woman)\b"),
     ),
     "physical_attribute": (
-        _p(
+        _d(
             "height",
             r"\b(?P<pii>\d\s*(?:'|foot|feet|ft)\s*(?:\d{1,2}\s*(?:\"|''|inches|in)?)?"
             r"|\d{3}\s*(?:cm|centimeters))(?!\w)",
         ),
-        _p(
+        _d(
             "weight",
             r"\b(?:weigh|weighs|weight\s+is|weighing)\s+(?:about\s+|around\s+)?"
             r"(?P<pii>\d{2,3}\s*(?:pounds|lbs?|kg|kilos))\b",
@@ -273,21 +280,21 @@ PHRASES: dict[str, tuple[Phrase, ...]] = {
         ),
     ),
     "account_number": (
-        _p(
+        _d(
             "account number",
             rf"\b(?:account|acct|customer|client|loyalty|membership|order|"
             rf"reference|confirmation){_IS}(?:ending\s+in\s+)?(?P<pii>(?=[A-Z-]*\d){_ID})\b",
         ),
     ),
     "bank_account": (
-        _p(
+        _d(
             "bank account",
             rf"\b(?:checking|savings|bank|routing|iban)(?:\s+account)?{_IS}"
             r"(?:ending\s+in\s+)?(?P<pii>\d(?:[ -]?\d){3,16})\b",
         ),
     ),
     "money": (
-        _p(
+        _d(
             "currency amount",
             r"(?P<pii>[$€£]\s?\d[\d,]*(?:\.\d{1,2})?(?:\s?(?:k|million|"
             r"billion|thousand))?|\b\d[\d,]*(?:\.\d{1,2})?\s?(?:dollars|bucks|usd|cents|euros|"
@@ -296,12 +303,12 @@ PHRASES: dict[str, tuple[Phrase, ...]] = {
         _p("spoken amount", rf"\b(?P<pii>{_NUMBER_WORDS}\s+(?:dollars|bucks|cents|euros))\b"),
     ),
     "ssn": (
-        _p(
+        _d(
             "last four of social",
             rf"\blast\s+(?:four|4)(?:\s+digits)?\s+of\s+(?:my|the|his|"
             rf"her)?\s*(?:social|ssn)(?:\s+security)?{_IS}(?P<pii>\d{{4}})\b",
         ),
-        _p(
+        _d(
             "social is",
             rf"\b(?:social(?:\s+security)?|ssn|ss\s+number){_IS}"
             r"(?P<pii>\d{3}[- .]?\d{2}[- .]?\d{4})\b",
@@ -309,7 +316,7 @@ PHRASES: dict[str, tuple[Phrase, ...]] = {
     ),
     "passport_number": (_p("passport", rf"\bpassport{_IS}(?P<pii>[A-Z0-9]{{6,9}})\b"),),
     "driver_license": (
-        _p(
+        _d(
             "licence",
             rf"\b(?:driver'?s?\s+licen[cs]e|driving\s+licen[cs]e|licen[cs]e|dl)"
             rf"{_IS}(?P<pii>(?=[A-Z-]*\d){_ID})\b",
@@ -318,19 +325,19 @@ PHRASES: dict[str, tuple[Phrase, ...]] = {
     "credit_card": (
         # The Luhn-checked recognizer misses a number the caller misread or the transcriber
         # misheard; with "card" said nearby a 13-19 digit run is redacted all the same.
-        _p(
+        _d(
             "card number",
             r"\b(?:card|visa|mastercard|amex|discover)(?:\s+number)?[^\d]{0,30}?"
             r"(?P<pii>\d(?:[ -]?\d){12,18})\b",
         ),
-        _p(
+        _d(
             "card security",
             rf"\b(?:cvv|cvc|security\s+code|expir\w*(?:\s+date)?){_IS}"
             r"(?P<pii>\d{3,4}|\d{1,2}\s*/\s*\d{2,4})\b",
         ),
     ),
     "phone_number": (
-        _p(
+        _d(
             "phone with context",
             r"\b(?:phone|number|call|cell|mobile|reach|text|fax|ext"
             r"|extension)\b[^\d]{0,25}?"
@@ -338,6 +345,6 @@ PHRASES: dict[str, tuple[Phrase, ...]] = {
         ),
     ),
     "numerical_pii": (
-        _p("long number", r"(?<![\w$€£.,:-])(?P<pii>\d(?:[ -]?\d){3,})(?![\w:]|[.,]\d)"),
+        _d("long number", r"(?<![\w$€£.,:-])(?P<pii>\d(?:[ -]?\d){3,})(?![\w:]|[.,]\d)"),
     ),
 }

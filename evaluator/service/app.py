@@ -23,8 +23,9 @@ from evaluator.config import Settings
 from evaluator.errors import RequestValidationError
 from evaluator.judge.schema import Judge
 from evaluator.service.deps import Service, ServiceConfigError, Unauthorized, api_keys
+from evaluator.service.errors import install_error_handlers
 from evaluator.service.limits import BodySizeLimit, error_body
-from evaluator.service.routes import call_logs, evaluation, health, observe
+from evaluator.service.routes import routers
 from evaluator.service.webhook import Webhook
 from evaluator.service.worker import EvaluationWorker
 from evaluator.store.calls import CallNotFoundError, Store
@@ -60,9 +61,9 @@ def create_app(
     app.state.service = service
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     _error_handlers(app)
-    # Fixed paths before ``call-logs/{pk}/``, so a named action is never read as an id.
-    for module in (health, observe, evaluation, call_logs):
-        app.include_router(module.router)
+    install_error_handlers(app)  # Cekura's 404/409 shapes, over the ones above
+    for router in routers():  # in matching order: named actions before call-logs/{id}/
+        app.include_router(router)
     return app
 
 

@@ -1,7 +1,10 @@
-"""Reading an observe request off the wire: JSON or multipart, into a call ready to store.
+"""Reading an observe request off the wire: JSON, form-urlencoded or multipart (as Cekura's
+server takes them), into a call ready to store.
 
-The body is kept as received (JSON text; multipart fields re-encoded as JSON) with a hash
-for idempotency: a byte-identical JSON re-post hashes the same. Strings may not contain NUL
+The body is kept as received (JSON text; form fields re-encoded as JSON), less any unknown
+fields, with a hash of the raw body for idempotency: a byte-identical JSON re-post hashes the
+same. Form values are text: nested fields (``transcript_json``, ``metadata``, ...) are JSON
+text, and an empty value means absent, as DRF reads forms. Strings may not contain NUL
 (PostgreSQL cannot store it) and JSON may not contain NaN or Infinity: both are 400s here.
 """
 
@@ -17,14 +20,14 @@ from starlette.datastructures import UploadFile
 from starlette.requests import ClientDisconnect, Request
 
 from evaluator.catalogue.definitions import Catalogue
-from evaluator.contract import ObserveRequest
+from evaluator.contract import ObserveRequest, ignored_fields
 from evaluator.errors import RequestValidationError
 from evaluator.ingest.intake import read_request
 from evaluator.ingest.transcripts import transcript_types
 from evaluator.store.calls import NewCall, Recording
 from evaluator.transcript import format_duration
 
-__all__ = ["OBSERVE_BODY", "ObserveBody", "read_observe_body", "stored_call"]
+__all__ = ["OBSERVE_BODY", "ObserveBody", "read_json_body", "read_observe_body", "stored_call"]
 
 # Form fields that carry JSON when posted as multipart/form-data.
 JSON_FORM_FIELDS = ("transcript_json", "metadata", "dynamic_variables", "redact_fields")
@@ -45,6 +48,7 @@ OBSERVE_BODY: dict[str, Any] = {
         "required": True,
         "content": {
             "application/json": {"schema": _schema},
+            "application/x-www-form-urlencoded": {"schema": _schema},
             "multipart/form-data": {"schema": _multipart_schema},
         },
     }
@@ -67,19 +71,25 @@ def _invalid(message: str) -> RequestValidationError:
     return RequestValidationError({"non_field_errors": [message]})
 
 
-async def read_observe_body(request: Request, max_bytes: int) -> ObserveBody:
-    """The request's fields, whichever content type carried them."""
+FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+
+async def read_observe_body(
+    request: Request, max_bytes: int, *, repeated_as_list: bool = False
+) -> ObserveBody:
+    """The request's fields, whichever content type carried them. ``repeated_as_list``: a
+    form field given more than once is a list (``call_logs=1&call_logs=2``)."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     try:
-        if content_type == "multipart/form-data":
-            body = await _multipart(request, max_bytes)
+        if content_type in FORM_TYPES:
+            body = await _form(request, max_bytes, repeated_as_list)
         elif content_type in ("application/json", ""):
             raw = await request.body()
             data = _json(raw.decode("utf-8", errors="strict"), "body")
             body = ObserveBody(data, raw.decode(), hashlib.sha256(raw).hexdigest(), None)
         else:
-            raise _invalid(f"unsupported content type {content_type!r}: send application/json "
-                           "or multipart/form-data")  # fmt: skip
+            raise _invalid(f"unsupported content type {content_type!r}: send application/json, "
+                           "application/x-www-form-urlencoded or multipart/form-data")  # fmt: skip
     except UnicodeDecodeError:
         raise _invalid("body is not valid UTF-8") from None
     except ClientDisconnect:
@@ -87,7 +97,30 @@ async def read_observe_body(request: Request, max_bytes: int) -> ObserveBody:
     if not isinstance(body.data, dict):
         raise _invalid("expected a JSON object")
     _reject_nul(body.data)
+    _recording_named(body)
     return body
+
+
+def _recording_named(body: ObserveBody) -> None:
+    """``voice_recording`` names the uploaded file: an upload's name, null or empty, never a
+    value without an upload (DRF: "the submitted data was not a file")."""
+    named = body.data.get(RECORDING_FIELD)
+    if body.recording is not None:
+        body.data[RECORDING_FIELD] = body.recording.filename or "upload"
+    elif named in (None, ""):
+        body.data.pop(RECORDING_FIELD, None)
+    else:
+        raise RequestValidationError({RECORDING_FIELD: [
+            "expected an uploaded audio file (multipart/form-data) or null; send a link "
+            "as voice_recording_url"]})  # fmt: skip
+
+
+async def read_json_body(request: Request, max_bytes: int) -> dict[str, Any]:
+    """A body of one of the other endpoints (JSON, form or multipart, no file) as a dict."""
+    body = await read_observe_body(request, max_bytes, repeated_as_list=True)
+    if body.recording is not None:
+        raise RequestValidationError({RECORDING_FIELD: ["this endpoint takes no file"]})
+    return body.data
 
 
 def _json(text: str, where: str) -> Any:
@@ -98,7 +131,7 @@ def _json(text: str, where: str) -> Any:
                                       [f"{where} is not valid JSON: {exc}"]}) from None  # fmt: skip
 
 
-async def _multipart(request: Request, max_bytes: int) -> ObserveBody:
+async def _form(request: Request, max_bytes: int, repeated_as_list: bool) -> ObserveBody:
     form = await request.form(max_files=1, max_fields=100, max_part_size=max_bytes)
     data: dict[str, Any] = {}
     recording = None
@@ -106,6 +139,8 @@ async def _multipart(request: Request, max_bytes: int) -> ObserveBody:
         values = form.getlist(key)
         if key == RECORDING_FIELD:
             upload = values[0]
+            if isinstance(upload, str) and not upload.strip():
+                continue  # an empty field is no file, as a null is
             if not isinstance(upload, UploadFile):
                 raise RequestValidationError({key: ["expected an uploaded audio file"]})
             audio = await upload.read()
@@ -115,7 +150,10 @@ async def _multipart(request: Request, max_bytes: int) -> ObserveBody:
         texts = [v for v in values if isinstance(v, str)]
         if len(texts) != len(values):
             raise RequestValidationError({key: ["expected a text field, not a file"]})
-        data[key] = _form_value(key, texts)
+        if repeated_as_list and len(texts) > 1:
+            data[key] = texts
+        else:
+            data[key] = _form_value(key, texts)
     canonical = json.dumps(data, sort_keys=True, ensure_ascii=False)
     digest = hashlib.sha256(canonical.encode())
     if recording is not None:
@@ -127,6 +165,8 @@ def _form_value(key: str, texts: list[str]) -> Any:
     if key == "redact_fields" and len(texts) > 1:
         return texts
     text = texts[-1]
+    if not text.strip() and key != "call_id":
+        return None  # an empty form value means absent, as DRF reads forms
     if key in JSON_FORM_FIELDS and not (key == "redact_fields" and not text.startswith("[")):
         return _json(text, key)
     if key == "redact_fields":
@@ -155,14 +195,20 @@ def stored_call(body: ObserveBody, catalogue: Catalogue) -> NewCall:
     """Validate the call completely (raises the field-keyed error) and shape it for the store."""
     prepared = read_request(body.data, catalogue)
     request, transcript = prepared.request, prepared.transcript
+    text = body.text
+    if request.redact_fields:
+        text = json.dumps(prepared.stored_request())
+    elif unknown := ignored_fields(body.data):
+        text = json.dumps({k: v for k, v in body.data.items() if k not in unknown})
     return NewCall(
         call_id=request.call_id,
         agent_id=prepared.agent.id,
         agent_name=prepared.agent.name,
         trace_id=request.trace_id,
-        # Nothing a caller asked to redact is stored: the redacted request replaces the body.
-        # The hash stays the raw body's, so an identical re-post is still recognised.
-        body=json.dumps(prepared.stored_request()) if request.redact_fields else body.text,
+        # Nothing a caller asked to redact, and no unknown field, is stored: the redacted
+        # request (or the body less those fields) replaces the body. The hash stays the raw
+        # body's, so an identical re-post is still recognised.
+        body=text,
         body_hash=body.sha256,
         request=request.model_dump(mode="json"),
         occurred_at=request.timestamp or datetime.now(UTC),
@@ -170,4 +216,5 @@ def stored_call(body: ObserveBody, catalogue: Catalogue) -> NewCall:
         transcript_text=transcript.to_text(),
         transcript_object=transcript.to_object(),
         recording=body.recording,
+        notes=prepared.notes,
     )

@@ -4,16 +4,14 @@ API-key check, and both as typed dependencies (``ServiceDep``, ``AUTHORIZED``)."
 from __future__ import annotations
 
 import hmac
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Path, Request
 from fastapi.security import APIKeyHeader
 
 from evaluator.bootstrap import Definitions
 from evaluator.config import Settings
-from evaluator.contract import apply_overrides
 from evaluator.errors import EvaluatorError
-from evaluator.ingest.intake import read_request
 from evaluator.service.schemas import MAX_ID
 from evaluator.service.worker import EvaluationWorker
 from evaluator.store.calls import Store
@@ -21,6 +19,7 @@ from evaluator.store.calls import Store
 __all__ = [
     "AUTHORIZED",
     "PREFIX",
+    "VERSIONS",
     "CallPk",
     "Service",
     "ServiceConfigError",
@@ -31,9 +30,11 @@ __all__ = [
 ]
 
 PREFIX = "/observability/v1"
+# Cekura serves the call-log routes under both (v2 is current, v1 deprecated but live).
+VERSIONS = (PREFIX, "/observability/v2")
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
 cekura_key_header = APIKeyHeader(name="X-CEKURA-API-KEY", auto_error=False)
-CallPk = Annotated[int, Path(ge=1, le=MAX_ID, description="our id of the stored call")]
+CallPk = Annotated[int, Path(alias="id", ge=1, le=MAX_ID, description="our id of the stored call")]
 
 
 class ServiceConfigError(EvaluatorError):
@@ -67,11 +68,6 @@ class Service:
         given = presented.encode()
         # Compare against every key, in constant time, so timing reveals nothing.
         return sum(hmac.compare_digest(given, key) for key in self._keys) > 0
-
-    def check_overrides(self, pk: int, overrides: dict[str, Any]) -> None:
-        """Validate a call's request with new field values, as a new observe request would be."""
-        request = apply_overrides(self.store.stored_request(pk), overrides)
-        read_request(request, self.definitions.catalogue)
 
     def running_worker(self) -> EvaluationWorker:
         if self.worker is None:

@@ -8,17 +8,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from evaluator.contract import CallEvaluation
 from evaluator.store.db import now as _now
 from evaluator.store.evaluations import call_logs
 from evaluator.store.queue import JobQueue
-from evaluator.store.rows import call_row, filtered, request_of
-from evaluator.store.tables import CallRow, RecordingRow, ReviewRow
+from evaluator.store.rows import call_row, filtered, request_of, shown_status
+from evaluator.store.tables import CallRow, EvaluationRow, MetricResultRow, RecordingRow, ReviewRow
 from evaluator.store.types import (
+    EDITABLE_COLUMNS,
+    EVALUATING,
+    CallBusyError,
     CallFilter,
+    CallInputs,
     CallNotFoundError,
     Claim,
     DuplicateCallError,
@@ -28,7 +33,9 @@ from evaluator.store.types import (
 )
 
 __all__ = [
+    "CallBusyError",
     "CallFilter",
+    "CallInputs",
     "CallNotFoundError",
     "Claim",
     "DuplicateCallError",
@@ -53,10 +60,14 @@ class Store(JobQueue):
     def stored_request(self, pk: int) -> dict[str, Any]:
         """The request a call is evaluated with: as received, with PATCHed fields applied."""
         with self.session() as session:
-            row = session.get(CallRow, pk)
-            if row is None:
-                raise CallNotFoundError([pk])
-            return request_of(row)
+            return request_of(_live(session, pk))
+
+    def inputs(self, pk: int) -> CallInputs:
+        """What a call log's detail shows of the call's inputs (see ``CallInputs``)."""
+        with self.session() as session:
+            row = _live(session, pk)
+            recorded = session.get(RecordingRow, pk) is not None
+            return CallInputs(request_of(row), dict(row.overrides or {}), recorded)
 
     def add_call(self, new: NewCall, *, allow_duplicates: bool) -> tuple[CallEvaluation, bool]:
         """Store a call as pending; returns it and whether it is new.
@@ -89,10 +100,7 @@ class Store(JobQueue):
     def get_call(self, pk: int) -> CallEvaluation:
         """One stored call as a call log; ``CallNotFoundError`` when there is none."""
         with self.session() as session:
-            row = session.get(CallRow, pk)
-            if row is None:
-                raise CallNotFoundError([pk])
-            return call_logs(session, [row])[0]
+            return call_logs(session, [_live(session, pk)])[0]
 
     def list_calls(
         self, where: CallFilter, *, offset: int = 0, limit: int = 50
@@ -117,6 +125,7 @@ class Store(JobQueue):
     def recording(self, pk: int) -> Recording | None:
         """The uploaded audio of a call, if one was uploaded."""
         with self.session() as session:
+            _live(session, pk)
             row = session.get(RecordingRow, pk)
             if row is None:
                 return None
@@ -130,8 +139,7 @@ class Store(JobQueue):
         """Set the human review (only the ``fields`` given); machine results are untouched."""
         now = _now()
         with self.session() as session:
-            if session.get(CallRow, pk) is None:
-                raise CallNotFoundError([pk])
+            _live(session, pk)
             row = session.get(ReviewRow, pk) or ReviewRow(call_pk=pk, created_at=now)
             if "status" in fields:
                 row.status = status
@@ -140,11 +148,107 @@ class Store(JobQueue):
             row.updated_at = now
             session.add(row)
 
-    def set_overrides(self, pk: int, overrides: dict[str, Any]) -> None:
-        """Replace request fields (metadata, dynamic_variables) for later evaluations."""
+    def edit(self, pk: int, overrides: dict[str, Any], columns: dict[str, Any]) -> None:
+        """Correct a call (a PATCH): ``overrides`` replace request fields at the top level for
+        later evaluations, ``columns`` (of ``EDITABLE_COLUMNS``) what the call shows. Refused
+        with ``CallBusyError`` while its evaluation is pending or running, checked in the same
+        statement as the write, so a worker never judges half of a correction."""
+        unknown = set(columns) - set(EDITABLE_COLUMNS)
+        if unknown:
+            raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
+        try:
+            with self.session() as session:
+                row = _live(session, pk)
+                values = {**columns, "updated_at": _now()}
+                values["overrides"] = {**(row.overrides or {}), **overrides}
+                if "call_id" in columns:
+                    values["dedupe_key"] = _renamed_key(row, columns["call_id"])
+                done = session.execute(
+                    update(CallRow)
+                    .where(CallRow.id == pk, CallRow.evaluation_status.not_in(EVALUATING))
+                    .values(**values)
+                )
+                if done.rowcount != 1:  # type: ignore[attr-defined]
+                    raise CallBusyError(pk, row.evaluation_status)
+            return
+        except IntegrityError:
+            pass
         with self.session() as session:
-            row = session.get(CallRow, pk)
-            if row is None:
-                raise CallNotFoundError([pk])
-            row.overrides = {**(row.overrides or {}), **overrides}
-            row.updated_at = _now()
+            other = session.scalars(
+                select(CallRow.id).where(CallRow.agent_id == row.agent_id,
+                                         CallRow.call_id == columns["call_id"], CallRow.id != pk)
+            ).first()  # fmt: skip
+        raise DuplicateCallError(columns["call_id"], row.agent_id, other or pk)
+
+    def delete_calls(self, pks: list[int], *, retain_evaluations: bool) -> None:
+        """Delete calls (all or none: unknown ids raise ``CallNotFoundError``). Without
+        ``retain_evaluations`` everything of them goes; with it the call is hidden from every
+        read and its evaluations and votes stay for the agent's statistics."""
+        with self.session() as session:
+            found = set(
+                session.scalars(
+                    select(CallRow.id).where(CallRow.id.in_(pks), CallRow.deleted_at.is_(None))
+                )
+            )
+            missing = sorted(set(pks) - found)
+            if missing:
+                raise CallNotFoundError(missing)
+            if not retain_evaluations:
+                session.execute(delete(CallRow).where(CallRow.id.in_(pks)))
+                return
+            # Off the queue for good ("deleted" is never claimed; a claim in flight is lost),
+            # and its call_id free for a new call.
+            session.execute(
+                update(CallRow)
+                .where(CallRow.id.in_(pks))
+                .values(deleted_at=_now(), evaluation_status="deleted", dedupe_key=None,
+                        claim_token=None, lease_expires_at=None, updated_at=_now())
+            )  # fmt: skip
+
+    def filter_values(self) -> dict[str, list[Any]]:
+        """What the stored calls hold, for building filters: agents, statuses, topics,
+        dropoff points and the metrics of current results."""
+        calls = filtered(CallFilter())
+        current = EvaluationRow.id == CallRow.current_evaluation_id
+        live = CallRow.deleted_at.is_(None)
+        with self.session() as session:
+            agents = session.execute(
+                select(CallRow.agent_id, func.max(CallRow.agent_name)).where(live)
+                .group_by(CallRow.agent_id).order_by(CallRow.agent_id)
+            ).all()  # fmt: skip
+            statuses = session.scalars(calls.with_only_columns(shown_status()).distinct())
+            topics = session.scalars(calls.with_only_columns(EvaluationRow.topic).distinct())
+            dropoffs = session.scalars(
+                calls.with_only_columns(EvaluationRow.dropoff_point).distinct()
+            )
+            metrics = session.execute(
+                select(MetricResultRow.metric_id, func.max(MetricResultRow.numeric_id),
+                       func.max(MetricResultRow.name), func.max(MetricResultRow.type))
+                .join(EvaluationRow, EvaluationRow.id == MetricResultRow.evaluation_id)
+                .join(CallRow, current).where(live)
+                .group_by(MetricResultRow.metric_id).order_by(MetricResultRow.metric_id)
+            ).all()  # fmt: skip
+            return {
+                "agents": [{"id": a, "name": n} for a, n in agents],
+                "statuses": sorted(s for s in statuses if s),
+                "topics": sorted(v for v in topics if v),
+                "dropoff_points": sorted(v for v in dropoffs if v),
+                "metrics": [{"slug": s, "numeric_id": i, "name": n, "type": t}
+                            for s, i, n, t in metrics],
+            }  # fmt: skip
+
+
+def _live(session: Session, pk: int) -> CallRow:
+    """The call, unless it does not exist or was deleted: ``CallNotFoundError`` then."""
+    row = session.get(CallRow, pk)
+    if row is None or row.deleted_at is not None:
+        raise CallNotFoundError([pk])
+    return row
+
+
+def _renamed_key(row: CallRow, call_id: str) -> str | None:
+    """The idempotency key under a new call_id, in the form the call was stored with."""
+    if row.dedupe_key is None:
+        return None
+    suffix = f":{row.body_hash}" if row.dedupe_key.endswith(f":{row.body_hash}") else ""
+    return f"{row.agent_id}:{call_id}{suffix}"

@@ -5,13 +5,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Select, and_, case, exists, literal, not_, or_, select
 
 from evaluator.contract import CallEvaluation, MetricResult, Usage, apply_overrides
 from evaluator.store.tables import CallRow, EvaluationRow, MetricResultRow, ReviewRow
-from evaluator.store.types import CallFilter, NewCall
+from evaluator.store.types import EVALUATING, CallFilter, MetricCondition, NewCall
 
-__all__ = ["call_log", "call_row", "evaluation_values", "filtered", "metric_result", "request_of"]
+__all__ = [
+    "call_log",
+    "call_row",
+    "evaluation_values",
+    "filtered",
+    "metric_result",
+    "request_of",
+    "shown_status",
+]
 
 
 def evaluation_values(
@@ -44,6 +52,8 @@ def evaluation_values(
         {
             "position": i,
             "metric_id": m.id,
+            "numeric_id": m.numeric_id,
+            "number_value": _number(m.score),
             "name": m.name,
             "type": m.type,
             "score": m.score,
@@ -62,10 +72,18 @@ def evaluation_values(
     return run, results
 
 
+def _number(score: Any) -> float | None:
+    """A result's value as a number for metric conditions (true 1, false 0)."""
+    if isinstance(score, bool):
+        return 1.0 if score else 0.0
+    return float(score) if isinstance(score, int | float) else None
+
+
 def metric_result(row: MetricResultRow) -> MetricResult:
     """A stored metric row as the contract's result."""
     return MetricResult(
         id=row.metric_id,
+        numeric_id=row.numeric_id,
         name=row.name,
         type=row.type,
         score=row.score,
@@ -98,13 +116,22 @@ def call_log(
     results: list[MetricResultRow],
     review: ReviewRow | None,
 ) -> CallEvaluation:
-    """The call log the API returns: request fields, the current run, the human review."""
+    """The call log the API returns: request fields, the current run, the human review.
+
+    ``status`` is the person's if one set it, else ``evaluating`` while an evaluation is
+    pending or running, else the run's (``failure`` when no run decided success); ``success``
+    is null while evaluating unless a person reviewed the call (Cekura resets it on a re-run).
+    ``filtered`` applies the same rule in SQL.
+    """
     request = request_of(row)
     # Any human input counts: a status, feedback, or a vote on one of its metrics.
     reviewed = review is not None
     feedback = request.get("feedback")
     if review is not None and review.feedback is not None:
         feedback = review.feedback
+    evaluating = row.evaluation_status in EVALUATING
+    human = review.status if review is not None else None
+    machine = run.status if run is not None and run.status else "failure"
     return CallEvaluation(
         id=row.id,
         call_id=row.call_id,
@@ -112,14 +139,8 @@ def call_log(
         agent=row.agent_id,
         agent_name=row.agent_name,
         duration=row.duration,
-        success=run.success if run else None,
-        status=(
-            review.status
-            if review is not None and review.status is not None
-            else run.status
-            if run
-            else None
-        ),
+        success=None if run is None or (evaluating and not reviewed) else run.success,
+        status=human or ("evaluating" if evaluating else machine),
         is_reviewed=reviewed,
         feedback=feedback,
         metrics=[metric_result(m) for m in results],
@@ -127,13 +148,13 @@ def call_log(
         dropoff_point=run.dropoff_point if run else None,
         call_ended_reason=request.get("call_ended_reason"),
         customer_number=request.get("customer_number"),
-        timestamp=request.get("timestamp"),
+        timestamp=row.occurred_at,
         transcript=row.transcript_text,
         transcript_object=row.transcript_object,
         evaluation=run.evaluation if run else None,
         error_message=_error_message(row, run),
         evaluation_status=row.evaluation_status,
-        notes=list(run.notes) if run else [],
+        notes=[*(row.intake_notes or []), *(run.notes if run else [])],
         usage=Usage.model_validate(run.usage) if run and run.usage else None,
         created_at=row.created_at,
         updated_at=row.updated_at,
@@ -161,28 +182,86 @@ def call_row(new: NewCall, key: str, now: datetime) -> CallRow:
         job_scope="request",
         created_at=now,
         updated_at=now,
+        intake_notes=list(new.notes) or None,
     )
 
 
 def filtered(where: CallFilter) -> Select[CallRow]:
-    """The calls matching a filter (status = the reviewed status if any, else the machine's)."""
-    query = select(CallRow)
-    if any(v is not None for v in (where.success, where.status, where.topic)):
-        query = query.outerjoin(EvaluationRow, EvaluationRow.id == CallRow.current_evaluation_id)
-    conditions: list[ColumnElement[bool]] = []
+    """The calls matching a filter (deleted calls never do). ``status`` and ``success`` follow
+    ``call_log``'s rule: the person's status first, then evaluating, then the run's."""
+    query = select(CallRow).outerjoin(
+        EvaluationRow, EvaluationRow.id == CallRow.current_evaluation_id
+    ).outerjoin(ReviewRow, ReviewRow.call_pk == CallRow.id)  # fmt: skip
+    evaluating = CallRow.evaluation_status.in_(EVALUATING)
+    conditions: list[ColumnElement[bool]] = [CallRow.deleted_at.is_(None)]
     if where.status is not None:
-        query = query.outerjoin(ReviewRow, ReviewRow.call_pk == CallRow.id)
-        conditions.append(func.coalesce(ReviewRow.status, EvaluationRow.status) == where.status)
+        conditions.append(shown_status() == where.status)
+    if where.success is not None:
+        shown_success = or_(not_(evaluating), ReviewRow.call_pk.is_not(None))
+        conditions.append(and_(EvaluationRow.success == where.success, shown_success))
+    if where.is_reviewed is not None:
+        reviewed = ReviewRow.call_pk.is_not(None)
+        conditions.append(reviewed if where.is_reviewed else not_(reviewed))
+    conditions.extend(_plain_conditions(where))
+    conditions.extend(_metric_condition(c) for c in where.metrics)
+    return query.where(*conditions)
+
+
+def shown_status() -> ColumnElement[str]:
+    """``call_log``'s status in SQL, over calls outer-joined to their run and review."""
+    return case(
+        (ReviewRow.status.is_not(None), ReviewRow.status),
+        (CallRow.evaluation_status.in_(EVALUATING), literal("evaluating")),
+        (EvaluationRow.status == "success", literal("success")),
+        else_=literal("failure"),
+    )
+
+
+def _plain_conditions(where: CallFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
     if where.agent_id is not None:
         conditions.append(CallRow.agent_id == where.agent_id)
+    if where.agent_ids is not None:
+        conditions.append(CallRow.agent_id.in_(where.agent_ids))
+    if where.call_pks is not None:
+        conditions.append(CallRow.id.in_(where.call_pks))
     if where.occurred_from is not None:
         conditions.append(CallRow.occurred_at >= where.occurred_from)
     if where.occurred_to is not None:
         conditions.append(CallRow.occurred_at < where.occurred_to)
-    if where.success is not None:
-        conditions.append(EvaluationRow.success == where.success)
     if where.evaluation_status is not None:
         conditions.append(CallRow.evaluation_status == where.evaluation_status)
     if where.topic is not None:
         conditions.append(EvaluationRow.topic == where.topic)
-    return query.where(*conditions)
+    if where.dropoff_point is not None:
+        conditions.append(EvaluationRow.dropoff_point == where.dropoff_point)
+    return conditions
+
+
+def _metric_condition(condition: MetricCondition) -> ColumnElement[bool]:
+    """EXISTS a scored result of the metric in the call's current run that satisfies it."""
+    result = MetricResultRow
+    of_call = and_(
+        result.evaluation_id == CallRow.current_evaluation_id,
+        result.metric_id == condition.metric_id,
+        result.outcome == "scored",
+    )
+    if condition.op == "isnull":
+        found = exists().where(of_call)
+        return not_(found) if condition.value else found
+    values = condition.value if condition.op == "in" else [condition.value]
+    textual = any(isinstance(v, str) for v in values)
+    column = result.enum if textual else result.number_value
+    compared = [v if textual else float(v) for v in values]
+    target = compared[0]
+    tests: dict[str, ColumnElement[bool]] = {
+        "eq": column == target,
+        "neq": column != target,
+        "gt": column > target,
+        "gte": column >= target,
+        "lt": column < target,
+        "lte": column <= target,
+        "in": column.in_(compared),
+    }
+    test = tests[condition.op]
+    return exists().where(of_call, test)

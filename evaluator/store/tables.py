@@ -15,6 +15,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -87,6 +88,11 @@ class CallRow(Base):
     current_evaluation_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # How the request was read (unknown fields ignored, say), shown in the call log's notes.
+    intake_notes: Mapped[list[Any] | None] = mapped_column(JSON)
+    # Set when the call was deleted with retain_evaluations: hidden from every read, its
+    # evaluations and votes kept for the agent's statistics.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         Index("ix_calls_agent_call_id", "agent_id", "call_id"),
@@ -149,6 +155,10 @@ class MetricResultRow(Base):
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     version: Mapped[str | None] = mapped_column(String(255))
     model: Mapped[str | None] = mapped_column(String(255))
+    # The metric's integer id (Cekura's ``id``) and its value as a number (true 1, false 0)
+    # for metric conditions in list filters.
+    numeric_id: Mapped[int | None] = mapped_column(Integer)
+    number_value: Mapped[float | None] = mapped_column(Float)
 
 
 class ReviewRow(Base):

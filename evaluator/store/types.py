@@ -10,17 +10,27 @@ from typing import Any, Literal
 from evaluator.errors import EvaluatorError
 
 __all__ = [
+    "EDITABLE_COLUMNS",
+    "EVALUATING",
+    "CallBusyError",
     "CallFilter",
+    "CallInputs",
     "CallNotFoundError",
     "Claim",
+    "ConditionOp",
     "DuplicateCallError",
     "JobScope",
+    "MetricCondition",
     "NewCall",
     "Recording",
     "StoreUnavailableError",
 ]
 
 JobScope = Literal["request", "all", "chosen"]
+# Evaluation states in which a call shows status "evaluating" (and success null unless a
+# person reviewed it): the store's call logs and its status filter share this rule.
+EVALUATING = ("pending", "evaluating")
+ConditionOp = Literal["eq", "neq", "gt", "gte", "lt", "lte", "in", "isnull"]
 
 
 class StoreUnavailableError(EvaluatorError):
@@ -34,6 +44,22 @@ class CallNotFoundError(EvaluatorError):
     def __init__(self, ids: Sequence[int]) -> None:
         self.ids = list(ids)
         super().__init__("no stored call with id " + ", ".join(map(str, self.ids)))
+
+
+class CallBusyError(EvaluatorError):
+    """A call whose evaluation is pending or running: changes that evaluation reads wait."""
+
+    def __init__(self, pk: int, state: str) -> None:
+        self.pk = pk
+        self.state = state
+        super().__init__(
+            f"call {pk} is being evaluated ({state}); it is left as it is: try again once "
+            "its evaluation has finished"
+        )
+
+
+# Call columns a correction (PATCH) may set besides the request's fields.
+EDITABLE_COLUMNS = ("call_id", "occurred_at", "duration", "transcript_text", "transcript_object")
 
 
 class DuplicateCallError(EvaluatorError):
@@ -71,6 +97,28 @@ class NewCall:
     transcript_text: str
     transcript_object: list[dict[str, Any]]
     recording: Recording | None = None
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CallInputs:
+    """A call's request as it is evaluated (corrections applied), the corrections themselves
+    (a PATCH's fields), and whether a recording was uploaded."""
+
+    request: dict[str, Any]
+    overrides: dict[str, Any]
+    has_recording: bool
+
+
+@dataclass(frozen=True)
+class MetricCondition:
+    """A condition on one metric of the call's current results: ``op`` compares the numeric
+    value (true is 1, false 0) for ``gt``..``lte``, the text value for enums otherwise;
+    ``isnull`` with ``True`` matches calls without a value for it."""
+
+    metric_id: str
+    op: ConditionOp
+    value: Any
 
 
 @dataclass(frozen=True)
@@ -84,6 +132,11 @@ class CallFilter:
     status: str | None = None
     evaluation_status: str | None = None
     topic: str | None = None
+    agent_ids: tuple[int, ...] | None = None
+    call_pks: tuple[int, ...] | None = None
+    is_reviewed: bool | None = None
+    dropoff_point: str | None = None
+    metrics: tuple[MetricCondition, ...] = ()
 
 
 @dataclass(frozen=True)

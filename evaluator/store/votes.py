@@ -54,7 +54,7 @@ class VoteStore:
         now = _now()
         with self._db.session() as session:
             call = session.get(CallRow, vote.call_pk)
-            if call is None:
+            if call is None or call.deleted_at is not None:
                 raise CallNotFoundError([vote.call_pk])
             current = {m.id: m.answer for m in call_logs(session, [call])[0].metrics}
             row = MetricVoteRow(

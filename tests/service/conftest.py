@@ -15,8 +15,8 @@ import pytest
 from fastapi import FastAPI
 
 from evaluator.bootstrap import Definitions
+from evaluator.calllog import CallLogDetail, CallLogList, MetricItem
 from evaluator.config import Settings
-from evaluator.contract import CallEvaluation
 from evaluator.judge.scripted import ScriptedJudge
 from evaluator.service.app import create_app
 from evaluator.service.deps import Service
@@ -90,6 +90,16 @@ def run_app(settings: Settings, definitions: Definitions) -> RunApp:
     return run
 
 
-def call_log(data: dict[str, Any]) -> CallEvaluation:
-    """Responses must be valid call logs."""
-    return CallEvaluation.model_validate(data)
+def call_log(data: dict[str, Any]) -> CallLogList:
+    """Responses must be valid call logs (Cekura's list shape)."""
+    return CallLogList.model_validate(data)
+
+
+def call_detail(data: dict[str, Any]) -> CallLogDetail:
+    """Responses must be valid call-log details (Cekura's detail shape)."""
+    return CallLogDetail.model_validate(data)
+
+
+def metric_of(log: CallLogList | CallLogDetail, slug: str) -> MetricItem:
+    """The metric item of a call log by our slug."""
+    return next(m for m in log.metrics if m.slug == slug)

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from evaluator.judge.scripted import ScriptedJudge
-from tests.service.conftest import HEADERS, RunApp, call_log
+from tests.service.conftest import HEADERS, RunApp, call_detail, call_log, metric_of
 
 OBSERVE = "/observability/v1/observe/"
 LOGS = "/observability/v1/call-logs/"
@@ -20,17 +20,34 @@ async def test_post_answers_pending_then_get_returns_the_evaluation(
         assert response.status_code == 201, response.text
         posted = call_log(response.json())
         assert posted.evaluation_status == "pending"
+        assert posted.status == "evaluating" and posted.success is None
         assert posted.metrics == []
         assert posted.call_id == booking_request["call_id"]
         assert posted.transcript.startswith("[00:00] Main Agent:")
         assert posted.id is not None
-        done = call_log(await running.wait_finished(posted.id))
+        done = call_detail(await running.wait_finished(posted.id))
+        numbers = running.service.definitions.catalogue.numbers()
     assert done.evaluation_status == "evaluated"
     assert done.success is True and done.status == "success"
     assert done.topic == "book appointment"
     assert done.dropoff_point
-    assert {m.id for m in done.metrics} >= {"call_goal_achieved", "tool_call_errors", "latency_avg"}
-    assert all(m.version for m in done.metrics)
+    assert {m.slug for m in done.metrics} >= {
+        "call_goal_achieved",
+        "tool_call_errors",
+        "latency_avg",
+    }
+    assert all(m.version and m.id == numbers[m.slug] for m in done.metrics)
+    goal = metric_of(done, "call_goal_achieved")
+    assert (goal.type, goal.score, goal.value, goal.enum, goal.passed) == (
+        "binary",
+        5,
+        "true",
+        "",
+        True,
+    )
+    assert [m.slug for m in done.evaluation.metrics] == [m.slug for m in done.metrics]
+    assert all(isinstance(m.explanation, list) for m in done.evaluation.metrics)
+    assert done.evaluation.summary and done.transcript_object[0].timestamp == 0.6
     assert done.usage is not None and done.usage.requests == 1
     assert done.customer_number == booking_request["customer_number"]
     assert done.timestamp is not None and done.timestamp.year == 2026
@@ -132,7 +149,7 @@ async def test_list_filters_and_pages(run_app: RunApp, booking_request: dict[str
         )
         failures = await listed(success="false", status="failure", topic="book appointment")
         successes = await listed(success="true")
-        other_agent = await listed(agent=2)
+        other_agent = await listed(agent_id=2)
     assert [c["id"] for c in everything["results"]] == ids[::-1]
     assert (
         page["count"] == 3 and len(page["results"]) == 2 and page["next"] and not page["previous"]
@@ -165,7 +182,8 @@ async def test_review_is_kept_apart_and_survives_rerun(
     assert body["status"] == "reviewed_failure" and body["is_reviewed"] is True
     assert body["feedback"] == "missed the DOB" and body["success"] is True
     assert reviewed.json()["count"] == 1
-    assert rerun.status_code == 200 and rerun.json()["queued"] == [pk]
+    assert rerun.status_code == 200 and [c["id"] for c in rerun.json()] == [pk]
+    assert call_detail(rerun.json()[0]).status == "reviewed_failure"
     assert after["status"] == "reviewed_failure" and after["success"] is True
     assert len(running.judge.requests) == 2
 
@@ -198,9 +216,10 @@ async def test_evaluate_metrics_replaces_only_the_chosen_results(
         pk = await _post_evaluated(running, booking_request)
         before = (await running.client.get(f"{LOGS}{pk}/", headers=HEADERS)).json()
         running.judge.answers["sentiment"] = "negative"
+        sentiment_id = running.service.definitions.catalogue.metric("sentiment").number
         response = await running.client.post(
             f"{LOGS}evaluate_metrics/",
-            json={"agent_id": 1, "call_logs": [pk], "metrics": ["sentiment"]},
+            json={"agent_id": 1, "project_id": 1, "call_logs": [pk], "metrics": [sentiment_id]},
             headers=HEADERS,
         )
         after = await running.wait_finished(pk)
@@ -214,10 +233,11 @@ async def test_evaluate_metrics_replaces_only_the_chosen_results(
             json={"agent_id": 1, "call_logs": [pk, 999], "metrics": ["sentiment"]},
             headers=HEADERS,
         )
-    assert response.status_code == 200 and response.json()["queued"] == [pk]
+    assert response.status_code == 200 and [c["id"] for c in response.json()] == [pk]
+    assert call_log(response.json()[0]).status == "evaluating"
     assert [m["id"] for m in after["metrics"]] == [m["id"] for m in before["metrics"]]
-    sentiment = next(m for m in after["metrics"] if m["id"] == "sentiment")
-    assert sentiment["enum"] == "negative" or sentiment["value"] == "negative"
+    sentiment = metric_of(call_detail(after), "sentiment")
+    assert (sentiment.enum, sentiment.value, sentiment.score) == ("negative", "negative", None)
     assert unknown.status_code == 400 and "sentiment" in unknown.json()["metrics"][0]
     assert missing.status_code == 400 and "999" in missing.json()["call_logs"][0]
 

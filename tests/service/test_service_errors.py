@@ -55,7 +55,7 @@ def test_no_keys_configured_refuses_to_start(settings: Settings) -> None:
         ({"call_id": ""}, "call_id", "at least 1"),
         ({"transcript_json": [{"role": "user", "content": "hi"}]}, "transcript_json", "user"),
         ({"transcript_type": "skype"}, "transcript_type", "cekura"),
-        ({"surprise": 1}, "surprise", "unknown field"),
+        ({"main_agent_channel_index": "2"}, "main_agent_channel_index", "0 or 1"),
         ({"metadata": {"k": "a\u0000b"}}, "metadata", "NUL"),
     ],
 )
@@ -97,10 +97,9 @@ async def test_unreadable_bodies_are_400(
 
 async def test_framework_validation_is_400_not_422(run_app: RunApp) -> None:
     async with run_app() as running:
-        page = await running.client.get(
-            LOGS, params={"page": 0, "success": "maybe"}, headers=HEADERS
+        query = await running.client.get(
+            LOGS, params={"success": "maybe", "status": "great"}, headers=HEADERS
         )
-        path = await running.client.get(f"{LOGS}abc/", headers=HEADERS)
         patch = await running.client.patch(f"{LOGS}1/", json={"status": "great"}, headers=HEADERS)
         rerun = await running.client.post(
             f"{LOGS}rerun_evaluation/", json={"agent_id": 1}, headers=HEADERS
@@ -108,19 +107,34 @@ async def test_framework_validation_is_400_not_422(run_app: RunApp) -> None:
         agent = await running.client.post(
             f"{LOGS}rerun_evaluation/", json={"agent_id": 77, "call_logs": "all"}, headers=HEADERS
         )
-    assert page.status_code == 400 and set(page.json()) == {"page", "success"}
-    assert path.status_code == 400 and "pk" in path.json()
+    assert query.status_code == 400 and set(query.json()) == {"status", "success"}
     assert patch.status_code == 400 and "status" in patch.json()
     assert rerun.status_code == 400 and rerun.json() == {"call_logs": ["this field is required"]}
     assert agent.status_code == 400 and "unknown agent" in agent.json()["agent_id"][0]
 
 
-async def test_unknown_call_is_404(run_app: RunApp) -> None:
+async def test_unknown_call_bad_path_and_past_the_last_page_are_cekuras_404s(
+    run_app: RunApp,
+) -> None:
     async with run_app() as running:
         get = await running.client.get(f"{LOGS}12345/", headers=HEADERS)
         patch = await running.client.patch(f"{LOGS}12345/", json={"feedback": "x"}, headers=HEADERS)
-    assert get.status_code == 404 and "12345" in get.json()["detail"]
-    assert patch.status_code == 404
+        delete = await running.client.delete(f"{LOGS}12345/", headers=HEADERS)
+        vote = await running.client.post(
+            f"{LOGS}12345/mark_metric_vote/",
+            json={"metric_id": 5, "thumbs_up": True, "expected_value": None},
+            headers=HEADERS,
+        )
+        path = await running.client.get(f"{LOGS}abc/", headers=HEADERS)
+        v2 = await running.client.get("/observability/v2/call-logs/0/", headers=HEADERS)
+        zero = await running.client.get(LOGS, params={"page": 0}, headers=HEADERS)
+        past = await running.client.get(LOGS, params={"page": 2}, headers=HEADERS)
+        first = await running.client.get(LOGS, params={"page": 1}, headers=HEADERS)
+    for response in (get, patch, delete, vote, path, v2):
+        assert response.status_code == 404 and response.json() == {"detail": "Not found."}
+    for response in (zero, past):
+        assert response.status_code == 404 and response.json() == {"detail": "Invalid page."}
+    assert first.status_code == 200 and first.json()["results"] == []
 
 
 async def test_bodies_over_the_limit_are_413(

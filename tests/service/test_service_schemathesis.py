@@ -60,8 +60,12 @@ def live_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[schemathes
 
 
 def test_no_input_makes_the_service_fail(live_schema: schemathesis.BaseSchema) -> None:
-    operations = [result.ok() for result in live_schema.get_all_operations()]
-    assert len(operations) >= 7
+    # v2's call-log routes are v1's handlers under another prefix: fuzzing v1 covers them.
+    operations = [
+        op for op in (result.ok() for result in live_schema.get_all_operations())
+        if not op.path.startswith("/observability/v2/")
+    ]  # fmt: skip
+    assert len(operations) >= 16
     for operation in operations:
 
         @given(case=operation.as_strategy())

@@ -12,6 +12,11 @@ seconds from the call's start (epoch seconds, if sent, become offsets from the f
 speech nor tool use). ``system``/``developer`` messages are kept aside as context. Epoch times
 become offsets from the earliest one; a message's time is when speaking started where LiveKit
 measured it, else when the item was created. Items must be in ``created_at`` order.
+
+agents-js's ``ChatContext.toJSON()`` is read too: the same items with camelCase keys
+(``callId``, ``args``, ``isError``, ``createdAt`` in epoch milliseconds, ``metrics.
+startedSpeakingAt`` in seconds, ``newAgentId``), and ``agent_config_update`` items (neither
+speech nor tool use: skipped). Audio parts carry their ``transcript`` as text.
 """
 
 from __future__ import annotations
@@ -41,8 +46,19 @@ PROVIDER = "livekit"
 SIMPLE_ROLES = ("user", "assistant", "system")
 MESSAGE_ROLES = ("user", "assistant", "system", "developer")
 ITEM_TYPES = ("message", "function_call", "function_call_output", "agent_handoff")
+# Items that are neither speech nor tool use, read and skipped (agents-js's config changes).
+SKIPPED_TYPES = ("agent_config_update",)
 EPOCH_FLOOR = 1e9  # 2001-09-09: larger "timestamps" are epoch seconds, not call offsets
-_CONTAINERS: tuple[tuple[str, ...], ...] = (("items",), ("chat_history", "items"))
+EPOCH_MS_FLOOR = 1e11  # agents-js writes createdAt in epoch milliseconds
+_CONTAINERS: tuple[tuple[str, ...], ...] = (
+    ("items",), ("chat_history", "items"), ("chatHistory", "items")
+)  # fmt: skip
+# agents-js's camelCase keys (ChatContext.toJSON()) and their Python names.
+_SNAKE = {"callId": "call_id", "args": "arguments", "isError": "is_error",
+          "createdAt": "created_at", "newAgentId": "new_agent_id",
+          "oldAgentId": "old_agent_id"}  # fmt: skip
+_SNAKE_METRICS = {"startedSpeakingAt": "started_speaking_at",
+                  "stoppedSpeakingAt": "stopped_speaking_at"}  # fmt: skip
 _EXPECTED = "a message list, a ChatContext {items: [...]}, or a session report with chat_history"
 
 
@@ -78,8 +94,24 @@ def _parse_simple(items: list[Any]) -> Transcript:
     return finish(PROVIDER, pairs, context=context, notes=notes)
 
 
+def _snake_case(item: Mapping[str, Any]) -> Mapping[str, Any]:
+    """An agents-js item with Python's keys (``createdAt`` ms to seconds); others as sent."""
+    if not any(key in item for key in _SNAKE) and not isinstance(item.get("metrics"), dict):
+        return item
+    out = {_SNAKE.get(k, k): v for k, v in item.items()}
+    created = out.get("created_at")
+    if "createdAt" in item and isinstance(created, int | float) and created >= EPOCH_MS_FLOOR:
+        out["created_at"] = created / 1000.0
+    metrics = item.get("metrics")
+    if isinstance(metrics, dict):
+        out["metrics"] = {_SNAKE_METRICS.get(k, k): v for k, v in metrics.items()}
+    return out
+
+
 def _parse_items(items: list[Any], base: str) -> Transcript:
-    objects = [expect_object(PROVIDER, raw, item_path(base, i)) for i, raw in enumerate(items)]
+    objects = [
+        _snake_case(expect_object(PROVIDER, raw, item_path(base, i))) for i, raw in enumerate(items)
+    ]
     spans = [_span(obj, item_path(base, i)) for i, obj in enumerate(objects)]
     _check_created_order(objects, base)
     epochs = [t for span in spans for t in span if t is not None]
@@ -91,6 +123,8 @@ def _parse_items(items: list[Any], base: str) -> Transcript:
         path = item_path(base, index)
         start, end = (None if t is None else round(t - origin, 3) for t in spans[index])
         kind = obj.get("type")
+        if kind == "agent_config_update":
+            continue
         if kind == "agent_handoff":
             old = obj.get("old_agent_id") or "none"
             notes.append(f"livekit: agent handoff from {old!s} to {obj.get('new_agent_id')!s}")
@@ -136,7 +170,7 @@ def _message(obj: Mapping[str, Any], path: str, start: float | None, end: float 
 def _span(obj: Mapping[str, Any], path: str) -> tuple[float | None, float | None]:
     """Epoch start and end of an item; checks its type, role and ``created_at`` order."""
     kind = obj.get("type")
-    if kind not in ITEM_TYPES:
+    if kind not in ITEM_TYPES and kind not in SKIPPED_TYPES:
         raise TranscriptFormatError(
             PROVIDER, f"{path}.type", "one of " + ", ".join(ITEM_TYPES), kind
         )
@@ -164,6 +198,8 @@ def _content(value: Any, path: str) -> str:
         for i, part in enumerate(value):
             if isinstance(part, str):
                 parts.append(part)
+            elif isinstance(part, dict) and part.get("type") == "audio_content":
+                parts.append(str(part.get("transcript") or ""))
             elif not isinstance(part, dict):
                 raise TranscriptFormatError(
                     PROVIDER, f"{path}[{i}]", "a string or a content object", part
@@ -204,7 +240,7 @@ def detect(payload: Any) -> bool:
     if not all_dicts(items):
         return False
     if isinstance(payload, dict):
-        return all(i.get("type") in ITEM_TYPES for i in items)
+        return all(i.get("type") in (*ITEM_TYPES, *SKIPPED_TYPES) for i in items)
     return all(
         i.get("role") in SIMPLE_ROLES
         and "timestamp" in i

@@ -9,8 +9,12 @@ words take the neighbouring time (the previous turn's end, else the next turn's 
 ``transfer_target`` (the party a call is transferred to) is a third speaker: its turns count on
 the caller side for timing but keep the label ``Transfer Target``. DTMF digits are the caller's
 key presses, rendered ``[DTMF 5]``. Node transitions are neither speech nor tool use, so they
-are recorded in ``notes``. The whole call object (``GET /v2/get-call``) and the webhook body
-(``{"event": ..., "call": {...}}``) are accepted too.
+are recorded in ``notes``. The whole call object (``GET /v2/get-call``), the webhook body
+(``{"event": ..., "call": {...}}``) and a custom function's request (``{"name", "args",
+"call"}``) are accepted too. Mid-call (a custom function's request) the richer list may lag
+behind ``transcript_object``: then the fuller list is read, with the tool calls merged in after
+the utterances they followed. Cekura's own simplified items ``{"role": "agent", "message": ...,
+"time": 2.5}`` (seconds) are read too.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from evaluator.ingest.transcripts._common import (
     json_text,
     locate,
     opt_bool,
+    opt_number,
     opt_str,
     req_number,
     req_str,
@@ -65,13 +70,13 @@ Span = tuple[float, float] | None
 
 
 def parse(payload: Any, options: ParseOptions) -> Transcript:
-    """Read a Retell transcript (bare list, call object or webhook body)."""
-    items, base = find_list(PROVIDER, payload, _CONTAINERS, _EXPECTED)
+    """Read a Retell transcript (bare list, call object, webhook body or function request)."""
+    notes: list[str] = []
+    items, base = _fuller(payload, notes) or find_list(PROVIDER, payload, _CONTAINERS, _EXPECTED)
     objects = [expect_object(PROVIDER, raw, item_path(base, i)) for i, raw in enumerate(items)]
     spans = _fill_spans([_span(obj, item_path(base, i)) for i, obj in enumerate(objects)])
     names: dict[str, str] = {}
     pairs: list[tuple[Turn, str]] = []
-    notes: list[str] = []
     for index, obj in enumerate(objects):
         path = item_path(base, index)
         span = spans[index]
@@ -79,6 +84,42 @@ def parse(payload: Any, options: ParseOptions) -> Transcript:
         if turn is not None:
             pairs.append((turn, path))
     return finish(PROVIDER, pairs, notes=notes)
+
+
+def _fuller(payload: Any, notes: list[str]) -> tuple[list[Any], str] | None:
+    """``transcript_object`` with the tool items of ``transcript_with_tool_calls`` merged in,
+    when the richer list holds fewer utterances (it lags mid-call); None otherwise."""
+    call = payload.get("call") if isinstance(payload, dict) else None
+    holder = call if isinstance(call, dict) else payload
+    if not isinstance(holder, dict):
+        return None
+    rich, plain = holder.get("transcript_with_tool_calls"), holder.get("transcript_object")
+    if not (isinstance(rich, list) and isinstance(plain, list)):
+        return None
+    if not (all_dicts(rich) and all_dicts(plain)):
+        return None
+    said = len(_utterances(rich))
+    if len(_utterances(plain)) <= said:
+        return None
+    after: dict[int, list[Any]] = {}
+    seen = 0
+    for item in rich:
+        if item.get("role") in SPEAKERS:
+            seen += 1
+        else:
+            after.setdefault(seen, []).append(item)
+    merged: list[Any] = list(after.get(0, []))
+    for index, utterance in enumerate(plain, 1):
+        merged += [utterance, *after.get(index, [])]
+    notes.append(
+        f"retell: transcript_with_tool_calls holds {said} utterances, transcript_object "
+        f"{len(_utterances(plain))}: read transcript_object with the tool calls merged in"
+    )
+    return merged, "transcript_object+tool_calls"
+
+
+def _utterances(items: list[Any]) -> list[Any]:
+    return [i for i in items if i.get("role") in SPEAKERS]
 
 
 def _role(obj: Mapping[str, Any], path: str) -> str:
@@ -89,9 +130,13 @@ def _role(obj: Mapping[str, Any], path: str) -> str:
 
 
 def _span(obj: Mapping[str, Any], path: str) -> Span:
-    """First word's start and last word's end, or None for an item without words."""
-    if _role(obj, path) not in SPEAKERS or obj.get("words") is None:
+    """First word's start and last word's end, or None for an item without words (an
+    utterance in Cekura's simplified shape spans its ``time``, in seconds)."""
+    if _role(obj, path) not in SPEAKERS:
         return None
+    if obj.get("words") is None:
+        time = opt_number(PROVIDER, obj, "time", path)
+        return None if time is None else (time, time)
     words = expect_list(PROVIDER, obj["words"], f"{path}.words")
     if not words:
         return None
@@ -130,6 +175,8 @@ def _turn(
     start, end = span if span is not None else (None, None)
     if role in SPEAKERS:
         content = opt_str(PROVIDER, obj, "content", path) or ""
+        if not content:
+            content = opt_str(PROVIDER, obj, "message", path) or ""
         speaker = TRANSFER_TARGET if role == "transfer_target" else None
         side = AGENT if role == "agent" else CALLER
         return Turn(role=side, content=content, start_time=start, end_time=end, speaker=speaker)

@@ -1,9 +1,13 @@
 """Vapi: the call's ``artifact.messages`` (or ``messages`` of the end-of-call-report webhook).
 
 Roles ``system`` (kept aside as context), ``bot``/``assistant``/``agent`` (the agent),
-``user``, ``tool_calls`` and ``tool_call_result``. ``secondsFromStart`` is the start;
-the end is start + (``endTime`` - ``time``) / 1000, both epoch milliseconds. The whole call
-object or webhook body is accepted too: the messages list is found inside.
+``user``, ``tool_calls`` and ``tool_call_result``, and the OpenAI-formatted messages Vapi also
+sends (``assistant`` with ``tool_calls``, ``tool`` results). ``secondsFromStart`` is the
+start; the end is start + (``endTime`` - ``time``) / 1000, both epoch milliseconds, else
+start + ``duration`` ms. Without ``secondsFromStart``, an epoch-ms ``time`` is read relative
+to the call's first message, and a small ``time`` is seconds from the start (Cekura's own
+simplified shape ``{"role": "agent", "message": ..., "time": 2.5}``). The whole call object
+or webhook body is accepted too: the messages list is found inside.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from evaluator.ingest.transcripts._common import (
     expect_list,
     expect_object,
     json_text,
+    lookup,
     opt_number,
     opt_str,
 )
@@ -27,7 +32,9 @@ from evaluator.transcript import AGENT, CALLER, TOOL_CALL, TOOL_RESULT, ToolData
 
 PROVIDER = "vapi"
 AGENT_ROLES = ("bot", "assistant", "agent")
-ROLES = ("bot", "user", "system", "tool_calls", "tool_call_result", "assistant", "agent")
+ROLES = ("bot", "user", "system", "tool_calls", "tool_call_result", "assistant", "agent", "tool")
+EPOCH_MS_FLOOR = 1e11  # a larger ``time`` is epoch milliseconds, a smaller one seconds
+END_OF_CALL = "end-of-call-report"
 # Where the messages list sits in a call object or a webhook body, most specific first.
 _CONTAINERS: tuple[tuple[str, ...], ...] = (
     ("message", "artifact", "messages"),
@@ -62,6 +69,7 @@ def parse(payload: Any, options: ParseOptions) -> Transcript:
     turns: list[Turn] = []
     paths: list[str] = []
     context: list[str] = []
+    origin = _origin(messages)
     for index, raw in enumerate(messages):
         path = f"{base}[{index}]"
         item = expect_object(PROVIDER, raw, path)
@@ -71,11 +79,13 @@ def parse(payload: Any, options: ParseOptions) -> Transcript:
                 PROVIDER, f"{path}.role", "one of " + ", ".join(ROLES[:5]), role
             )
         if role == "system":
-            text = opt_str(PROVIDER, item, "message", path)
+            text = opt_str(PROVIDER, item, "message", path) or opt_str(
+                PROVIDER, item, "content", path
+            )
             if text:
                 context.append(text)
             continue
-        start, end = _times(item, path)
+        start, end = _times(item, path, origin)
         for turn in _turns(role, item, path, start, end):
             if carries_something(turn):
                 turns.append(turn)
@@ -88,10 +98,27 @@ def parse(payload: Any, options: ParseOptions) -> Transcript:
     )
 
 
-def _times(item: Mapping[str, Any], path: str) -> tuple[float | None, float | None]:
+def _origin(messages: list[Any]) -> float | None:
+    """The call's start in epoch ms: the earliest epoch-ms ``time`` of its messages."""
+    times = [
+        m["time"] for m in messages
+        if isinstance(m, dict) and isinstance(m.get("time"), int | float)
+        and not isinstance(m.get("time"), bool) and m["time"] >= EPOCH_MS_FLOOR
+    ]  # fmt: skip
+    return float(min(times)) if times else None
+
+
+def _times(
+    item: Mapping[str, Any], path: str, origin: float | None
+) -> tuple[float | None, float | None]:
     start = opt_number(PROVIDER, item, "secondsFromStart", path)
     time_ms = opt_number(PROVIDER, item, "time", path)
     end_ms = opt_number(PROVIDER, item, "endTime", path)
+    if start is None and time_ms is not None:
+        if time_ms < EPOCH_MS_FLOOR:  # Cekura's simplified shape: seconds from the start
+            end = end_ms if end_ms is not None and end_ms < EPOCH_MS_FLOOR else time_ms
+            return time_ms, max(end, time_ms)
+        start = round((time_ms - (origin or time_ms)) / 1000.0, 3)
     if start is None:
         return None, None
     if time_ms is not None and end_ms is not None:
@@ -114,10 +141,21 @@ def _turns(
         if text is None:
             text = opt_str(PROVIDER, item, "content", path)
         speaker = AGENT if role in AGENT_ROLES else CALLER
-        return [Turn(role=speaker, content=text or "", start_time=start, end_time=end)]
+        spoken = [Turn(role=speaker, content=text or "", start_time=start, end_time=end)]
+        if role == "assistant" and item.get("tool_calls") is not None:  # OpenAI-formatted
+            calls = expect_list(PROVIDER, item["tool_calls"], f"{path}.tool_calls")
+            spoken += [_tool_call(c, f"{path}.tool_calls[{i}]", start) for i, c in enumerate(calls)]
+        return spoken
     if role == "tool_calls":
         calls = expect_list(PROVIDER, item.get("toolCalls", []), f"{path}.toolCalls")
         return [_tool_call(call, f"{path}.toolCalls[{i}]", start) for i, call in enumerate(calls)]
+    if role == "tool":  # an OpenAI-formatted tool result
+        result = ToolData(
+            id=opt_str(PROVIDER, item, "tool_call_id", path),
+            name=opt_str(PROVIDER, item, "name", path),
+            result=json_text(item.get("content")),
+        )
+        return [Turn(role=TOOL_RESULT, start_time=start, end_time=start, data=result)]
     result = ToolData(
         id=opt_str(PROVIDER, item, "toolCallId", path),
         name=opt_str(PROVIDER, item, "name", path),
@@ -138,7 +176,10 @@ def _tool_call(raw: Any, path: str, start: float | None) -> Turn:
 
 
 def detect(payload: Any) -> bool:
-    """Vapi messages carry ``secondsFromStart`` or Vapi's own ``bot``/``tool_calls`` roles."""
+    """Vapi's end-of-call-report body (whatever its messages look like), or messages that
+    carry ``secondsFromStart`` or Vapi's own ``bot``/``tool_calls`` roles."""
+    if isinstance(payload, dict) and lookup(payload, "message", "type") == END_OF_CALL:
+        return True
     try:
         messages, _ = find_messages(payload)
     except TranscriptFormatError:

@@ -1,78 +1,95 @@
-"""The stored calls: ``GET`` one or a filtered page, ``PATCH`` a human review."""
+"""Stored calls (``/observability/{v1,v2}/call-logs/``): the filtered page, one call, a
+correction or review (PATCH), deletion, and our URL of an uploaded recording."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 
-from evaluator.contract import CallEvaluation
-from evaluator.errors import RequestValidationError
-from evaluator.service.deps import AUTHORIZED, PREFIX, CallPk, ServiceDep
+from evaluator.calllog import CallLogDetail
+from evaluator.service.bodies import read_json_body
+from evaluator.service.deps import AUTHORIZED, CallPk, ServiceDep
+from evaluator.service.errors import InvalidPage
+from evaluator.service.listing import LIST_PARAMS, call_filter, reject_unknown
+from evaluator.service.patching import apply_patch
 from evaluator.service.routes.evaluation import queue_calls
-from evaluator.service.schemas import MAX_ID, CallLogPage, CallLogUpdate
+from evaluator.service.schemas import CallLogPage, CallLogPatch, Detail, body_spec, parse_body
+from evaluator.service.views import RECORDING_PATH, detail_of, list_items
 from evaluator.store.calls import CallFilter
 
-router = APIRouter(prefix=f"{PREFIX}/call-logs", tags=["call-logs"], dependencies=AUTHORIZED)
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no stored call"}}
+__all__ = ["router"]
+
+router = APIRouter(tags=["call-logs"], dependencies=AUTHORIZED)
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Detail, "description": "Not found."}}
+BUSY: dict[int | str, dict[str, Any]] = {409: {"model": Detail, "description": "being evaluated"}}
+MAX_PAGE_SIZE = 200
 
 
-@router.get("/{pk}/", responses=NOT_FOUND)
-async def get_call_log(service: ServiceDep, pk: CallPk) -> CallEvaluation:
-    """One stored call with its evaluation."""
-    return await asyncio.to_thread(service.store.get_call, pk)
-
-
-@router.get("/")
+@router.get("/", responses={404: {"model": Detail, "description": "Invalid page."}})
 async def list_call_logs(
     service: ServiceDep,
     request: Request,
-    agent: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-    timestamp_from: Annotated[datetime | None, Query(description="calls at or after")] = None,
-    timestamp_to: Annotated[datetime | None, Query(description="calls before")] = None,
-    success: bool | None = None,
-    status: Literal["success", "failure", "reviewed_success", "reviewed_failure"] | None = None,
-    evaluation_status: Literal["pending", "evaluating", "evaluated", "failed"] | None = None,
-    topic: Annotated[str | None, Query(max_length=1000, pattern=r"^[^\x00]*$")] = None,
+    where: Annotated[CallFilter, Depends(call_filter)],
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
+    page_size: Annotated[int, Query(ge=1, le=10_000)] = 50,
 ) -> CallLogPage:
-    """Stored calls, newest first (by the call's timestamp), filtered and paginated."""
-    where = CallFilter(
-        agent, timestamp_from, timestamp_to, success, status, evaluation_status, topic
-    )
+    """Stored calls, newest first (by the call's timestamp), filtered and paginated; a page
+    past the end is Cekura's 404 ``Invalid page.``, a page size over 200 is 200."""
+    reject_unknown(request, (*LIST_PARAMS, "page", "page_size"))
+    number, size = page, min(page_size, MAX_PAGE_SIZE)
     calls, total = await asyncio.to_thread(
-        service.store.list_calls, where, offset=(page - 1) * page_size, limit=page_size
+        service.store.list_calls, where, offset=(number - 1) * size, limit=size
     )
+    if number > 1 and not calls:
+        raise InvalidPage(str(page))
     url = request.url
-    more = page * page_size < total
     return CallLogPage(
         count=total,
-        next=str(url.include_query_params(page=page + 1)) if more else None,
-        previous=str(url.include_query_params(page=page - 1)) if page > 1 else None,
-        results=calls,
+        next=str(url.include_query_params(page=number + 1)) if number * size < total else None,
+        previous=str(url.include_query_params(page=number - 1)) if number > 1 else None,
+        results=list_items(service, calls),
     )
 
 
-@router.patch("/{pk}/", responses=NOT_FOUND)
-async def update_call_log(service: ServiceDep, pk: CallPk, update: CallLogUpdate) -> CallEvaluation:
-    """Human review (status, feedback), request fields, and ``reevaluate_metrics``."""
-    call = await asyncio.to_thread(service.store.get_call, pk)
-    given = update.model_fields_set
-    overrides: dict[str, Any] = {
-        k: getattr(update, k) for k in ("metadata", "dynamic_variables") if k in given
-    }
-    for key, value in overrides.items():
-        if value is None:
-            raise RequestValidationError({key: ["expected an object, not null"]})
-    if overrides:
-        await asyncio.to_thread(service.check_overrides, pk, overrides)
-        await asyncio.to_thread(service.store.set_overrides, pk, overrides)
-    if given & {"status", "feedback"}:
-        await asyncio.to_thread(service.store.review, pk, status=update.status,
-                                feedback=update.feedback, fields=set(given))  # fmt: skip
-    if update.reevaluate_metrics:
+@router.get("/{id}/", responses=NOT_FOUND)
+async def get_call_log(service: ServiceDep, request: Request, pk: CallPk) -> CallLogDetail:
+    """One stored call with its evaluation."""
+    return await asyncio.to_thread(detail_of, service, pk, request.base_url)
+
+
+@router.patch("/{id}/", responses={**NOT_FOUND, **BUSY}, openapi_extra=body_spec(CallLogPatch))
+async def update_call_log(service: ServiceDep, request: Request, pk: CallPk) -> CallLogDetail:
+    """Correct a call (any field of Cekura's ``PatchedUpdateCallLog``) or review it; with
+    ``reevaluate_metrics`` judge it again. A call being evaluated is left alone (409)."""
+    data = await read_json_body(request, service.settings.max_body_bytes)
+    patch = parse_body(CallLogPatch, data)
+    again = await asyncio.to_thread(apply_patch, service, pk, patch)
+    if again:
+        call = await asyncio.to_thread(service.store.get_call, pk)
         await queue_calls(service, [pk], call.agent, "request")
-    return await asyncio.to_thread(service.store.get_call, pk)
+    return await asyncio.to_thread(detail_of, service, pk, request.base_url)
+
+
+@router.delete("/{id}/", status_code=204, responses=NOT_FOUND)
+async def delete_call_log(
+    service: ServiceDep,
+    request: Request,
+    pk: CallPk,
+    retain_evaluations: bool = False,
+) -> Response:
+    """Delete a call; ``retain_evaluations`` keeps its evaluations and votes for statistics."""
+    reject_unknown(request, ("retain_evaluations",))
+    await asyncio.to_thread(service.store.delete_calls, [pk], retain_evaluations=retain_evaluations)
+    return Response(status_code=204)
+
+
+@router.get(f"/{{id}}/{RECORDING_PATH}/", responses=NOT_FOUND, response_class=Response)
+async def voice_recording(service: ServiceDep, pk: CallPk) -> Response:
+    """The audio uploaded with a call (the detail's ``voice_recording_url``)."""
+    recording = await asyncio.to_thread(service.store.recording, pk)
+    if recording is None:
+        return Response(status_code=404, content=b'{"detail":"Not found."}',
+                        media_type="application/json")  # fmt: skip
+    return Response(recording.data, media_type=recording.content_type or "audio/wav")

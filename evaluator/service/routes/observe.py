@@ -7,11 +7,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from evaluator.contract import CallEvaluation
+from evaluator.calllog import CallLogList
 from evaluator.errors import RequestValidationError
-from evaluator.service.bodies import OBSERVE_BODY, read_observe_body, stored_call
-from evaluator.service.deps import AUTHORIZED, PREFIX, ServiceDep
+from evaluator.service.bodies import OBSERVE_BODY, ObserveBody, read_observe_body, stored_call
+from evaluator.service.deps import AUTHORIZED, PREFIX, Service, ServiceDep
+from evaluator.service.views import list_items
 from evaluator.store.calls import DuplicateCallError
+
+__all__ = ["router", "store_and_queue"]
 
 router = APIRouter(prefix=PREFIX, tags=["observe"], dependencies=AUTHORIZED)
 
@@ -23,25 +26,38 @@ REPOSTED = "an identical body was posted before: the stored call"
     "/observe/",
     status_code=201,
     openapi_extra=OBSERVE_BODY,
-    responses={200: {"model": CallEvaluation, "description": REPOSTED}},
+    responses={200: {"model": CallLogList, "description": REPOSTED}},
 )
 async def observe(
     service: ServiceDep,
     request: Request,
     response: Response,
     wait: Annotated[bool, Query(description="answer once evaluated")] = False,
-) -> CallEvaluation:
-    """Store a call and queue it for evaluation (pending), or with ``wait`` judge it first."""
+) -> CallLogList:
+    """Store a call and queue it for evaluation (status ``evaluating``), or with ``wait``
+    judge it first. JSON, form-urlencoded or multipart (with a ``voice_recording`` file)."""
     body = await read_observe_body(request, service.settings.max_body_bytes)
+    (call,), created = await store_and_queue(service, body, wait=wait)
+    response.status_code = 201 if created else 200
+    return call
+
+
+async def store_and_queue(
+    service: Service, body: ObserveBody, *, wait: bool = False, duplicate_ok: bool = False
+) -> tuple[list[CallLogList], bool]:
+    """Validate and store a call, wake the worker; the call (as ``CallLogList``) and whether
+    it is new. ``duplicate_ok``: a known call_id with another body answers the stored call
+    (providers send several events for one call) instead of a 400."""
     new = stored_call(body, service.definitions.catalogue)
+    allow = service.settings.allow_duplicate_calls
     try:
-        allow = service.settings.allow_duplicate_calls
         call, created = await asyncio.to_thread(service.store.add_call, new, allow_duplicates=allow)
     except DuplicateCallError as exc:
-        raise RequestValidationError({"call_id": [str(exc)]}) from None
-    response.status_code = 201 if created else 200
+        if not duplicate_ok:
+            raise RequestValidationError({"call_id": [str(exc)]}) from None
+        call, created = await asyncio.to_thread(service.store.get_call, exc.existing_id), False
     worker = service.running_worker()
     worker.wake()
     if wait and call.id is not None:
-        return await worker.wait_finished(call.id, service.settings.wait_timeout_seconds)
-    return call
+        call = await worker.wait_finished(call.id, service.settings.wait_timeout_seconds)
+    return list_items(service, [call]), created

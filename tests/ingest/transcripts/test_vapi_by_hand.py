@@ -68,9 +68,21 @@ def test_rule_end_is_rounded_to_the_millisecond() -> None:
     assert parse_transcript("vapi", [message]).turns[0].end_time == 2.235
 
 
-def test_rule_without_seconds_from_start_a_message_is_untimed() -> None:
-    message = {"role": "user", "message": "Hello?", "time": 1000, "endTime": 2000}
-    assert parse_transcript("vapi", [message]).turns == (caller("Hello?", None, None),)
+def test_rule_without_seconds_from_start_epoch_ms_count_from_the_first_message() -> None:
+    # Vapi's `time`/`endTime` are epoch milliseconds: the call starts at the first one.
+    messages = [
+        {"role": "bot", "message": "Hi", "time": 1700000000000, "endTime": 1700000000800},
+        {"role": "user", "message": "Hello?", "time": 1700000001000, "endTime": 1700000002000},
+    ]
+    assert parse_transcript("vapi", messages).turns == (
+        agent("Hi", 0.0, 0.8),
+        caller("Hello?", 1.0, 2.0),
+    )
+
+
+def test_rule_small_times_are_seconds_as_cekuras_own_vapi_examples_send_them() -> None:
+    message = {"role": "user", "message": "Hello?", "time": 3, "endTime": 4}
+    assert parse_transcript("vapi", [message]).turns == (caller("Hello?", 3.0, 4.0),)
 
 
 def test_rule_message_wins_over_content_and_agent_roles_are_one_side() -> None:
