@@ -18,9 +18,9 @@ import time
 from collections.abc import Callable, Sequence
 
 from evaluator.computed import overlap
-from evaluator.computed.base import span
 from evaluator.computed.registry import run_computed
 from evaluator.transcript import AGENT, CALLER, Role, Transcript, Turn
+from tests.computed.test_overlap_sweep import reference_pairs
 
 METRICS = (
     ("interruptions", {"by": "agent"}),
@@ -32,21 +32,8 @@ METRICS = (
 Pairing = Callable[[Sequence[Turn], Role, float], list[tuple[Turn, Turn]]]
 
 
-def pairwise(
-    turns: Sequence[Turn], interrupter: Role, min_overlap: float = 0.0
-) -> list[tuple[Turn, Turn]]:
-    """Every turn against every other: the implementation before the sweep."""
-    other_role = CALLER if interrupter == AGENT else AGENT
-    found: list[tuple[Turn, Turn]] = []
-    others = [t for t in turns if t.role == other_role]
-    for turn in (t for t in turns if t.role == interrupter):
-        start, end = span(turn)
-        for other in others:
-            o_start, o_end = span(other)
-            if o_start < start < o_end and min(o_end, end) - start > min_overlap:
-                found.append((other, turn))
-                break
-    return found
+# Every turn against every other: the definition the sweep replaced, as the tests hold it.
+pairwise = reference_pairs
 
 
 def build(n: int) -> Transcript:
