@@ -64,6 +64,14 @@ def checked_values(
     checked and the preset expanded. A problem is a 400 naming its field."""
     given = body.model_dump(exclude_unset=True, exclude={"preset"})
     merged = {**(current or {}), **given}
+    if current is not None:  # a PATCH of the same kind changes only the keys it gives
+        same_kind = (given.get("source") or {}).get("sub_type") in (
+            None,
+            (current.get("source") or {}).get("sub_type"),
+        )
+        for part in ("source", "threshold"):
+            if same_kind and isinstance(given.get(part), dict):
+                merged[part] = {**(current.get(part) or {}), **given[part]}
     if current is None and not merged.get("name"):
         raise RequestValidationError({"name": ["required"]})
     merged.setdefault("enabled", True)

@@ -15,14 +15,13 @@ import asyncio
 import json
 import logging
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
 from evaluator.contract import CallEvaluation
 from evaluator.errors import EvaluatorError
-from evaluator.scoring.alerts import Firing, Rule, evaluate_rule, in_cooldown
+from evaluator.scoring.alerts import Firing, Rule, evaluate_rule
 from evaluator.service.alert_config import rule_of
 from evaluator.service.listing import read_filters_v2
 from evaluator.service.webhook import SIGNATURE_HEADER, sign
@@ -145,21 +144,17 @@ class Alerting:
     ) -> AlertFiring:
         hook = alert.notifications.get("webhook")
         cooldown = float(alert.notifications.get("cooldown_seconds", 0) or 0)
-        held = in_cooldown(alert.last_delivered_at, datetime.now(UTC), cooldown)
-        delivery = "none" if not isinstance(hook, dict) else "cooldown" if held else "sending"
         value = found.details.get("value")
         new = NewFiring(
-            alert.id,
-            call.id,
-            metric_id,
+            alert.id, call.id, metric_id,
             float(value) if isinstance(value, int | float) else None,
-            found.message,
-            dict(found.details),
-            delivery,
-        )
+            found.message, dict(found.details),
+        )  # fmt: skip
         firing = await asyncio.to_thread(
-            self.alerts.record_firing, new, delivered=delivery == "sending"
-        )
+            self.alerts.record_firing, new, deliver=isinstance(hook, dict),
+            cooldown_seconds=cooldown,
+        )  # fmt: skip
+        delivery = firing.delivery
         if delivery != "sending" or not isinstance(hook, dict):
             return firing
         outcome, error = await self._deliver(hook, alert, firing, call)

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from evaluator.errors import EvaluatorError
+from evaluator.scoring.alerts import in_cooldown
 from evaluator.store.db import Database
 from evaluator.store.db import now as _now
 from evaluator.store.rows import filtered
@@ -133,16 +134,25 @@ class AlertStore:
             _row(session.get(AlertRow, alert_id), alert_id)
             session.execute(delete(AlertRow).where(AlertRow.id == alert_id))
 
-    def record_firing(self, firing: NewFiring, *, delivered: bool) -> AlertFiring:
-        """Keep a firing, count it on its alert, and note the delivery for the cool-down."""
+    def record_firing(
+        self, firing: NewFiring, *, deliver: bool, cooldown_seconds: float
+    ) -> AlertFiring:
+        """Keep a firing and count it on its alert. Its delivery is decided here, with the
+        alert's row locked, so two calls finishing together cannot both pass the cool-down:
+        ``none`` (no destination), ``cooldown`` (held back) or ``sending``."""
         now = _now()
         with self._db.session() as session:
-            alert = _row(session.get(AlertRow, firing.alert_id), firing.alert_id)
-            row = AlertFiringRow(**firing.__dict__, fired_at=now)
+            alert = session.scalars(
+                select(AlertRow).where(AlertRow.id == firing.alert_id).with_for_update()
+            ).first()
+            alert = _row(alert, firing.alert_id)
+            held = in_cooldown(alert.last_delivered_at, now, cooldown_seconds)
+            delivery = "none" if not deliver else "cooldown" if held else "sending"
+            row = AlertFiringRow(**{**firing.__dict__, "delivery": delivery}, fired_at=now)
             session.add(row)
             alert.trigger_count = (alert.trigger_count or 0) + 1
             alert.last_triggered_at = now
-            if delivered:
+            if delivery == "sending":
                 alert.last_delivered_at = now
             session.flush()
             return _firing(row)
