@@ -17,7 +17,9 @@ from tests.service.conftest import API_KEY, HEADERS, RunApp
 from tests.service.ui_helpers import csrf_of, sign_in
 
 OBSERVE = "/observability/v1/observe/"
-FAILING = ScriptedJudge(answers={"call_goal_achieved": {"reasoning": "[00:05] no booking", "value": False}})
+FAILING = ScriptedJudge(
+    answers={"call_goal_achieved": {"reasoning": "[00:05] no booking", "value": False}}
+)
 
 
 @pytest.fixture
@@ -26,7 +28,9 @@ def database_url(tmp_path: Path) -> str:
 
 
 async def _stored(running: Any, body: dict[str, Any], call_id: str) -> int:
-    posted = await running.client.post(OBSERVE, params={"wait": "true"}, json={**body, "call_id": call_id}, headers=HEADERS)
+    posted = await running.client.post(
+        OBSERVE, params={"wait": "true"}, json={**body, "call_id": call_id}, headers=HEADERS
+    )
     assert posted.status_code == 201, posted.text
     pk: int = posted.json()["id"]
     return pk
@@ -60,9 +64,11 @@ async def test_the_sign_in_form_and_every_review_form_refuse_a_missing_csrf_toke
         assert no_token.status_code == 403 and "CSRF" in no_token.text
         await sign_in(client, API_KEY)
         pk = await _stored(running, booking_request, "csrf-1")
-        for path, data in ((f"/ui/calls/{pk}/review", {"status": "reviewed_failure"}),
-                           (f"/ui/calls/{pk}/vote", {"metric_id": "call_goal_achieved", "thumbs": "up"}),
-                           (f"/ui/calls/{pk}/reevaluate", {})):
+        for path, data in (
+            (f"/ui/calls/{pk}/review", {"status": "reviewed_failure"}),
+            (f"/ui/calls/{pk}/vote", {"metric_id": "call_goal_achieved", "thumbs": "up"}),
+            (f"/ui/calls/{pk}/reevaluate", {}),
+        ):
             refused = await client.post(path, data=data)
             assert refused.status_code == 403 and "CSRF" in refused.text, path
             forged = await client.post(path, data={**data, "csrf_token": "0" * 64})
@@ -75,8 +81,9 @@ async def test_a_read_only_key_can_look_but_not_review(
     run_app: RunApp, booking_request: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     reader = Principal(key_id="reader", project_id=None, read_only=True)
-    monkeypatch.setattr(Service, "authenticate",
-                        lambda self, key: reader if key == "read-only-key" else None)
+    monkeypatch.setattr(
+        Service, "authenticate", lambda self, key: reader if key == "read-only-key" else None
+    )
     async with run_app(judge=FAILING) as running:
         client = running.client
         pk = await _stored(running, booking_request, "ro-1")
@@ -85,17 +92,30 @@ async def test_a_read_only_key_can_look_but_not_review(
         assert page.status_code == 200 and "read-only" in page.text
         assert 'action="/ui/calls/%d/review"' % pk not in page.text
         token = csrf_of(page.text)
-        refused = await client.post(f"/ui/calls/{pk}/review",
-                                    data={"status": "reviewed_success", "csrf_token": token})
+        refused = await client.post(
+            f"/ui/calls/{pk}/review", data={"status": "reviewed_success", "csrf_token": token}
+        )
         assert refused.status_code == 403 and "read-only" in refused.text
-        voted = await client.post(f"/ui/calls/{pk}/vote", data={
-            "metric_id": "call_goal_achieved", "thumbs": "up", "csrf_token": token})
+        voted = await client.post(
+            f"/ui/calls/{pk}/vote",
+            data={"metric_id": "call_goal_achieved", "thumbs": "up", "csrf_token": token},
+        )
         assert voted.status_code == 403
-        alert = await client.post("/observability/v1/alerts/", headers={"X-API-Key": "read-only-key"},
-                                  json={"name": "x", "project": 1, "source_type": "metric",
-                                        "source_id": 1, "source": {"sub_type": "normal"}})
+        alert = await client.post(
+            "/observability/v1/alerts/",
+            headers={"X-API-Key": "read-only-key"},
+            json={
+                "name": "x",
+                "project": 1,
+                "source_type": "metric",
+                "source_id": 1,
+                "source": {"sub_type": "normal"},
+            },
+        )
         assert alert.status_code == 403
-        assert (await client.get("/observability/v1/alerts/", headers={"X-API-Key": "read-only-key"})).status_code == 200
+        assert (
+            await client.get("/observability/v1/alerts/", headers={"X-API-Key": "read-only-key"})
+        ).status_code == 200
 
 
 async def test_pages_read_without_javascript_and_show_the_call(
@@ -105,7 +125,9 @@ async def test_pages_read_without_javascript_and_show_the_call(
         client = running.client
         pk = await _stored(running, booking_request, "nojs-1")
         await sign_in(client, API_KEY)
-        listed = await client.get("/ui/calls", params={"success": "false", "metric": "call_goal_achieved = false"})
+        listed = await client.get(
+            "/ui/calls", params={"success": "false", "metric": "call_goal_achieved = false"}
+        )
         assert listed.status_code == 200
         assert f'href="/ui/calls/{pk}"' in listed.text and "<strong>1</strong> call" in listed.text
         assert "call_goal_achieved: false" in listed.text  # the worst metric at a glance
@@ -134,20 +156,33 @@ async def test_a_vote_from_the_ui_is_the_apis_vote_and_counts_in_agreement(
         pk = await _stored(running, booking_request, "vote-1")
         await sign_in(client, API_KEY)
         token = csrf_of((await client.get(f"/ui/calls/{pk}")).text)
-        voted = await client.post(f"/ui/calls/{pk}/vote", data={
-            "metric_id": "call_goal_achieved", "thumbs": "down", "expected_value": "true",
-            "csrf_token": token})
+        voted = await client.post(
+            f"/ui/calls/{pk}/vote",
+            data={
+                "metric_id": "call_goal_achieved",
+                "thumbs": "down",
+                "expected_value": "true",
+                "csrf_token": token,
+            },
+        )
         assert voted.status_code == 303
-        reviewed = await client.post(f"/ui/calls/{pk}/review", data={
-            "status": "reviewed_failure", "feedback": "judge was wrong", "csrf_token": token})
+        reviewed = await client.post(
+            f"/ui/calls/{pk}/review",
+            data={"status": "reviewed_failure", "feedback": "judge was wrong", "csrf_token": token},
+        )
         assert reviewed.status_code == 303
         api = (await client.get(f"/observability/v1/call-logs/{pk}/", headers=HEADERS)).json()
         assert api["is_reviewed"] is True and api["status"] == "reviewed_failure"
         assert api["feedback"] == "judge was wrong"
         table = (await client.get("/ui/agreement")).text
-        assert 'id="agree-call_goal_achieved"><td>call_goal_achieved</td><td>1</td><td>0%</td>' in table
+        assert (
+            'id="agree-call_goal_achieved"><td>call_goal_achieved</td><td>1</td><td>0%</td>'
+            in table
+        )
         store = running.service.store
-        written = export_golden(store, running.service.definitions.catalogue, 1, tmp_path / "golden")
+        written = export_golden(
+            store, running.service.definitions.catalogue, 1, tmp_path / "golden"
+        )
         assert written == 1
         golden = load_golden(tmp_path / "golden", running.service.definitions.catalogue)
         assert golden.calls[0].labels["call_goal_achieved"].value is True

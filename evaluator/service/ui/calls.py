@@ -73,7 +73,7 @@ async def calls_page(
     request: Request,
     service: ServiceDep,
     session: UiSessionDep,
-    agent: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    agent_text: Annotated[str | None, Query(alias="agent", max_length=12)] = None,
     start: Annotated[str | None, Query(alias="from", max_length=10)] = None,
     end: Annotated[str | None, Query(alias="to", max_length=10)] = None,
     status: Annotated[str | None, Query(max_length=32)] = None,
@@ -88,6 +88,7 @@ async def calls_page(
 ) -> Response:
     """The calls list: filters, transcript search, sorting, pages and the count."""
     conditions = [m for m in metric or [] if m.strip()]
+    agent = int(agent_text) if agent_text and agent_text.isdigit() else None
     form: dict[str, Any] = {
         "agent": agent or "",
         "from": start or "",
@@ -127,6 +128,8 @@ async def calls_page(
             is_reviewed=_tristate(reviewed, "reviewed"),
             metrics=_conditions(service, conditions),
         )
+        if agent_text and agent is None:
+            raise RequestValidationError({"agent": [f"{agent_text!r} is not an agent id"]})
         if sort not in SORTS:
             raise RequestValidationError({"sort": [f"expected one of {', '.join(SORTS)}"]})
     except RequestValidationError as exc:
