@@ -90,7 +90,7 @@ async def test_a_read_only_key_can_look_but_not_review(
         await sign_in(client, "read-only-key")
         page = await client.get(f"/ui/calls/{pk}")
         assert page.status_code == 200 and "read-only" in page.text
-        assert 'action="/ui/calls/%d/review"' % pk not in page.text
+        assert f'action="/ui/calls/{pk}/review"' not in page.text
         token = csrf_of(page.text)
         refused = await client.post(
             f"/ui/calls/{pk}/review", data={"status": "reviewed_success", "csrf_token": token}
