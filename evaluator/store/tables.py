@@ -108,6 +108,17 @@ class CallRow(Base):
         Index("ix_calls_queue", "evaluation_status", "next_attempt_at"),
         Index("ix_calls_occurred_at", "occurred_at"),
         Index("ix_calls_agent_occurred_at", "agent_id", "occurred_at"),
+        # The review UI's list counts and pages live calls without reading their wide rows
+        # (body, request, transcript): every column its filters and order need.
+        Index(
+            "ix_calls_list",
+            "deleted_at",
+            "occurred_at",
+            "id",
+            "agent_id",
+            "current_evaluation_id",
+            "evaluation_status",
+        ),
     )
 
 

@@ -102,7 +102,7 @@ async def calls_page(
         "q": q or "",
         "sort": sort,
     }
-    values = await asyncio.to_thread(service.store.filter_values)
+    values = _filter_values(service)
     context = {
         **base_context(request, session),
         "form": form,
@@ -142,6 +142,19 @@ async def calls_page(
     context.update(calls=found.calls, total=found.total, pages=found.pages)
     template = "_calls_table.html" if request.headers.get("HX-Request") else "calls.html"
     return page(template, **context)
+
+
+def _filter_values(service: Service) -> dict[str, Any]:
+    """The choices of the filter form, from the definitions (reading them off the stored
+    calls would scan every call on each page view)."""
+    catalogue = service.definitions.catalogue
+    agents = sorted(catalogue.agents.values(), key=lambda a: a.id)
+    return {
+        "agents": [{"id": a.id, "name": a.name} for a in agents],
+        "topics": sorted({t for a in agents for t in a.topics}),
+        "dropoff_points": list(dict.fromkeys(d for a in agents for d in a.dropoff_points)),
+        "metrics": [{"slug": m.id} for m in sorted(catalogue.metrics.values(), key=lambda m: m.id)],
+    }
 
 
 def _page_link(request: Request, number: int) -> str:

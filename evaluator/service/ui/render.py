@@ -13,6 +13,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup, escape
 
 from evaluator.contract import CallEvaluation, MetricResult
+from evaluator.store.browse import ListedCall
 from evaluator.transcript import format_clock
 
 __all__ = ["CLOCK", "linked_clocks", "page", "turn_at", "worst_metrics"]
@@ -67,7 +68,7 @@ def _badness(metric: MetricResult) -> float:
     return -1.0
 
 
-def worst_metrics(call: CallEvaluation, limit: int = 3) -> list[MetricResult]:
+def worst_metrics(call: CallEvaluation | ListedCall, limit: int = 3) -> list[MetricResult]:
     """The few results a reviewer should look at first (failures, falses, low scores)."""
     ranked = sorted(call.metrics, key=_badness, reverse=True)
     return [m for m in ranked if _badness(m) > 0.4][:limit]

@@ -58,9 +58,22 @@ def upgrade() -> None:
     )
     op.create_index("ix_metric_results_metric", "metric_results", ["metric_id", "evaluation_id"])
     op.create_index("ix_calls_agent_occurred_at", "calls", ["agent_id", "occurred_at"])
+    op.create_index(
+        "ix_calls_list",
+        "calls",
+        [
+            "deleted_at",
+            "occurred_at",
+            "id",
+            "agent_id",
+            "current_evaluation_id",
+            "evaluation_status",
+        ],
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_calls_list", table_name="calls")
     op.drop_index("ix_calls_agent_occurred_at", table_name="calls")
     op.drop_index("ix_metric_results_metric", table_name="metric_results")
     op.drop_index("ix_metric_results_run_metric", table_name="metric_results")
