@@ -13,6 +13,7 @@ never makes the service call an address the operator did not allow). Cekura's
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,6 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from evaluator.catalogue.definitions import Catalogue, MetricDefinition
 from evaluator.errors import RequestValidationError, UnknownIdError
 from evaluator.scoring.alerts import PRESETS, Normal, Rule, SignificantChange, Threshold
+from evaluator.service.listing import read_filters_v2
+from evaluator.store.types import CallFilter
 
 __all__ = ["AlertBody", "checked_values", "rule_of", "watched_metric"]
 
@@ -95,6 +98,7 @@ def checked_values(
                 ]
             }
         )
+    _check_filters(catalogue, source.get("filters"))
     threshold = dict(merged.get("threshold") or {})
     if sub_type == "significant_change":
         source, threshold = _expanded(body.preset, source, threshold, given)
@@ -102,6 +106,18 @@ def checked_values(
     rule_of(source, threshold)  # raises a 400 on a bad rule
     merged["notifications"] = _notifications(merged["notifications"], allow)
     return merged
+
+
+def _check_filters(catalogue: Catalogue, filters: Any) -> None:
+    """``source.filters`` must be a ``filters_v2`` expression the list would take."""
+    if not filters:
+        return
+    text = filters if isinstance(filters, str) else json.dumps(filters)
+    try:
+        read_filters_v2(catalogue, CallFilter(), text)
+    except RequestValidationError as exc:
+        problems = [m for messages in exc.errors.values() for m in messages]
+        raise RequestValidationError({"source": [f"filters: {p}" for p in problems]}) from None
 
 
 def _expanded(

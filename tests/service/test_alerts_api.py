@@ -137,6 +137,14 @@ async def test_alerts_crud_with_presets_and_field_keyed_errors(run_app: RunApp) 
                 "notifications",
             ),
             ({k: v for k, v in trend.items() if k != "name"}, "name"),
+            (
+                {
+                    **trend,
+                    "source_id": GOAL,
+                    "source": {"sub_type": "normal", "filters": {"field": "colour", "value": 1}},
+                },
+                "source",
+            ),
         ]
         for body, field in bad:
             answer = await client.post(ALERTS, json=body, headers=HEADERS)
@@ -207,6 +215,17 @@ async def test_a_threshold_alert_fires_on_its_window_not_before(
         }
         alert = await client.post(ALERTS, json=body, headers=HEADERS)
         assert alert.status_code == 201, alert.text
+        # the same rule scoped by a filters_v2 expression to another agent never fires
+        other = {
+            **body,
+            "name": "agent 2 only",
+            "source": {
+                **body["source"],
+                "filters": {"field": "agent_id", "op": "eq", "value": "2"},
+            },
+        }
+        scoped = await client.post(ALERTS, json=other, headers=HEADERS)
+        assert scoped.status_code == 201, scoped.text
         for n in range(3):
             await client.post(
                 OBSERVE,
@@ -220,6 +239,9 @@ async def test_a_threshold_alert_fires_on_its_window_not_before(
         ).json()
         assert len(history) == 2 and all(f["delivery"] == "none" for f in history)
         assert history[-1]["details"]["breaches"] == 2
+        assert (
+            await client.get(f"{ALERTS}{scoped.json()['id']}/firings/", headers=HEADERS)
+        ).json() == []
 
 
 async def _settled(client: Any, alerts: list[int], count: int) -> None:
