@@ -125,11 +125,13 @@ def seed(url: str, count: int) -> None:
             for pk, run_id in zip(ids, run_ids, strict=True):
                 conn.execute(update(CallRow).where(CallRow.id == pk)
                              .values(current_evaluation_id=run_id))  # fmt: skip
-    # Fresh statistics, as autovacuum (PostgreSQL) or a periodic ANALYZE would leave them:
-    # without them the planner guesses and the figures say nothing about production.
-    with engine.begin() as conn:
-        conn.execute(text("ANALYZE"))
     engine.dispose()
+    # Fresh statistics and visibility, as autovacuum (PostgreSQL) or a periodic ANALYZE would
+    # leave them: without them the planner guesses and the figures say nothing of production.
+    tidy = create_engine(url, isolation_level="AUTOCOMMIT")
+    with tidy.connect() as conn:
+        conn.execute(text("VACUUM ANALYZE" if url.startswith("postgresql") else "ANALYZE"))
+    tidy.dispose()
 
 
 def median_ms(fn: Any, repeat: int) -> float:

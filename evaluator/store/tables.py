@@ -182,9 +182,11 @@ class MetricResultRow(Base):
     number_value: Mapped[float | None] = mapped_column(Float)
 
     # Metric conditions (list filters, dashboards, alert windows) look up one metric of one
-    # run: the pair, with the value, answers them from the index alone.
+    # run: the pair, with the outcome and the value, answers them from the index alone.
     __table_args__ = (
-        Index("ix_metric_results_run_metric", "evaluation_id", "metric_id", "number_value"),
+        Index(
+            "ix_metric_results_run_metric", "evaluation_id", "metric_id", "outcome", "number_value"
+        ),
         Index("ix_metric_results_metric", "metric_id", "evaluation_id"),
     )
 

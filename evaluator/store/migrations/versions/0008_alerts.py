@@ -54,7 +54,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_metric_results_run_metric",
         "metric_results",
-        ["evaluation_id", "metric_id", "number_value"],
+        ["evaluation_id", "metric_id", "outcome", "number_value"],
     )
     op.create_index("ix_metric_results_metric", "metric_results", ["metric_id", "evaluation_id"])
     op.create_index("ix_calls_agent_occurred_at", "calls", ["agent_id", "occurred_at"])
