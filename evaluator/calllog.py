@@ -317,7 +317,9 @@ def call_log_detail(call: CallEvaluation, context: DetailContext) -> CallLogDeta
     return CallLogDetail(
         **_base(call, context.numbers),
         evaluation=evaluation,
-        voice_recording_url=str(request.get("voice_recording_url") or context.voice_recording_url),
+        # Ours once the recording is stored; until then (or never fetched) the one sent.
+        voice_recording_url=context.voice_recording_url
+        or str(request.get("voice_recording_url") or ""),
         critical_categories=_critical_categories(call.metrics),
         agent_id=str(assistant or call.agent or ""),
         metadata=dict(request.get("metadata") or {}),

@@ -14,7 +14,6 @@ from evaluator.config import Settings
 from evaluator.ingest.audio.decode import AudioLimits
 from evaluator.ingest.audio.errors import AudioError
 from evaluator.ingest.audio.pipeline import transcribe_call
-from evaluator.ingest.audio.select import speech_to_text
 from evaluator.ingest.audio.stt import SpeechToText
 
 __all__ = ["audio_limits", "stt_from", "transcribe"]
@@ -22,15 +21,11 @@ __all__ = ["audio_limits", "stt_from", "transcribe"]
 
 def stt_from(settings: Settings) -> SpeechToText:
     """The transcriber the settings name (nothing loaded until first use)."""
-    return speech_to_text(
-        hosted_model=settings.stt_model, whisper_model=settings.whisper_model,
-        api_base=settings.stt_api_base, api_key=settings.stt_api_key,
-        language=settings.stt_language, cpu_threads=settings.stt_cpu_threads,
-    )  # fmt: skip
+    return settings.speech_to_text()
 
 
 def audio_limits(settings: Settings) -> AudioLimits:
-    return AudioLimits(settings.max_recording_bytes, settings.max_recording_seconds)
+    return settings.audio_limits()
 
 
 def transcribe(

@@ -80,7 +80,7 @@ def _lifespan(
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        await asyncio.to_thread(service.store.upgrade)
+        await asyncio.to_thread(service.store.upgrade, blob_url=settings.blob_url)
         with contextlib.ExitStack() as stack:
             active = judge
             if active is None:
@@ -92,13 +92,16 @@ def _lifespan(
                 if settings.webhook_url
                 else None
             )
-            worker = EvaluationWorker(service.store, service.definitions, active, settings, webhook)
+            worker = EvaluationWorker(
+                service.store, service.definitions, active, settings, webhook, service.recordings
+            )
             service.worker = worker
             await worker.start()
             try:
                 yield
             finally:
                 await worker.stop()
+                await service.recordings.close()
                 service.worker = None
                 service.store.close()
 

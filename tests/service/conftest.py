@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -28,9 +29,14 @@ FINISHED = ("evaluated", "failed")
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
+def settings(database_url: str, tmp_path: Path) -> Settings:
     return Settings(
         database_url=database_url,
+        blob_url=str(tmp_path / "blobs"),
+        # Recordings sent beside a transcript are not fetched: the providers' example
+        # payloads name recording URLs on the internet (tests/service/test_service_audio.py
+        # turns it on, with loopback allowed).
+        recording_timing=False,
         api_keys=f"other-key, {API_KEY}",
         agents_dirs=[ROOT / "agents"],
         concurrency=2,

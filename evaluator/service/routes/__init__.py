@@ -1,5 +1,6 @@
 """The service's routes, one module per resource: health, observe, the providers' own
-webhooks, call logs (with their named actions and evaluation runs, under v1 and v2)."""
+webhooks, call logs (with their named actions, evaluation runs and recordings, under v1 and
+v2)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from evaluator.service.routes import (
     health,
     observe,
     providers,
+    recordings,
 )
 
 __all__ = ["routers"]
@@ -24,7 +26,7 @@ def routers() -> list[APIRouter]:
     versioned = []
     for version in VERSIONS:
         mounted = APIRouter(prefix=f"{version}/call-logs")
-        for module in (call_log_actions, evaluation, call_logs):
+        for module in (call_log_actions, evaluation, call_logs, recordings):
             mounted.include_router(module.router)
         versioned.append(mounted)
     return [health.router, observe.router, providers.router, *versioned]
