@@ -39,6 +39,8 @@ from evaluator.contract import AUDIO_ONLY, ObserveRequest, parse_request
 from evaluator.errors import EvaluatorError, RequestValidationError, UnknownIdError
 from evaluator.ingest.audio.decode import check_audio
 from evaluator.ingest.audio.errors import (
+    RECORDING,
+    RECORDING_URL,
     AudioError,
     FetchStatusError,
     FetchTimeoutError,
@@ -233,11 +235,18 @@ class Recordings:
         database."""
         description = _agent_description(catalogue, request)
         async with self._slots:
-            outcome = await asyncio.to_thread(
-                process_recording, data, ref.content_type, request,
-                stt=self.speech_to_text, limits=self.limits, agent_description=description,
-                check_transcript=self.settings.transcription_check,
-            )  # fmt: skip
+            try:
+                outcome = await asyncio.to_thread(
+                    process_recording, data, ref.content_type, request,
+                    stt=self.speech_to_text, limits=self.limits, agent_description=description,
+                    check_transcript=self.settings.transcription_check,
+                )  # fmt: skip
+            except AudioError as exc:
+                if ref.source != "url" or exc.field != RECORDING:
+                    raise
+                # Downloaded bytes: the field the caller can fix is the URL.
+                raise RecordingFailed(f"{RECORDING_URL}: {exc.message}",
+                                      retryable=isinstance(exc, _TRANSIENT)) from exc  # fmt: skip
         audio = outcome.audio
         if audio is None:  # process_recording always measures; kept for the type
             raise RecordingFailed("the recording gave no timing", retryable=False)

@@ -1,0 +1,369 @@
+"""Calls as audio through the service: a stereo WAV upload, an MP3 by URL on loopback and a
+``none-mono`` call are each stored before anything is fetched or transcribed, transcribed
+offline (the bundled Whisper base, one model per session), judged by the scripted judge and
+read back through our ``voice_recording_url`` (whole, and by byte range).
+
+SQLite only (``database_url`` below): the store's recording code is plain SQL that the
+suite's other tests run on PostgreSQL too (intake, schema, the 0005 migration)."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import time
+import wave
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from evaluator.bootstrap import Definitions
+from evaluator.config import Settings
+from evaluator.ingest.audio import AudioLimits, transcribe_call
+from evaluator.judge.scripted import ScriptedJudge
+from evaluator.service.app import create_app
+from evaluator.service.recordings import Recordings
+from evaluator.transcript import AGENT, CALLER
+from tests.ingest.audio.fixtures import RememberingSTT
+from tests.ingest.audio.loopback import Loopback, Seen, loopback, reply
+from tests.service.calls import OBSERVE, V1
+from tests.service.conftest import HEADERS, Running
+
+Run = Callable[..., contextlib.AbstractAsyncContextManager[Running]]
+GREETING = "thank you for calling"  # the agent's first line of SHORT_SCRIPT
+PHONE_WORDS = ("four one five", "415", "2671", "two six seven one")
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'evaluator.db'}"
+
+
+@pytest.fixture
+def run_audio(settings: Settings, definitions: Definitions, stt: RememberingSTT) -> Run:
+    """The service with recordings on (loopback downloads allowed, one attempt per call)
+    and the session's Whisper model."""
+
+    @contextlib.asynccontextmanager
+    async def run(**overrides: Any) -> AsyncIterator[Running]:
+        chosen = settings.model_copy(update={
+            "recording_timing": True, "recording_allow_networks": "127.0.0.0/8",
+            "max_attempts": 1, "max_body_bytes": 16 * 1024 * 1024, **overrides,
+        })  # fmt: skip
+        judge = ScriptedJudge()
+        app = create_app(chosen, judge=judge, definitions=definitions)
+        service = app.state.service
+        service.recordings = Recordings(chosen, service.store, stt=stt)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                yield Running(app, client, judge)
+
+    return run
+
+
+def audio_call(call_id: str, **fields: Any) -> dict[str, Any]:
+    return {"call_id": call_id, "agent": 1, **fields}
+
+
+def as_form(body: dict[str, Any]) -> dict[str, str]:
+    return {k: v if isinstance(v, str) else str(v) for k, v in body.items()}
+
+
+async def posted(
+    running: Running, response: httpx.Response, *, audio_only: bool = True
+) -> dict[str, Any]:
+    """The call of a 201, once its evaluation finished: stored first (an audio-only call
+    with no transcript yet), then worked on."""
+    assert response.status_code == 201, response.text
+    first = response.json()
+    assert first["status"] == "evaluating"
+    assert (first["transcript"] == "") is audio_only
+    return await running.wait_finished(first["id"])
+
+
+def said_by(detail: dict[str, Any], role: str) -> str:
+    return " ".join(t["content"] for t in detail["transcript_object"] if t["role"] == role).lower()
+
+
+def serve(server: Loopback, path: str, body: bytes, content_type: str) -> None:
+    def answer(handler: Any, _seen: Seen) -> None:
+        reply(handler, 200, body, {"Content-Type": content_type})
+
+    server.routes[path] = answer
+
+
+async def test_a_stereo_wav_upload_is_transcribed_judged_and_streamed_back(
+    run_audio: Run, stereo_wav: bytes
+) -> None:
+    files = {"voice_recording": ("call.wav", stereo_wav, "audio/wav")}
+    form = as_form(audio_call("wav-upload", main_agent_channel_index="0"))
+    async with run_audio() as running:
+        done = await posted(
+            running, await running.client.post(OBSERVE, data=form, files=files, headers=HEADERS)
+        )
+        url = done["voice_recording_url"]
+        whole = await running.client.get(url, headers=HEADERS)
+        head = await running.client.get(url, headers={**HEADERS, "Range": "bytes=0-99"})
+        tail = await running.client.get(url, headers={**HEADERS, "Range": "bytes=-10"})
+        past = await running.client.get(
+            url, headers={**HEADERS, "Range": f"bytes={len(stereo_wav)}-"}
+        )
+        nonsense = await running.client.get(url, headers={**HEADERS, "Range": "bytes=9-3"})
+        unauthenticated = await running.client.get(url)
+        judged = [str(r.messages) for r in running.judge.requests]
+    assert done["evaluation_status"] == "evaluated", done["error_message"]
+    assert GREETING in said_by(done, AGENT) and GREETING not in said_by(done, CALLER)
+    assert done["duration"] == "00:25" or done["duration"].startswith("00:")
+    assert any(GREETING in text.lower() for text in judged)  # judged on our transcript
+    latency = next(m for m in done["evaluation"]["metrics"] if m["slug"] == "latency_avg")
+    assert latency["extra"]["source"] == "audio"
+    assert url.endswith(f"{V1}{done['id']}/voice_recording/")
+    assert whole.status_code == 200 and whole.content == stereo_wav
+    assert whole.headers["accept-ranges"] == "bytes"
+    assert whole.headers["content-type"] == "audio/wav"
+    assert head.status_code == 206 and head.content == stereo_wav[:100]
+    assert head.headers["content-range"] == f"bytes 0-99/{len(stereo_wav)}"
+    assert tail.status_code == 206 and tail.content == stereo_wav[-10:]
+    for refused in (past, nonsense):
+        assert refused.status_code == 416
+        assert refused.headers["content-range"] == f"bytes */{len(stereo_wav)}"
+    assert unauthenticated.status_code == 401
+
+
+async def test_main_agent_channel_index_swaps_the_roles(
+    run_audio: Run, stereo_wav: bytes, swapped_wav: bytes
+) -> None:
+    """The agent on channel 0, said so; then the same file said to have it on channel 1:
+    the parties trade places. And the agent on channel 1, said so: as the first."""
+    async with run_audio() as running:
+        details = []
+        for name, audio, index in (("c0", stereo_wav, "0"), ("c0-as-1", stereo_wav, "1"),
+                                   ("c1", swapped_wav, "1")):  # fmt: skip
+            form = as_form(audio_call(name, main_agent_channel_index=index))
+            files = {"voice_recording": (f"{name}.wav", audio, "audio/wav")}
+            response = await running.client.post(OBSERVE, data=form, files=files, headers=HEADERS)
+            details.append(await posted(running, response))
+    as_said, swapped, other_file = details
+    assert GREETING in said_by(as_said, AGENT) and GREETING in said_by(swapped, CALLER)
+    assert said_by(swapped, AGENT) == said_by(as_said, CALLER)
+    assert said_by(other_file, AGENT) == said_by(as_said, AGENT)
+    assert (as_said["testing_channel_index"], swapped["testing_channel_index"]) == (1, 0)
+
+
+async def test_an_mp3_by_url_is_fetched_by_the_worker_and_kept_once(
+    run_audio: Run, stereo_mp3: bytes
+) -> None:
+    with loopback() as server:
+        serve(server, "/rec/call.mp3", stereo_mp3, "audio/mpeg")
+        async with run_audio() as running:
+            body = audio_call("mp3-url", voice_recording_url=server.url("/rec/call.mp3"))
+            done = await posted(
+                running, await running.client.post(OBSERVE, json=body, headers=HEADERS)
+            )
+            again = await running.client.get(done["voice_recording_url"], headers=HEADERS)
+            # A re-evaluation reads what the recording said: no second download.
+            del server.routes["/rec/call.mp3"]
+            rerun = await running.client.post(
+                f"{V1}rerun_evaluation/", json={"agent_id": 1, "call_logs": [done["id"]]},
+                headers=HEADERS,
+            )  # fmt: skip
+            rerun_done = await running.wait_finished(done["id"])
+    assert done["evaluation_status"] == "evaluated", done["error_message"]
+    assert GREETING in said_by(done, AGENT)
+    assert again.status_code == 200 and again.content == stereo_mp3
+    assert again.headers["content-type"] == "audio/mpeg"
+    assert [s.path for s in server.seen] == ["/rec/call.mp3"]
+    assert rerun.status_code == 200 and rerun_done["evaluation_status"] == "evaluated"
+    assert rerun_done["transcript"] == done["transcript"]
+
+
+async def test_a_none_mono_call_is_split_into_two_voices(run_audio: Run, mono_wav: bytes) -> None:
+    form = as_form(audio_call("mono", transcript_type="none-mono"))
+    files = {"voice_recording": ("mono.wav", mono_wav, "audio/wav")}
+    async with run_audio() as running:
+        done = await posted(
+            running, await running.client.post(OBSERVE, data=form, files=files, headers=HEADERS)
+        )
+        back = await running.client.get(done["voice_recording_url"], headers=HEADERS)
+    assert done["evaluation_status"] == "evaluated", done["error_message"]
+    assert "city bank" in said_by(done, AGENT) and "debit card" in said_by(done, CALLER)
+    assert any("mono" in note for note in done["notes"]), done["notes"]
+    assert back.content == mono_wav
+
+
+async def test_a_redacted_upload_is_stored_silenced_and_never_whole(
+    run_audio: Run, stereo_wav: bytes, whisper: Any, tmp_path: Path
+) -> None:
+    form = as_form(audio_call("redacted", redact_fields='["phone_number"]'))
+    files = {"voice_recording": ("call.wav", stereo_wav, "audio/wav")}
+    async with run_audio() as running:
+        done = await posted(
+            running, await running.client.post(OBSERVE, data=form, files=files, headers=HEADERS)
+        )
+        stored = await running.client.get(done["voice_recording_url"], headers=HEADERS)
+        judged = " ".join(str(r.messages) for r in running.judge.requests).lower()
+    assert done["evaluation_status"] == "evaluated", done["error_message"]
+    assert "<PHONE_NUMBER>" in done["transcript"]
+    assert stored.headers["content-type"] == "audio/flac" and stored.content != stereo_wav
+    # The unredacted upload was never written: no blob holds its bytes.
+    kept = {hashlib.sha256(p.read_bytes()).hexdigest() for p in (tmp_path / "blobs").rglob("*")
+            if p.is_file()}  # fmt: skip
+    assert hashlib.sha256(stereo_wav).hexdigest() not in kept
+    # What is kept, transcribed again, no longer says the number.
+    again = transcribe_call(stored.content, agent_channel=0, mono=False, stt=whisper,
+                            limits=AudioLimits()).transcript.to_text().lower()  # fmt: skip
+    assert "phone number" in again  # the words around it survive
+    assert not any(words in again for words in PHONE_WORDS), again
+    assert not any(words in judged for words in PHONE_WORDS)
+
+
+def _status(status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> Any:
+    def answer(handler: Any, _seen: Seen) -> None:
+        reply(handler, status, body, headers)
+
+    return answer
+
+
+def _slow(handler: Any, _seen: Seen) -> None:
+    time.sleep(1.5)
+    reply(handler, 200, b"late")
+
+
+REFUSALS = [
+    # id, a path served on loopback (or an absolute URL), settings, words of the reason
+    # (any of them), the paths the server saw: a refused address is never connected to.
+    ("scheme", "ftp://127.0.0.1/call.wav", {}, ("scheme 'ftp' refused",), []),
+    ("loopback", "/call.wav", {"recording_allow_networks": ""}, ("a loopback address",), []),
+    ("loopback-by-name", "http://localhost:9/call.wav", {"recording_allow_networks": ""},
+     ("localhost resolves to", "a loopback address"), []),
+    ("private", "http://10.1.2.3/call.wav", {}, ("a private address",), []),
+    ("link-local", "http://169.254.169.254/latest/meta-data", {}, ("a link-local address",), []),
+    ("multicast", "http://224.0.0.1/call.wav", {}, ("a multicast address",), []),
+    ("redirect-to-private", "/redirect", {}, ("10.9.9.9, a private address",), ["/redirect"]),
+    ("size-cap", "/big", {"max_recording_bytes": 2048}, ("over the size cap of 2048 bytes",),
+     ["/big"]),
+    ("duration-cap", "/call.wav", {"max_recording_seconds": 2.0},
+     ("longer than the duration cap",), ["/call.wav"]),
+    ("timeout", "/slow", {"recording_fetch_timeout": 0.3},
+     ("no complete answer in 0.3 s", "timed out"), ["/slow"]),
+    ("not-found", "/missing.wav", {}, ("the server answered HTTP 404",), ["/missing.wav"]),
+    ("not-audio", "/page", {}, ("not a recording this engine can read",), ["/page"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("path", "changes", "reasons", "seen"), [r[1:] for r in REFUSALS],
+                         ids=[r[0] for r in REFUSALS])  # fmt: skip
+async def test_a_recording_url_that_cannot_be_used_leaves_a_failed_call_with_the_reason(
+    run_audio: Run,
+    stereo_wav: bytes,
+    path: str,
+    changes: dict[str, Any],
+    reasons: tuple[str, ...],
+    seen: list[str],
+) -> None:
+    with loopback() as server:
+        serve(server, "/call.wav", stereo_wav, "audio/wav")
+        server.routes["/redirect"] = _status(302, headers={"Location": "http://10.9.9.9/x.wav"})
+        server.routes["/big"] = _status(200, b"\0" * 4096, {"Content-Type": "audio/wav"})
+        server.routes["/slow"] = _slow
+        server.routes["/page"] = _status(200, b"<html>hello</html>", {"Content-Type": "text/html"})
+        url = path if "://" in path else server.url(path)
+        async with run_audio(**changes) as running:
+            response = await running.client.post(
+                OBSERVE, json=audio_call("refused", voice_recording_url=url), headers=HEADERS
+            )
+            done = await posted(running, response)
+            listed = await running.client.get(V1, headers=HEADERS)
+    message = done["error_message"]
+    assert done["evaluation_status"] == "failed" and done["status"] == "failure"
+    assert any(words in message for words in reasons), message
+    assert "voice_recording_url:" in message, message
+    assert [s.path for s in server.seen] == seen
+    assert done["voice_recording_url"] == url  # nothing stored: the address as it was sent
+    assert listed.json()["count"] == 1  # the call is kept, failed, for a re-run
+
+
+async def test_a_failed_fetch_is_retried_once_the_url_answers(
+    run_audio: Run, stereo_wav: bytes
+) -> None:
+    with loopback() as server:
+        url = server.url("/late.wav")
+        async with run_audio() as running:
+            response = await running.client.post(
+                OBSERVE, json=audio_call("late", voice_recording_url=url), headers=HEADERS
+            )
+            failed = await posted(running, response)
+            serve(server, "/late.wav", stereo_wav, "audio/wav")
+            rerun = await running.client.post(
+                f"{V1}rerun_evaluation/", json={"agent_id": 1, "call_logs": [failed["id"]]},
+                headers=HEADERS,
+            )  # fmt: skip
+            assert rerun.status_code == 200, rerun.text
+            done = await running.wait_finished(failed["id"])
+    assert failed["evaluation_status"] == "failed" and "HTTP 404" in failed["error_message"]
+    assert done["evaluation_status"] == "evaluated", done["error_message"]
+    assert GREETING in said_by(done, AGENT)
+
+
+async def test_a_recording_beside_a_transcript_gives_the_timing(
+    run_audio: Run, stereo_wav: bytes, booking_request: dict[str, Any]
+) -> None:
+    body = {**booking_request, "call_id": "with-transcript"}
+    form = {k: v if isinstance(v, str) else json.dumps(v) for k, v in body.items()}
+    files = {"voice_recording": ("call.wav", stereo_wav, "audio/wav")}
+    async with run_audio() as running:
+        response = await running.client.post(OBSERVE, data=form, files=files, headers=HEADERS)
+        done = await posted(running, response, audio_only=False)
+    latency = next(m for m in done["evaluation"]["metrics"] if m["slug"] == "latency_avg")
+    assert done["evaluation_status"] == "evaluated", done["error_message"]
+    assert latency["extra"]["source"] == "audio"
+    assert "riley" in done["transcript"].lower()  # the call's own transcript stays its text
+    assert any("agent channel" in note.lower() or "channel" in note for note in done["notes"])
+
+
+def _silence() -> bytes:
+    out = io.BytesIO()
+    with wave.open(out, "wb") as handle:
+        handle.setnchannels(1)
+        handle.setsampwidth(2)
+        handle.setframerate(8000)
+        handle.writeframes(b"\0\0" * 8000)
+    return out.getvalue()
+
+
+UPLOADS: dict[str, Callable[[bytes], bytes]] = {
+    "not-audio": lambda wav: b"<html>not audio</html>",
+    "silent": lambda wav: _silence(),
+    "too-long": lambda wav: wav,
+    "too-large": lambda wav: wav,
+    "truncated": lambda wav: wav[:60],
+}
+
+
+@pytest.mark.parametrize(
+    ("kind", "changes", "reason"),
+    [
+        ("not-audio", {}, "not a recording this engine can read"),
+        ("silent", {}, "the recording is silent"),
+        ("too-long", {"max_recording_seconds": 2.0}, "longer than the duration cap"),
+        ("too-large", {"max_recording_bytes": 4096}, "over the size cap"),
+        ("truncated", {}, "truncated"),
+    ],
+)
+async def test_an_unusable_upload_is_a_400_and_nothing_is_stored(
+    run_audio: Run, stereo_wav: bytes, kind: str, changes: dict[str, Any], reason: str
+) -> None:
+    files = {"voice_recording": ("call.wav", UPLOADS[kind](stereo_wav), "audio/wav")}
+    async with run_audio(**changes) as running:
+        response = await running.client.post(
+            OBSERVE, data=as_form(audio_call("bad")), files=files, headers=HEADERS
+        )
+        listed = await running.client.get(V1, headers=HEADERS)
+    assert response.status_code == 400
+    assert reason in response.json()["voice_recording"][0], response.json()
+    assert listed.json()["count"] == 0
