@@ -16,7 +16,13 @@ import jiwer
 
 from evaluator.transcript import AGENT, CALLER, Transcript
 
-__all__ = ["WordErrorRate", "normalize_words", "transcript_wer", "word_error_rate"]
+__all__ = [
+    "WordErrorRate",
+    "differences",
+    "normalize_words",
+    "transcript_wer",
+    "word_error_rate",
+]
 
 _SPACE_LIKE = re.compile(r"[-/_]+")
 _DROP = re.compile(r"[^\w\s']|(?<!\w)'|'(?!\w)")
@@ -62,17 +68,37 @@ def word_error_rate(reference: str, hypothesis: str) -> WordErrorRate:
     )
 
 
+def differences(reference: str, hypothesis: str, limit: int = 5) -> list[tuple[str, str]]:
+    """Up to ``limit`` places where the texts differ, as (reference words, hypothesis words)
+    after normalization; an empty side is a word missing from it."""
+    ref, hyp = normalize_words(reference), normalize_words(hypothesis)
+    if not ref or not hyp:
+        return [(" ".join(ref), " ".join(hyp))][:limit] if ref or hyp else []
+    out = jiwer.process_words(" ".join(ref), " ".join(hyp))
+    found = []
+    for chunk in out.alignments[0]:
+        if chunk.type == "equal":
+            continue
+        said = " ".join(ref[chunk.ref_start_idx : chunk.ref_end_idx])
+        heard = " ".join(hyp[chunk.hyp_start_idx : chunk.hyp_end_idx])
+        found.append((said, heard))
+        if len(found) == limit:
+            break
+    return found
+
+
+def said(transcript: Transcript, role: str | None) -> str:
+    """What ``role`` (None: everyone) said in the call, speech turns in time order."""
+    turns = sorted(
+        (t for t in transcript.speech_turns if role is None or t.role == role),
+        key=lambda t: t.start_time if t.start_time is not None else 0.0,
+    )
+    return " ".join(t.content for t in turns)
+
+
 def transcript_wer(reference: Transcript, hypothesis: Transcript) -> dict[str, WordErrorRate]:
     """WER per party (``Main Agent``, ``Testing Agent``) and over the whole call (``all``):
     each side's speech turns joined in time order, tool turns left out."""
-
-    def said(transcript: Transcript, role: str | None) -> str:
-        turns = sorted(
-            (t for t in transcript.speech_turns if role is None or t.role == role),
-            key=lambda t: t.start_time if t.start_time is not None else 0.0,
-        )
-        return " ".join(t.content for t in turns)
-
     return {
         key: word_error_rate(said(reference, role), said(hypothesis, role))
         for key, role in ((AGENT, AGENT), (CALLER, CALLER), ("all", None))
