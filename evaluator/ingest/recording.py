@@ -17,7 +17,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from evaluator.catalogue.definitions import Catalogue
 from evaluator.contract import AUDIO_ONLY, ObserveRequest
+from evaluator.errors import UnknownIdError
 from evaluator.ingest.audio.decode import AudioLimits
 from evaluator.ingest.audio.pipeline import (
     AudioTranscription,
@@ -31,7 +33,13 @@ from evaluator.ingest.audio.stt import SpeechToText
 from evaluator.redact.mask import redact_transcript
 from evaluator.transcript import Transcript
 
-__all__ = ["RecordingOutcome", "needs_transcription", "process_recording"]
+__all__ = [
+    "RecordingOutcome",
+    "agent_description",
+    "audio_only",
+    "needs_transcription",
+    "process_recording",
+]
 
 
 @dataclass(frozen=True)
@@ -65,11 +73,25 @@ def needs_transcription(request: ObserveRequest, *, check_transcript: bool = Fal
     """Whether the recording must be transcribed: no transcript came, or PII must be found in
     the audio itself to silence it, or (``check_transcript``) ours is wanted beside the
     provider's to measure how well the agent's own speech-to-text heard the call."""
-    return _audio_only(request) or bool(request.redact_fields) or check_transcript
+    return audio_only(request) or bool(request.redact_fields) or check_transcript
 
 
-def _audio_only(request: ObserveRequest) -> bool:
+def audio_only(request: ObserveRequest) -> bool:
+    """The call came without a transcript: its recording must give it one."""
     return request.transcript_type == AUDIO_ONLY or request.transcript_json is None
+
+
+def agent_description(catalogue: Catalogue, request: ObserveRequest) -> str | None:
+    """The description of the agent the request names (for telling its channel by what it
+    says), or None when it names none the catalogue knows."""
+    try:
+        if request.agent is not None:
+            return catalogue.agent(request.agent).description
+        if request.assistant_id is not None:
+            return catalogue.agent_by_assistant(request.assistant_id).description
+    except UnknownIdError:
+        return None
+    return None
 
 
 def process_recording(
@@ -109,10 +131,10 @@ def process_recording(
         audio=heard,
         stored=stored,
         content_type=stored_type,
-        transcript=ours if _audio_only(request) else None,
+        transcript=ours if audio_only(request) else None,
         transcription=heard,
         heard=ours,
         # An audio-only call's transcript carries the recording's notes; otherwise they are
         # the call's own.
-        notes=() if _audio_only(request) else heard.notes,
+        notes=() if audio_only(request) else heard.notes,
     )

@@ -35,8 +35,8 @@ from datetime import UTC, datetime, timedelta
 
 from evaluator.catalogue.definitions import Catalogue
 from evaluator.config import Settings
-from evaluator.contract import AUDIO_ONLY, ObserveRequest, parse_request
-from evaluator.errors import EvaluatorError, RequestValidationError, UnknownIdError
+from evaluator.contract import ObserveRequest, parse_request
+from evaluator.errors import EvaluatorError, RequestValidationError
 from evaluator.ingest.audio.decode import check_audio
 from evaluator.ingest.audio.errors import (
     RECORDING,
@@ -50,7 +50,12 @@ from evaluator.ingest.audio.errors import (
 from evaluator.ingest.audio.fetch import fetch_recording
 from evaluator.ingest.audio.stored import RecordingAnalysis, analysis_from_json, analysis_to_json
 from evaluator.ingest.audio.stt import SpeechToText
-from evaluator.ingest.recording import RecordingOutcome, process_recording
+from evaluator.ingest.recording import (
+    RecordingOutcome,
+    agent_description,
+    audio_only,
+    process_recording,
+)
 from evaluator.store.blobs import BlobNotFoundError, BlobStore
 from evaluator.store.calls import Claim, NewCall, RecordingRef, Store
 from evaluator.transcript import format_duration
@@ -86,11 +91,6 @@ class Upload:
     content_type: str | None
     sha256: str
     data: bytes
-
-
-def audio_only(request: ObserveRequest) -> bool:
-    """The call came without a transcript: its recording must give it one."""
-    return request.transcript_type == AUDIO_ONLY or request.transcript_json is None
 
 
 class Recordings:
@@ -233,7 +233,7 @@ class Recordings:
         """Decode, measure, transcribe and redact in a thread, then keep what may be kept:
         the (silenced) audio in the blob store, the analysis and our transcript in the
         database."""
-        description = _agent_description(catalogue, request)
+        description = agent_description(catalogue, request)
         async with self._slots:
             try:
                 outcome = await asyncio.to_thread(
@@ -283,18 +283,6 @@ def _failure(exc: Exception) -> RecordingFailed:
         return RecordingFailed(f"voice_recording: the stored recording is gone ({exc})",
                                retryable=False)  # fmt: skip
     return RecordingFailed(str(exc), retryable=isinstance(exc, _TRANSIENT))
-
-
-def _agent_description(catalogue: Catalogue, request: ObserveRequest) -> str | None:
-    """The agent's description, for telling its channel by what it says; None if unknown."""
-    try:
-        if request.agent is not None:
-            return catalogue.agent(request.agent).description
-        if request.assistant_id is not None:
-            return catalogue.agent_by_assistant(request.assistant_id).description
-    except UnknownIdError:
-        return None
-    return None
 
 
 def _name_of(url: str) -> str | None:

@@ -367,3 +367,63 @@ async def test_an_unusable_upload_is_a_400_and_nothing_is_stored(
     assert response.status_code == 400
     assert reason in response.json()["voice_recording"][0], response.json()
     assert listed.json()["count"] == 0
+
+
+def _transcript_of(lines: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    roles = {"agent": "Main Agent", "caller": "Testing Agent"}
+    return [{"role": roles[party], "content": text} for party, text in lines]
+
+
+async def test_transcription_accuracy_flags_a_transcript_that_misheard_the_caller(
+    run_audio: Run, stereo_wav: bytes, short_call: Any
+) -> None:
+    """The call's own transcript as the script says, and one where the agent's STT misheard
+    three of the caller's lines: ours of the recording agrees with the first, not the
+    second, and only the second is flagged."""
+    faithful = [(line.party, line.text) for line in short_call.lines]
+    misheard = [
+        (party, {"Hi, I would like to book a cleaning for next week.":
+                 "Hi, I would like to cancel a filling for last month.",
+                 "Tuesday works.": "Thursday walks.",
+                 "No, that is all.": "Now that is tall."}.get(text, text))
+        for party, text in faithful
+    ]  # fmt: skip
+    results = []
+    async with run_audio(transcription_check=True) as running:
+        for name, lines in (("faithful", faithful), ("misheard", misheard)):
+            body = audio_call(name, transcript_json=json.dumps(_transcript_of(lines)))
+            files = {"voice_recording": ("call.wav", stereo_wav, "audio/wav")}
+            response = await running.client.post(
+                OBSERVE, data=as_form(body), files=files, headers=HEADERS
+            )
+            done = await posted(running, response, audio_only=False)
+            results.append(
+                next(
+                    m
+                    for m in done["evaluation"]["metrics"]
+                    if m["slug"] == "transcription_accuracy"
+                )
+            )
+        # Without the check, a call with a transcript is only measured: not applicable.
+    faithful_wer, misheard_wer = (r["score"] for r in results)
+    assert faithful_wer is not None and misheard_wer is not None
+    assert faithful_wer < 20 < misheard_wer  # 9 of the caller's ~40 words changed
+    assert results[0]["extra"]["misheard"] is False and results[1]["extra"]["misheard"] is True
+    pairs = results[1]["extra"]["differences"]
+    assert {"recording": "cleaning", "transcript": "filling"} in pairs, pairs
+
+
+async def test_transcription_accuracy_is_not_applicable_unless_the_recording_was_transcribed(
+    run_audio: Run, stereo_wav: bytes, booking_request: dict[str, Any]
+) -> None:
+    body = {**booking_request, "call_id": "measured-only"}
+    form = {k: v if isinstance(v, str) else json.dumps(v) for k, v in body.items()}
+    files = {"voice_recording": ("call.wav", stereo_wav, "audio/wav")}
+    async with run_audio() as running:
+        response = await running.client.post(OBSERVE, data=form, files=files, headers=HEADERS)
+        done = await posted(running, response, audio_only=False)
+    accuracy = next(
+        m for m in done["evaluation"]["metrics"] if m["slug"] == "transcription_accuracy"
+    )
+    assert accuracy["score"] is None and accuracy["outcome"] == "not_applicable"
+    assert "EVALUATOR_TRANSCRIPTION_CHECK" in " ".join(accuracy["explanation"])

@@ -2,9 +2,11 @@
 or a hand-checked one), per party. The transcription-accuracy metric.
 
 Both texts are normalized first so that formatting is not counted as error: lower case,
-punctuation dropped (apostrophes inside words kept), hyphens and slashes read as spaces.
-Numbers are not spelled out, so "ten" against "10" still counts as one substitution.
-The alignment itself is jiwer's (Levenshtein over words).
+punctuation dropped (apostrophes inside words kept), hyphens and slashes read as spaces, and
+numbers compared digit by digit: "zero" to "twenty" and the tens become numerals, and every
+numeral is read as its digits, so "ten" and "10", or a phone number spoken digit by digit
+("four one five") and written ("415"), compare equal. A compound ("twenty one" against
+"21") still counts as an error. The alignment itself is jiwer's (Levenshtein over words).
 """
 
 from __future__ import annotations
@@ -26,6 +28,15 @@ __all__ = [
 
 _SPACE_LIKE = re.compile(r"[-/_]+")
 _DROP = re.compile(r"[^\w\s']|(?<!\w)'|'(?!\w)")
+_UNITS = (
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+    "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
+    "nineteen", "twenty",
+)  # fmt: skip
+_TENS = ("thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
+_NUMBERS = {word: str(value) for value, word in enumerate(_UNITS)} | {
+    word: str(10 * tens) for tens, word in enumerate(_TENS, start=3)
+}
 
 
 @dataclass(frozen=True)
@@ -46,8 +57,12 @@ class WordErrorRate:
 
 
 def normalize_words(text: str) -> list[str]:
-    """The words of ``text`` as WER compares them."""
-    return _DROP.sub(" ", _SPACE_LIKE.sub(" ", text.lower())).split()
+    """The words of ``text`` as WER compares them (numbers as their digits)."""
+    words: list[str] = []
+    for word in _DROP.sub(" ", _SPACE_LIKE.sub(" ", text.lower())).split():
+        word = _NUMBERS.get(word, word)
+        words.extend(word if word.isdecimal() and word.isascii() else (word,))
+    return words
 
 
 def word_error_rate(reference: str, hypothesis: str) -> WordErrorRate:
