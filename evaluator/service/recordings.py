@@ -170,6 +170,16 @@ class Recordings:
         with contextlib.suppress(EvaluatorError):  # unreachable store: the hold runs out
             await asyncio.to_thread(self.store.release_hold, pk)
 
+    async def delete_calls(self, pks: list[int], *, retain_evaluations: bool) -> None:
+        """``Store.delete_calls``, then the recordings no call references any more are
+        removed from the blob store (a call deleted with its evaluations retained keeps its
+        recording: its row stays)."""
+        keys = await asyncio.to_thread(self.store.blob_keys, pks)
+        await asyncio.to_thread(self.store.delete_calls, pks, retain_evaluations=retain_evaluations)
+        for key in keys:
+            if not await asyncio.to_thread(self.store.blob_in_use, key):
+                await asyncio.to_thread(self.blobs.delete, key)
+
     async def close(self) -> None:
         """Stop redactions in flight (their calls fail once their hold runs out)."""
         for task in list(self._tasks):

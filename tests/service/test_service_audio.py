@@ -30,6 +30,7 @@ from evaluator.service.recordings import Recordings
 from evaluator.transcript import AGENT, CALLER
 from tests.ingest.audio.fixtures import RememberingSTT
 from tests.ingest.audio.loopback import Loopback, Seen, loopback, reply
+from tests.ingest.audio.synth import tone_wav
 from tests.service.calls import OBSERVE, V1
 from tests.service.conftest import HEADERS, Running
 
@@ -427,3 +428,29 @@ async def test_transcription_accuracy_is_not_applicable_unless_the_recording_was
     )
     assert accuracy["score"] is None and accuracy["outcome"] == "not_applicable"
     assert "EVALUATOR_TRANSCRIPTION_CHECK" in " ".join(accuracy["explanation"])
+
+
+async def test_a_recording_is_kept_once_and_goes_with_the_last_call_that_holds_it(
+    run_audio: Run, booking_request: dict[str, Any], tmp_path: Path
+) -> None:
+    tone = tone_wav()
+    blob = tmp_path / "blobs" / hashlib.sha256(tone).hexdigest()[:2]
+    pks = []
+    async with run_audio() as running:
+        for name in ("first", "second"):
+            body = {**booking_request, "call_id": name}
+            form = {k: v if isinstance(v, str) else json.dumps(v) for k, v in body.items()}
+            files = {"voice_recording": ("tone.wav", tone, "audio/wav")}
+            response = await running.client.post(OBSERVE, data=form, files=files, headers=HEADERS)
+            pks.append((await posted(running, response, audio_only=False))["id"])
+        stored_once = [p.name for p in blob.iterdir()]
+        await running.client.delete(f"{V1}{pks[0]}/", headers=HEADERS)
+        kept = [p.name for p in blob.iterdir()]
+        gone = await running.client.get(f"{V1}{pks[0]}/voice_recording/", headers=HEADERS)
+        await running.client.post(
+            f"{V1}delete_call_logs/", json={"call_logs": [pks[1]]}, headers=HEADERS
+        )
+        left = list(blob.iterdir())
+    assert stored_once == kept == [hashlib.sha256(tone).hexdigest()]
+    assert gone.status_code == 404 and gone.json() == {"detail": "Not found."}
+    assert left == []

@@ -81,5 +81,6 @@ async def delete_call_log(
 ) -> Response:
     """Delete a call; ``retain_evaluations`` keeps its evaluations and votes for statistics."""
     reject_unknown(request, ("retain_evaluations",))
-    await asyncio.to_thread(service.store.delete_calls, [pk], retain_evaluations=retain_evaluations)
+    # Its recording goes too, unless another call holds the same one.
+    await service.recordings.delete_calls([pk], retain_evaluations=retain_evaluations)
     return Response(status_code=204)
