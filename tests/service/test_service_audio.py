@@ -8,6 +8,7 @@ suite's other tests run on PostgreSQL too (intake, schema, the 0005 migration)."
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import io
@@ -454,3 +455,28 @@ async def test_a_recording_is_kept_once_and_goes_with_the_last_call_that_holds_i
     assert stored_once == kept == [hashlib.sha256(tone).hexdigest()]
     assert gone.status_code == 404 and gone.json() == {"detail": "Not found."}
     assert left == []
+
+
+async def test_a_download_that_fails_is_retried_by_the_worker_until_it_answers(
+    run_audio: Run, stereo_wav: bytes
+) -> None:
+    """The queue's own retry: the first attempt meets a 404 and the call waits for its next
+    attempt (the reason shown meanwhile); once the file is there, that attempt succeeds."""
+    with loopback() as server:
+        url = server.url("/soon.wav")
+        async with run_audio(max_attempts=3, retry_base_seconds=0.3) as running:
+            response = await running.client.post(
+                OBSERVE, json=audio_call("soon", voice_recording_url=url), headers=HEADERS
+            )
+            pk = response.json()["id"]
+            waiting: dict[str, Any] = {}
+            for _ in range(500):
+                waiting = (await running.client.get(f"{V1}{pk}/", headers=HEADERS)).json()
+                if waiting["error_message"]:
+                    break
+                await asyncio.sleep(0.01)
+            serve(server, "/soon.wav", stereo_wav, "audio/wav")
+            done = await running.wait_finished(pk)
+    assert waiting["status"] == "evaluating" and "HTTP 404" in waiting["error_message"]
+    assert done["evaluation_status"] == "evaluated", done["error_message"]
+    assert [s.path for s in server.seen] == ["/soon.wav", "/soon.wav"]
