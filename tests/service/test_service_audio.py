@@ -480,3 +480,19 @@ async def test_a_download_that_fails_is_retried_by_the_worker_until_it_answers(
     assert waiting["status"] == "evaluating" and "HTTP 404" in waiting["error_message"]
     assert done["evaluation_status"] == "evaluated", done["error_message"]
     assert [s.path for s in server.seen] == ["/soon.wav", "/soon.wav"]
+
+
+async def test_a_held_upload_that_cannot_be_redacted_fails_the_call_with_the_reason(
+    run_audio: Run, tmp_path: Path
+) -> None:
+    """A tone passes intake's check but holds no speech to transcribe: the redaction in the
+    receiving process fails, keeps nothing, and the call fails saying why."""
+    form = as_form(audio_call("tone", redact_fields='["phone_number"]'))
+    files = {"voice_recording": ("tone.wav", tone_wav(), "audio/wav")}
+    async with run_audio() as running:
+        response = await running.client.post(OBSERVE, data=form, files=files, headers=HEADERS)
+        done = await posted(running, response)
+    assert done["evaluation_status"] == "failed"
+    assert "no speech" in done["error_message"] and "post the call again" in done["error_message"]
+    assert done["voice_recording_url"] == ""
+    assert not [p for p in (tmp_path / "blobs").rglob("*") if p.is_file()]
