@@ -1,42 +1,29 @@
 """Calls as audio through the service: a stereo WAV upload, an MP3 by URL on loopback and a
 ``none-mono`` call are each stored before anything is fetched or transcribed, transcribed
 offline (the bundled Whisper base, one model per session), judged by the scripted judge and
-read back through our ``voice_recording_url`` (whole, and by byte range).
+read back through our ``voice_recording_url`` (whole, and by byte range). Failures:
+``test_service_audio_failures.py``.
 
 SQLite only (``database_url`` below): the store's recording code is plain SQL that the
 suite's other tests run on PostgreSQL too (intake, schema, the 0005 migration)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
-import io
 import json
-import time
-import wave
-from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from evaluator.bootstrap import Definitions
-from evaluator.config import Settings
 from evaluator.ingest.audio import AudioLimits, transcribe_call
-from evaluator.judge.scripted import ScriptedJudge
-from evaluator.service.app import create_app
-from evaluator.service.recordings import Recordings
 from evaluator.transcript import AGENT, CALLER
-from tests.ingest.audio.fixtures import RememberingSTT
-from tests.ingest.audio.loopback import Loopback, Seen, loopback, reply
+from tests.ingest.audio.loopback import loopback
 from tests.ingest.audio.synth import tone_wav
+from tests.service.audio_calls import GREETING, Run, as_form, audio_call, posted, said_by, serve
 from tests.service.calls import OBSERVE, V1
-from tests.service.conftest import HEADERS, Running
+from tests.service.conftest import HEADERS
 
-Run = Callable[..., contextlib.AbstractAsyncContextManager[Running]]
-GREETING = "thank you for calling"  # the agent's first line of SHORT_SCRIPT
 PHONE_WORDS = ("four one five", "415", "2671", "two six seven one")
 
 
@@ -45,60 +32,7 @@ def database_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'evaluator.db'}"
 
 
-@pytest.fixture
-def run_audio(settings: Settings, definitions: Definitions, stt: RememberingSTT) -> Run:
-    """The service with recordings on (loopback downloads allowed, one attempt per call)
-    and the session's Whisper model."""
-
-    @contextlib.asynccontextmanager
-    async def run(**overrides: Any) -> AsyncIterator[Running]:
-        chosen = settings.model_copy(update={
-            "recording_timing": True, "recording_allow_networks": "127.0.0.0/8",
-            "max_attempts": 1, "max_body_bytes": 16 * 1024 * 1024, **overrides,
-        })  # fmt: skip
-        judge = ScriptedJudge()
-        app = create_app(chosen, judge=judge, definitions=definitions)
-        service = app.state.service
-        service.recordings = Recordings(chosen, service.store, stt=stt)
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-                yield Running(app, client, judge)
-
-    return run
-
-
-def audio_call(call_id: str, **fields: Any) -> dict[str, Any]:
-    return {"call_id": call_id, "agent": 1, **fields}
-
-
-def as_form(body: dict[str, Any]) -> dict[str, str]:
-    return {k: v if isinstance(v, str) else str(v) for k, v in body.items()}
-
-
-async def posted(
-    running: Running, response: httpx.Response, *, audio_only: bool = True
-) -> dict[str, Any]:
-    """The call of a 201, once its evaluation finished: stored first (an audio-only call
-    with no transcript yet), then worked on."""
-    assert response.status_code == 201, response.text
-    first = response.json()
-    assert first["status"] == "evaluating"
-    assert (first["transcript"] == "") is audio_only
-    return await running.wait_finished(first["id"])
-
-
-def said_by(detail: dict[str, Any], role: str) -> str:
-    return " ".join(t["content"] for t in detail["transcript_object"] if t["role"] == role).lower()
-
-
-def serve(server: Loopback, path: str, body: bytes, content_type: str) -> None:
-    def answer(handler: Any, _seen: Seen) -> None:
-        reply(handler, 200, body, {"Content-Type": content_type})
-
-    server.routes[path] = answer
-
-
+@pytest.mark.slow
 async def test_a_stereo_wav_upload_is_transcribed_judged_and_streamed_back(
     run_audio: Run, stereo_wav: bytes
 ) -> None:
@@ -137,6 +71,7 @@ async def test_a_stereo_wav_upload_is_transcribed_judged_and_streamed_back(
     assert unauthenticated.status_code == 401
 
 
+@pytest.mark.slow
 async def test_main_agent_channel_index_swaps_the_roles(
     run_audio: Run, stereo_wav: bytes, swapped_wav: bytes
 ) -> None:
@@ -157,6 +92,7 @@ async def test_main_agent_channel_index_swaps_the_roles(
     assert (as_said["testing_channel_index"], swapped["testing_channel_index"]) == (1, 0)
 
 
+@pytest.mark.slow
 async def test_an_mp3_by_url_is_fetched_by_the_worker_and_kept_once(
     run_audio: Run, stereo_mp3: bytes
 ) -> None:
@@ -184,6 +120,7 @@ async def test_an_mp3_by_url_is_fetched_by_the_worker_and_kept_once(
     assert rerun_done["transcript"] == done["transcript"]
 
 
+@pytest.mark.slow
 async def test_a_none_mono_call_is_split_into_two_voices(run_audio: Run, mono_wav: bytes) -> None:
     form = as_form(audio_call("mono", transcript_type="none-mono"))
     files = {"voice_recording": ("mono.wav", mono_wav, "audio/wav")}
@@ -198,6 +135,7 @@ async def test_a_none_mono_call_is_split_into_two_voices(run_audio: Run, mono_wa
     assert back.content == mono_wav
 
 
+@pytest.mark.slow
 async def test_a_redacted_upload_is_stored_silenced_and_never_whole(
     run_audio: Run, stereo_wav: bytes, whisper: Any, tmp_path: Path
 ) -> None:
@@ -224,94 +162,6 @@ async def test_a_redacted_upload_is_stored_silenced_and_never_whole(
     assert not any(words in judged for words in PHONE_WORDS)
 
 
-def _status(status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> Any:
-    def answer(handler: Any, _seen: Seen) -> None:
-        reply(handler, status, body, headers)
-
-    return answer
-
-
-def _slow(handler: Any, _seen: Seen) -> None:
-    time.sleep(1.5)
-    reply(handler, 200, b"late")
-
-
-REFUSALS = [
-    # id, a path served on loopback (or an absolute URL), settings, words of the reason
-    # (any of them), the paths the server saw: a refused address is never connected to.
-    ("scheme", "ftp://127.0.0.1/call.wav", {}, ("scheme 'ftp' refused",), []),
-    ("loopback", "/call.wav", {"recording_allow_networks": ""}, ("a loopback address",), []),
-    ("loopback-by-name", "http://localhost:9/call.wav", {"recording_allow_networks": ""},
-     ("localhost resolves to", "a loopback address"), []),
-    ("private", "http://10.1.2.3/call.wav", {}, ("a private address",), []),
-    ("link-local", "http://169.254.169.254/latest/meta-data", {}, ("a link-local address",), []),
-    ("multicast", "http://224.0.0.1/call.wav", {}, ("a multicast address",), []),
-    ("redirect-to-private", "/redirect", {}, ("10.9.9.9, a private address",), ["/redirect"]),
-    ("size-cap", "/big", {"max_recording_bytes": 2048}, ("over the size cap of 2048 bytes",),
-     ["/big"]),
-    ("duration-cap", "/call.wav", {"max_recording_seconds": 2.0},
-     ("longer than the duration cap",), ["/call.wav"]),
-    ("timeout", "/slow", {"recording_fetch_timeout": 0.3},
-     ("no complete answer in 0.3 s", "timed out"), ["/slow"]),
-    ("not-found", "/missing.wav", {}, ("the server answered HTTP 404",), ["/missing.wav"]),
-    ("not-audio", "/page", {}, ("not a recording this engine can read",), ["/page"]),
-]  # fmt: skip
-
-
-@pytest.mark.parametrize(("path", "changes", "reasons", "seen"), [r[1:] for r in REFUSALS],
-                         ids=[r[0] for r in REFUSALS])  # fmt: skip
-async def test_a_recording_url_that_cannot_be_used_leaves_a_failed_call_with_the_reason(
-    run_audio: Run,
-    stereo_wav: bytes,
-    path: str,
-    changes: dict[str, Any],
-    reasons: tuple[str, ...],
-    seen: list[str],
-) -> None:
-    with loopback() as server:
-        serve(server, "/call.wav", stereo_wav, "audio/wav")
-        server.routes["/redirect"] = _status(302, headers={"Location": "http://10.9.9.9/x.wav"})
-        server.routes["/big"] = _status(200, b"\0" * 4096, {"Content-Type": "audio/wav"})
-        server.routes["/slow"] = _slow
-        server.routes["/page"] = _status(200, b"<html>hello</html>", {"Content-Type": "text/html"})
-        url = path if "://" in path else server.url(path)
-        async with run_audio(**changes) as running:
-            response = await running.client.post(
-                OBSERVE, json=audio_call("refused", voice_recording_url=url), headers=HEADERS
-            )
-            done = await posted(running, response)
-            listed = await running.client.get(V1, headers=HEADERS)
-    message = done["error_message"]
-    assert done["evaluation_status"] == "failed" and done["status"] == "failure"
-    assert any(words in message for words in reasons), message
-    assert "voice_recording_url:" in message, message
-    assert [s.path for s in server.seen] == seen
-    assert done["voice_recording_url"] == url  # nothing stored: the address as it was sent
-    assert listed.json()["count"] == 1  # the call is kept, failed, for a re-run
-
-
-async def test_a_failed_fetch_is_retried_once_the_url_answers(
-    run_audio: Run, stereo_wav: bytes
-) -> None:
-    with loopback() as server:
-        url = server.url("/late.wav")
-        async with run_audio() as running:
-            response = await running.client.post(
-                OBSERVE, json=audio_call("late", voice_recording_url=url), headers=HEADERS
-            )
-            failed = await posted(running, response)
-            serve(server, "/late.wav", stereo_wav, "audio/wav")
-            rerun = await running.client.post(
-                f"{V1}rerun_evaluation/", json={"agent_id": 1, "call_logs": [failed["id"]]},
-                headers=HEADERS,
-            )  # fmt: skip
-            assert rerun.status_code == 200, rerun.text
-            done = await running.wait_finished(failed["id"])
-    assert failed["evaluation_status"] == "failed" and "HTTP 404" in failed["error_message"]
-    assert done["evaluation_status"] == "evaluated", done["error_message"]
-    assert GREETING in said_by(done, AGENT)
-
-
 async def test_a_recording_beside_a_transcript_gives_the_timing(
     run_audio: Run, stereo_wav: bytes, booking_request: dict[str, Any]
 ) -> None:
@@ -328,54 +178,12 @@ async def test_a_recording_beside_a_transcript_gives_the_timing(
     assert any("agent channel" in note.lower() or "channel" in note for note in done["notes"])
 
 
-def _silence() -> bytes:
-    out = io.BytesIO()
-    with wave.open(out, "wb") as handle:
-        handle.setnchannels(1)
-        handle.setsampwidth(2)
-        handle.setframerate(8000)
-        handle.writeframes(b"\0\0" * 8000)
-    return out.getvalue()
-
-
-UPLOADS: dict[str, Callable[[bytes], bytes]] = {
-    "not-audio": lambda wav: b"<html>not audio</html>",
-    "silent": lambda wav: _silence(),
-    "too-long": lambda wav: wav,
-    "too-large": lambda wav: wav,
-    "truncated": lambda wav: wav[:60],
-}
-
-
-@pytest.mark.parametrize(
-    ("kind", "changes", "reason"),
-    [
-        ("not-audio", {}, "not a recording this engine can read"),
-        ("silent", {}, "the recording is silent"),
-        ("too-long", {"max_recording_seconds": 2.0}, "longer than the duration cap"),
-        ("too-large", {"max_recording_bytes": 4096}, "over the size cap"),
-        ("truncated", {}, "truncated"),
-    ],
-)
-async def test_an_unusable_upload_is_a_400_and_nothing_is_stored(
-    run_audio: Run, stereo_wav: bytes, kind: str, changes: dict[str, Any], reason: str
-) -> None:
-    files = {"voice_recording": ("call.wav", UPLOADS[kind](stereo_wav), "audio/wav")}
-    async with run_audio(**changes) as running:
-        response = await running.client.post(
-            OBSERVE, data=as_form(audio_call("bad")), files=files, headers=HEADERS
-        )
-        listed = await running.client.get(V1, headers=HEADERS)
-    assert response.status_code == 400
-    assert reason in response.json()["voice_recording"][0], response.json()
-    assert listed.json()["count"] == 0
-
-
 def _transcript_of(lines: list[tuple[str, str]]) -> list[dict[str, Any]]:
     roles = {"agent": "Main Agent", "caller": "Testing Agent"}
     return [{"role": roles[party], "content": text} for party, text in lines]
 
 
+@pytest.mark.slow
 async def test_transcription_accuracy_flags_a_transcript_that_misheard_the_caller(
     run_audio: Run, stereo_wav: bytes, short_call: Any
 ) -> None:
@@ -455,31 +263,6 @@ async def test_a_recording_is_kept_once_and_goes_with_the_last_call_that_holds_i
     assert stored_once == kept == [hashlib.sha256(tone).hexdigest()]
     assert gone.status_code == 404 and gone.json() == {"detail": "Not found."}
     assert left == []
-
-
-async def test_a_download_that_fails_is_retried_by_the_worker_until_it_answers(
-    run_audio: Run, stereo_wav: bytes
-) -> None:
-    """The queue's own retry: the first attempt meets a 404 and the call waits for its next
-    attempt (the reason shown meanwhile); once the file is there, that attempt succeeds."""
-    with loopback() as server:
-        url = server.url("/soon.wav")
-        async with run_audio(max_attempts=3, retry_base_seconds=0.3) as running:
-            response = await running.client.post(
-                OBSERVE, json=audio_call("soon", voice_recording_url=url), headers=HEADERS
-            )
-            pk = response.json()["id"]
-            waiting: dict[str, Any] = {}
-            for _ in range(500):
-                waiting = (await running.client.get(f"{V1}{pk}/", headers=HEADERS)).json()
-                if waiting["error_message"]:
-                    break
-                await asyncio.sleep(0.01)
-            serve(server, "/soon.wav", stereo_wav, "audio/wav")
-            done = await running.wait_finished(pk)
-    assert waiting["status"] == "evaluating" and "HTTP 404" in waiting["error_message"]
-    assert done["evaluation_status"] == "evaluated", done["error_message"]
-    assert [s.path for s in server.seen] == ["/soon.wav", "/soon.wav"]
 
 
 async def test_a_held_upload_that_cannot_be_redacted_fails_the_call_with_the_reason(

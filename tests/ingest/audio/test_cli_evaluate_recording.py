@@ -35,6 +35,7 @@ def evaluate(*args: str) -> Any:
     )
 
 
+@pytest.mark.slow
 def test_a_local_recording_is_transcribed_and_reaches_the_judge(
     stereo_wav: bytes, tmp_path: Path
 ) -> None:
