@@ -183,6 +183,8 @@ class DetailContext:
     numbers: Mapping[str, int] = field(default_factory=dict)
     voice_recording_url: str = ""
     user_generated_transcript: Any = None
+    # The agent's channel the recording was read with (given, or detected).
+    agent_channel: int | None = None
 
 
 def detail_context(
@@ -308,6 +310,8 @@ def call_log_detail(call: CallEvaluation, context: DetailContext) -> CallLogDeta
     """A call as ``GET call-logs/{id}/`` shows it."""
     request, agent = context.request, context.agent
     channel = request.get("main_agent_channel_index")
+    if channel is None:
+        channel = context.agent_channel
     assistant = request.get("assistant_id") or (agent.assistant_id if agent else None)
     rules = agent.success if agent is not None else None
     evaluation = Evaluation(

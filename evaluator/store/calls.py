@@ -69,7 +69,9 @@ class Store(JobQueue, RecordingStore):
             row = _live(session, pk)
             recording = session.get(RecordingRow, pk)
             recorded = recording is not None and recording.blob_key is not None
-            return CallInputs(request_of(row), dict(row.overrides or {}), recorded)
+            said = (recording.analysis or {}) if recording is not None else {}
+            channel = said.get("agent_channel") if said.get("channels") == 2 else None
+            return CallInputs(request_of(row), dict(row.overrides or {}), recorded, channel)
 
     def add_call(self, new: NewCall, *, allow_duplicates: bool) -> tuple[CallEvaluation, bool]:
         """Store a call as pending; returns it and whether it is new.

@@ -121,6 +121,8 @@ class CallInputs:
     request: dict[str, Any]
     overrides: dict[str, Any]
     has_recording: bool
+    # The agent's channel of a stored stereo recording, as given or detected.
+    agent_channel: int | None = None
 
 
 @dataclass(frozen=True)

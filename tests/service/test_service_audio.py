@@ -113,6 +113,7 @@ async def test_an_mp3_by_url_is_fetched_by_the_worker_and_kept_once(
             rerun_done = await running.wait_finished(done["id"])
     assert done["evaluation_status"] == "evaluated", done["error_message"]
     assert GREETING in said_by(done, AGENT)
+    assert done["testing_channel_index"] == 1  # the agent's channel, detected: 0
     assert again.status_code == 200 and again.content == stereo_mp3
     assert again.headers["content-type"] == "audio/mpeg"
     assert [s.path for s in server.seen] == ["/rec/call.mp3"]
@@ -132,6 +133,7 @@ async def test_a_none_mono_call_is_split_into_two_voices(run_audio: Run, mono_wa
     assert done["evaluation_status"] == "evaluated", done["error_message"]
     assert "city bank" in said_by(done, AGENT) and "debit card" in said_by(done, CALLER)
     assert any("mono" in note for note in done["notes"]), done["notes"]
+    assert done["testing_channel_index"] is None
     assert back.content == mono_wav
 
 
