@@ -85,7 +85,7 @@ def _lifespan(
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        await asyncio.to_thread(service.store.upgrade)
+        await asyncio.to_thread(service.store.upgrade, blob_url=settings.blob_url)
         with contextlib.ExitStack() as stack:
             active = judge
             if active is None:
@@ -101,7 +101,13 @@ def _lifespan(
                                 allow=allowed_destinations(service),
                                 secret=settings.alert_webhook_secret)  # fmt: skip
             worker = EvaluationWorker(
-                service.store, service.definitions, active, settings, webhook, alerting
+                service.store,
+                service.definitions,
+                active,
+                settings,
+                webhook,
+                alerting,
+                service.recordings,
             )
             service.worker = worker
             await worker.start()
@@ -109,6 +115,7 @@ def _lifespan(
                 yield
             finally:
                 await worker.stop()
+                await service.recordings.close()
                 service.worker = None
                 service.store.close()
 

@@ -24,7 +24,8 @@ from evaluator.contract import ObserveRequest, ignored_fields
 from evaluator.errors import RequestValidationError
 from evaluator.ingest.intake import read_request
 from evaluator.ingest.transcripts import transcript_types
-from evaluator.store.calls import NewCall, Recording
+from evaluator.service.recordings import Upload
+from evaluator.store.calls import NewCall
 from evaluator.transcript import format_duration
 
 __all__ = ["OBSERVE_BODY", "ObserveBody", "read_json_body", "read_observe_body", "stored_call"]
@@ -60,7 +61,7 @@ class ObserveBody:
     data: dict[str, Any]
     text: str
     sha256: str
-    recording: Recording | None
+    recording: Upload | None
 
 
 def _no_constants(name: str) -> Any:
@@ -144,8 +145,8 @@ async def _form(request: Request, max_bytes: int, repeated_as_list: bool) -> Obs
             if not isinstance(upload, UploadFile):
                 raise RequestValidationError({key: ["expected an uploaded audio file"]})
             audio = await upload.read()
-            recording = Recording(upload.filename, upload.content_type,
-                                  hashlib.sha256(audio).hexdigest(), audio)  # fmt: skip
+            recording = Upload(upload.filename, upload.content_type,
+                               hashlib.sha256(audio).hexdigest(), audio)  # fmt: skip
             continue
         texts = [v for v in values if isinstance(v, str)]
         if len(texts) != len(values):
@@ -192,8 +193,11 @@ def _has_nul(value: Any) -> bool:
 
 
 def stored_call(body: ObserveBody, catalogue: Catalogue) -> NewCall:
-    """Validate the call completely (raises the field-keyed error) and shape it for the store."""
-    prepared = read_request(body.data, catalogue)
+    """Validate the call completely (raises the field-keyed error) and shape it for the store.
+    A call that came as audio only is stored with no transcript yet: the worker transcribes
+    its recording (service/recordings.py). The upload itself is the caller's to reference
+    (``Recordings.accept_upload``)."""
+    prepared = read_request(body.data, catalogue, awaiting_audio=True)
     request, transcript = prepared.request, prepared.transcript
     text = body.text
     if request.redact_fields:
@@ -215,6 +219,5 @@ def stored_call(body: ObserveBody, catalogue: Catalogue) -> NewCall:
         duration=format_duration(transcript.duration_seconds),
         transcript_text=transcript.to_text(),
         transcript_object=transcript.to_object(),
-        recording=body.recording,
         notes=prepared.notes,
     )

@@ -13,6 +13,7 @@ from fastapi.security import APIKeyHeader
 from evaluator.bootstrap import Definitions
 from evaluator.config import Settings
 from evaluator.errors import EvaluatorError
+from evaluator.service.recordings import Recordings
 from evaluator.service.schemas import MAX_ID
 from evaluator.service.worker import EvaluationWorker
 from evaluator.store.calls import Store
@@ -73,6 +74,7 @@ class Service:
         self.settings = settings
         self.definitions = definitions
         self.store = store
+        self.recordings = Recordings(settings, store)
         self.worker: EvaluationWorker | None = None
         self._keys = [k.encode() for k in api_keys(settings)]
 
