@@ -1,9 +1,9 @@
 """The review UI's call list: the list filters (``CallFilter``, metric conditions included),
 search in the transcript text, sorting, a page and the count of all that match.
 
-Transcript search is a substring match (``LIKE``, case-insensitive for ASCII on SQLite,
-``ILIKE`` on PostgreSQL) over the stored transcript text; ``benchmarks/bench_ui.py`` measures
-it with the metric-condition filter on 10,000 calls.
+Transcript search is a case-insensitive substring match over the stored transcript text,
+served by an index on each database (``store/search.py``); ``benchmarks/bench_ui.py``
+measures it, alone and with the metric-condition filter, on 10,000 calls.
 
 Projects: every call is in project 1 until calls carry a project (issue 14), so a principal of
 another project sees no calls.
@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from evaluator.contract import MetricResult
 from evaluator.store.db import Database
 from evaluator.store.rows import filtered, metric_result, shown_status
+from evaluator.store.search import transcript_matches
 from evaluator.store.tables import CallRow, EvaluationRow, MetricResultRow, ReviewRow
 from evaluator.store.types import CallFilter
 
@@ -70,21 +71,14 @@ class BrowsePage:
         return max(1, -(-self.total // self.page_size))
 
 
-def _escaped(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def browse_calls(database: Database, query: BrowseQuery) -> BrowsePage:
     """One page of the calls matching ``query``, and how many match in all."""
     if query.project_id not in (None, DEFAULT_PROJECT):
         return BrowsePage([], 0, query.page, query.page_size)
     selected = filtered(query.where)
     if query.search:
-        pattern = f"%{_escaped(query.search)}%"
-        postgres = database.url.startswith("postgresql")
-        text = CallRow.transcript_text
-        hit = text.ilike(pattern, escape="\\") if postgres else text.like(pattern, escape="\\")
-        selected = selected.where(hit)
+        dialect = database.engine.dialect.name
+        selected = selected.where(transcript_matches(dialect, query.search))
     order = {
         "newest": (CallRow.occurred_at.desc(), CallRow.id.desc()),
         "oldest": (CallRow.occurred_at.asc(), CallRow.id.asc()),
