@@ -14,9 +14,10 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
 
 from evaluator.contract import MetricResult
 from evaluator.store.db import Database
@@ -71,6 +72,28 @@ class BrowsePage:
         return max(1, -(-self.total // self.page_size))
 
 
+def _page(
+    session: Session,
+    selected: Select[Any],
+    columns: tuple[Any, ...],
+    order: tuple[Any, ...],
+    query: BrowseQuery,
+) -> tuple[list[tuple[Any, ...]], int]:
+    """The page's rows and the count of all matches. With a search, one statement: the
+    transcript test is the costly part when many calls match, and a separate count would run
+    it over every match a second time (the count rides along as a window)."""
+    paged = (
+        selected.order_by(*order).offset((query.page - 1) * query.page_size).limit(query.page_size)
+    )
+    if query.search:
+        rows = list(session.execute(paged.with_only_columns(*columns, func.count().over())))
+        if rows or query.page == 1:
+            return [tuple(r[:-1]) for r in rows], rows[0][-1] if rows else 0
+    count = select(func.count()).select_from(selected.with_only_columns(CallRow.id).subquery())
+    total = session.scalar(count) or 0
+    return [tuple(r) for r in session.execute(paged.with_only_columns(*columns))], total
+
+
 def browse_calls(database: Database, query: BrowseQuery) -> BrowsePage:
     """One page of the calls matching ``query``, and how many match in all."""
     if query.project_id not in (None, DEFAULT_PROJECT):
@@ -90,14 +113,7 @@ def browse_calls(database: Database, query: BrowseQuery) -> BrowsePage:
         EvaluationRow.dropoff_point, CallRow.current_evaluation_id,
     )  # fmt: skip
     with database.session() as session:
-        count = select(func.count()).select_from(selected.with_only_columns(CallRow.id).subquery())
-        total = session.scalar(count) or 0
-        rows = session.execute(
-            selected.with_only_columns(*columns)
-            .order_by(*order)
-            .offset((query.page - 1) * query.page_size)
-            .limit(query.page_size)
-        ).all()
+        rows, total = _page(session, selected, columns, order, query)
         runs = [r[9] for r in rows if r[9] is not None]
         results: dict[int, list[MetricResult]] = defaultdict(list)
         if runs:

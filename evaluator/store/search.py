@@ -36,7 +36,7 @@ __all__ = [
 SEARCH_TABLE = "calls_search"
 PG_INDEX = "ix_calls_transcript_trgm"
 # FTS5's shadow tables of SEARCH_TABLE (its data, index, sizes and configuration).
-_SHADOWS = tuple(f"{SEARCH_TABLE}_{part}" for part in ("data", "idx", "docsize", "config", "content"))
+_SHADOWS = tuple(f"{SEARCH_TABLE}_{part}" for part in ("data", "idx", "docsize", "config"))
 # The shortest search a trigram index can serve.
 MIN_INDEXED = 3
 
