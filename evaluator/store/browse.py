@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from evaluator.contract import MetricResult
 from evaluator.store.db import Database
-from evaluator.store.rows import filtered, metric_result, shown_status
+from evaluator.store.rows import filtered, shown_status
 from evaluator.store.search import transcript_matches
 from evaluator.store.tables import CallRow, EvaluationRow, MetricResultRow, ReviewRow
 from evaluator.store.types import CallFilter
@@ -46,7 +46,8 @@ class BrowseQuery:
 @dataclass(frozen=True)
 class ListedCall:
     """What a row of the list shows: the call, its verdict as the call log shows it, and its
-    current results (read without the transcript and body, which a list never needs)."""
+    current results (read without the transcript and body, which a list never needs, and each
+    result without its explanation and details, see ``_LISTED``)."""
 
     id: int
     call_id: str
@@ -94,6 +95,30 @@ def _page(
     return [tuple(r) for r in session.execute(paged.with_only_columns(*columns))], total
 
 
+# What a row shows of a result (its verdict at a glance): the explanation, details and the
+# rest stay unread, as the JSON decoding and objects for a page of 25 calls (some 900
+# results) cost more than the query itself.
+_LISTED = ("metric_id", "numeric_id", "name", "type", "score", "enum", "value", "outcome", "unit")
+
+
+def _listed_results(session: Session, runs: list[int]) -> dict[int, list[MetricResult]]:
+    """The results of the runs, in each run's order, with the fields a row shows."""
+    results: dict[int, list[MetricResult]] = defaultdict(list)
+    if not runs:
+        return results
+    table = MetricResultRow.__table__
+    found = session.execute(
+        select(table.c.evaluation_id, *(table.c[name] for name in _LISTED))
+        .where(table.c.evaluation_id.in_(runs))
+        .order_by(table.c.evaluation_id, table.c.position)
+    )
+    for run, metric_id, *rest in found:
+        fields = dict(zip(_LISTED[1:], rest, strict=True))
+        # Our own rows, validated when stored: built without validating them again.
+        results[run].append(MetricResult.model_construct(id=metric_id, **fields))
+    return results
+
+
 def browse_calls(database: Database, query: BrowseQuery) -> BrowsePage:
     """One page of the calls matching ``query``, and how many match in all."""
     if query.project_id not in (None, DEFAULT_PROJECT):
@@ -115,15 +140,7 @@ def browse_calls(database: Database, query: BrowseQuery) -> BrowsePage:
     with database.session() as session:
         rows, total = _page(session, selected, columns, order, query)
         runs = [r[9] for r in rows if r[9] is not None]
-        results: dict[int, list[MetricResult]] = defaultdict(list)
-        if runs:
-            found = session.scalars(
-                select(MetricResultRow)
-                .where(MetricResultRow.evaluation_id.in_(runs))
-                .order_by(MetricResultRow.evaluation_id, MetricResultRow.position)
-            )
-            for row in found:
-                results[row.evaluation_id].append(metric_result(row))
+        results = _listed_results(session, runs)
     calls = [
         ListedCall(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7], r[8],
                    results.get(r[9], []) if r[9] is not None else [])
