@@ -23,6 +23,7 @@ from evaluator.catalogue.definitions import Catalogue
 from evaluator.contract import ObserveRequest, ignored_fields
 from evaluator.errors import RequestValidationError
 from evaluator.ingest.intake import read_request
+from evaluator.ingest.limits import Limits
 from evaluator.ingest.transcripts import transcript_types
 from evaluator.store.calls import NewCall, Recording
 from evaluator.transcript import format_duration
@@ -191,9 +192,10 @@ def _has_nul(value: Any) -> bool:
     return False
 
 
-def stored_call(body: ObserveBody, catalogue: Catalogue) -> NewCall:
-    """Validate the call completely (raises the field-keyed error) and shape it for the store."""
-    prepared = read_request(body.data, catalogue)
+def stored_call(body: ObserveBody, catalogue: Catalogue, limits: Limits) -> NewCall:
+    """Validate the call completely against ``limits`` (raises the field-keyed error) and
+    shape it for the store, in the agent's project."""
+    prepared = read_request(body.data, catalogue, limits)
     request, transcript = prepared.request, prepared.transcript
     text = body.text
     if request.redact_fields:
@@ -217,4 +219,5 @@ def stored_call(body: ObserveBody, catalogue: Catalogue) -> NewCall:
         transcript_object=transcript.to_object(),
         recording=body.recording,
         notes=prepared.notes,
+        project_id=prepared.agent.project,
     )

@@ -42,6 +42,7 @@ def detail_of(service: Service, pk: int, base_url: URL | str) -> CallLogDetail:
         call.agent,
         voice_recording_url=recording,
         user_generated_transcript=inputs.overrides.get("transcript_json"),
+        project=inputs.project_id,
     )
     return call_log_detail(call, context)
 

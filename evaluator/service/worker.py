@@ -132,7 +132,9 @@ class EvaluationWorker:
 
     async def _evaluate(self, claim: Claim) -> None:
         try:
-            prepared = read_request(claim.effective_request(), self.definitions.catalogue)
+            prepared = read_request(
+                claim.effective_request(), self.definitions.catalogue, self.settings.limits()
+            )
         except RequestValidationError as exc:
             # Only when the definitions changed since the call was stored: retrying cannot help.
             await asyncio.to_thread(self.store.give_up, claim, f"cannot evaluate: {exc}")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from evaluator.catalogue.definitions import DEFAULT_PROJECT
 from evaluator.errors import EvaluatorError
 
 __all__ = [
@@ -98,6 +99,7 @@ class NewCall:
     transcript_object: list[dict[str, Any]]
     recording: Recording | None = None
     notes: tuple[str, ...] = ()
+    project_id: int = DEFAULT_PROJECT
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,7 @@ class CallInputs:
     request: dict[str, Any]
     overrides: dict[str, Any]
     has_recording: bool
+    project_id: int = DEFAULT_PROJECT
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,7 @@ class CallFilter:
     """List filters; ``None`` means any."""
 
     agent_id: int | None = None
+    project_id: int | None = None
     occurred_from: datetime | None = None
     occurred_to: datetime | None = None
     success: bool | None = None

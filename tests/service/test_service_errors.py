@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from evaluator.config import Settings
-from evaluator.service.app import ServiceConfigError, create_app
+from evaluator.service.app import ServiceConfigError
 from tests.service.conftest import API_KEY, HEADERS, RunApp
 
 OBSERVE = "/observability/v1/observe/"
@@ -42,9 +41,11 @@ async def test_cekura_header_and_any_configured_key_are_accepted(
     assert cekura.status_code == 201 and other.status_code == 200
 
 
-def test_no_keys_configured_refuses_to_start(settings: Settings) -> None:
+async def test_no_keys_configured_refuses_to_start(run_app: RunApp) -> None:
+    """No key in the settings, none stored, authentication not switched off: no way in."""
     with pytest.raises(ServiceConfigError, match="EVALUATOR_API_KEYS"):
-        create_app(settings.model_copy(update={"api_keys": " , "}))
+        async with run_app(api_keys=" , "):
+            pass
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 
 from fastapi import APIRouter, Request
 
-from evaluator.calllog import DEFAULT_PROJECT, CallLogDetail, CallLogList
+from evaluator.calllog import CallLogDetail, CallLogList
 from evaluator.catalogue.definitions import AgentDefinition
 from evaluator.contract import CallEvaluation
 from evaluator.errors import RequestValidationError, UnknownIdError
@@ -29,9 +29,9 @@ async def evaluate_metrics(service: ServiceDep, request: Request) -> list[CallLo
     """Run the chosen metrics (integer ids or slugs) on stored calls; their results replace
     those metrics' results. Each metric must be one of each call's agent's."""
     body = parse_body(EvaluateMetrics, await read_json_body(request, _limit(service)))
-    if body.project_id not in (None, DEFAULT_PROJECT):
-        raise RequestValidationError({"project_id": [_NO_PROJECT]})
-    agents = await asyncio.to_thread(_agents_of, service, body.call_logs, body.agent_id)
+    agents = await asyncio.to_thread(
+        _agents_of, service, body.call_logs, body.agent_id, body.project_id
+    )
     for agent_id, pks in agents.items():
         slugs = _chosen_metrics(service, agent_id, body.metrics)
         await queue_calls(service, pks, agent_id, "chosen", slugs)
@@ -57,9 +57,6 @@ async def rerun_evaluation(service: ServiceDep, request: Request) -> list[CallLo
     for group_agent, group in groups.items():
         await queue_calls(service, group, group_agent, "all")
     return await asyncio.to_thread(details_of, service, pks, request.base_url)
-
-
-_NO_PROJECT = f"unknown project: every call is in project {DEFAULT_PROJECT}"
 
 
 def _limit(service: Service) -> int:
@@ -88,15 +85,20 @@ def _calls(service: Service, pks: list[int]) -> list[CallEvaluation]:
     return [by_id[pk] for pk in dict.fromkeys(pks) if pk in by_id]
 
 
-def _agents_of(service: Service, pks: Iterable[int], agent_id: int | None) -> dict[int, list[int]]:
-    """The calls grouped by agent; unknown ids, or ids of another agent than ``agent_id``,
-    are a 400 naming them."""
+def _agents_of(
+    service: Service, pks: Iterable[int], agent_id: int | None, project_id: int | None = None
+) -> dict[int, list[int]]:
+    """The calls grouped by agent; unknown ids (another project's are unknown), or ids of
+    another agent than ``agent_id`` or another project than ``project_id``, are a 400 naming
+    them."""
     wanted = list(dict.fromkeys(pks))
-    calls, _ = service.store.list_calls(CallFilter(call_pks=tuple(wanted)), limit=len(wanted))
+    where = CallFilter(call_pks=tuple(wanted), project_id=project_id)
+    calls, _ = service.store.list_calls(where, limit=len(wanted))
     found = {c.id: c.agent for c in calls if c.id is not None}
     missing = [pk for pk in wanted if pk not in found]
     if missing:
-        raise RequestValidationError({"call_logs": [str(CallNotFoundError(missing))]})
+        of = f" in project {project_id}" if project_id is not None else ""
+        raise RequestValidationError({"call_logs": [f"{CallNotFoundError(missing)}{of}"]})
     other = [pk for pk in wanted if agent_id is not None and found[pk] != agent_id]
     if other:
         raise RequestValidationError({"call_logs": [

@@ -48,7 +48,9 @@ async def store_and_queue(
     """Validate and store a call, wake the worker; the call (as ``CallLogList``) and whether
     it is new. ``duplicate_ok``: a known call_id with another body answers the stored call
     (providers send several events for one call) instead of a 400."""
-    new = stored_call(body, service.definitions.catalogue)
+    new = await asyncio.to_thread(
+        stored_call, body, service.definitions.catalogue, service.settings.limits()
+    )
     allow = service.settings.allow_duplicate_calls
     try:
         call, created = await asyncio.to_thread(service.store.add_call, new, allow_duplicates=allow)

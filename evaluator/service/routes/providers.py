@@ -10,6 +10,7 @@ event for a stored call (Retell's ``call_ended`` then ``call_analyzed``) answers
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from typing import Annotated
@@ -21,7 +22,7 @@ from evaluator.errors import RequestValidationError
 from evaluator.ingest.webhooks import PROVIDERS, Ignored, read_webhook
 from evaluator.ingest.webhooks.signatures import verify_hmac, verify_retell, verify_vapi
 from evaluator.service.bodies import ObserveBody
-from evaluator.service.deps import PREFIX, Service, ServiceDep, Unauthorized
+from evaluator.service.deps import PREFIX, ReadOnlyKey, Service, Unauthorized, WholeServiceDep
 from evaluator.service.errors import BadSignature
 from evaluator.service.routes.observe import store_and_queue
 from evaluator.service.schemas import MAX_ID
@@ -40,10 +41,10 @@ AgentQuery = Annotated[int | None, Query(ge=1, le=MAX_ID, description="our agent
 
 def _route(provider: str) -> None:
     async def provider_observe(
-        service: ServiceDep, request: Request, agent_id: AgentQuery = None
+        whole: WholeServiceDep, request: Request, agent_id: AgentQuery = None
     ) -> JSONResponse:
         raw = await request.body()
-        _authenticate(service, provider, request, raw)
+        service = await _authenticate(whole, provider, request, raw)
         return await _observe(service, provider, raw, agent_id)
 
     provider_observe.__name__ = f"{provider}_observe"
@@ -63,13 +64,19 @@ def _secret(service: Service, provider: str) -> str | None:
             "pipecat": settings.pipecat_webhook_secret}[provider]  # fmt: skip
 
 
-def _authenticate(service: Service, provider: str, request: Request, raw: bytes) -> None:
+async def _authenticate(service: Service, provider: str, request: Request, raw: bytes) -> Service:
+    """The service as the request may use it: with the provider's secret configured, its
+    signature (every project's agents: the provider names the assistant); else the API key,
+    scoped to the key's project (a read-only key cannot post)."""
     secret = _secret(service, provider)
     if secret is None:
         key = request.headers.get("X-API-Key") or request.headers.get("X-CEKURA-API-KEY")
-        if not service.key_ok(key):
+        principal = await asyncio.to_thread(service.authenticate, key)
+        if principal is None:
             raise Unauthorized()
-        return
+        if principal.read_only:
+            raise ReadOnlyKey()
+        return service.scoped(principal)
     header = request.headers.get(SIGNATURE_HEADERS[provider])
     verified = {
         "vapi": lambda: verify_vapi(secret, header),
@@ -77,6 +84,7 @@ def _authenticate(service: Service, provider: str, request: Request, raw: bytes)
     }.get(provider, lambda: verify_hmac(secret, raw, header))()
     if not verified:
         raise BadSignature(f"{provider}: missing or invalid {SIGNATURE_HEADERS[provider]}")
+    return service
 
 
 async def _observe(
