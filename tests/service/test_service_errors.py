@@ -96,12 +96,18 @@ async def test_unreadable_bodies_are_400(
     assert words in json.dumps(response.json())
 
 
-async def test_framework_validation_is_400_not_422(run_app: RunApp) -> None:
+async def test_framework_validation_is_400_not_422(
+    run_app: RunApp, booking_request: dict[str, Any]
+) -> None:
     async with run_app() as running:
         query = await running.client.get(
             LOGS, params={"success": "maybe", "status": "great"}, headers=HEADERS
         )
-        patch = await running.client.patch(f"{LOGS}1/", json={"status": "great"}, headers=HEADERS)
+        stored = await running.client.post(OBSERVE, json=booking_request, headers=HEADERS)
+        pk = stored.json()["id"]
+        patch = await running.client.patch(
+            f"{LOGS}{pk}/", json={"status": "great"}, headers=HEADERS
+        )
         rerun = await running.client.post(
             f"{LOGS}rerun_evaluation/", json={"agent_id": 1}, headers=HEADERS
         )

@@ -18,6 +18,7 @@ from evaluator.service.deps import AUTHORIZED, Service, ServiceDep
 from evaluator.service.schemas import EvaluateMetrics, RerunEvaluation, body_spec, parse_body
 from evaluator.service.views import details_of, list_items
 from evaluator.store.calls import CallFilter, CallNotFoundError, JobScope
+from evaluator.store.tenancy import Tenancy
 
 __all__ = ["queue_calls", "router"]
 
@@ -29,6 +30,8 @@ async def evaluate_metrics(service: ServiceDep, request: Request) -> list[CallLo
     """Run the chosen metrics (integer ids or slugs) on stored calls; their results replace
     those metrics' results. Each metric must be one of each call's agent's."""
     body = parse_body(EvaluateMetrics, await read_json_body(request, _limit(service)))
+    if body.project_id is not None:
+        await asyncio.to_thread(_check_project, service, body.project_id)
     agents = await asyncio.to_thread(
         _agents_of, service, body.call_logs, body.agent_id, body.project_id
     )
@@ -57,6 +60,13 @@ async def rerun_evaluation(service: ServiceDep, request: Request) -> list[CallLo
     for group_agent, group in groups.items():
         await queue_calls(service, group, group_agent, "all")
     return await asyncio.to_thread(details_of, service, pks, request.base_url)
+
+
+def _check_project(service: Service, project_id: int) -> None:
+    """A project the key sees (its own; an admin's: any that exists), else a 400 naming it."""
+    own = service.principal.project_id
+    if own not in (None, project_id) or project_id not in Tenancy(service.store).project_ids():
+        raise RequestValidationError({"project_id": [f"unknown project {project_id}"]})
 
 
 def _limit(service: Service) -> int:
