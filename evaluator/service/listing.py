@@ -19,6 +19,7 @@ from fastapi import Query, Request
 
 from evaluator.catalogue.definitions import Catalogue
 from evaluator.errors import RequestValidationError, UnknownIdError
+from evaluator.ingest.limits import utc_timestamp
 from evaluator.service.deps import ServiceDep
 from evaluator.service.schemas import MAX_ID
 from evaluator.store.types import CallFilter, ConditionOp, MetricCondition
@@ -69,7 +70,8 @@ async def call_filter(
     catalogue = service.definitions.catalogue
     agents = _agents(catalogue, agent_id, assistant_id)
     where = CallFilter(
-        occurred_from=timestamp_from, occurred_to=timestamp_to, success=success,
+        occurred_from=_utc(timestamp_from, "timestamp_from"),
+        occurred_to=_utc(timestamp_to, "timestamp_to"), success=success,
         status=status, evaluation_status=evaluation_status, topic=topic,
         dropoff_point=dropoff_point, is_reviewed=is_reviewed, agent_ids=agents,
         call_pks=_ids(call_ids), project_id=project_id,
@@ -83,6 +85,12 @@ async def call_filter(
 LIST_PARAMS = tuple(
     name for name in call_filter.__annotations__ if name not in ("service", "return")
 )
+
+
+def _utc(moment: datetime | None, field: str) -> datetime | None:
+    """A filter's time in UTC, as intake reads the call's: an offset that moves it outside
+    the years 1-9999 is a 400 naming the parameter, never a 500 in the database driver."""
+    return None if moment is None else utc_timestamp(moment, field)
 
 
 def _agents(catalogue: Catalogue, agent_id: int | None, assistant: str | None) -> Any:
@@ -197,6 +205,7 @@ def _apply(catalogue: Catalogue, where: CallFilter, node: dict[str, Any]) -> Cal
             raise RequestValidationError(
                 {"filters_v2": [f"{value!r} is not a date-time"]}
             ) from None
+        moment = utc_timestamp(moment, "filters_v2")
         if op in ("gt", "gte"):
             return replace(where, occurred_from=moment)
         return replace(where, occurred_to=moment)

@@ -80,7 +80,7 @@ async def test_invalid_requests_are_400_keyed_by_field(
     [
         (b"{not json", "application/json", "not valid JSON"),
         (b"[1, 2]", "application/json", "JSON object"),
-        (b'{"call_id": NaN}', "application/json", "not valid JSON"),
+        (b'{"call_id": NaN}', "application/json", "finite"),
         (b"\xff\xfe", "application/json", "UTF-8"),
         (b"call_id=x", "text/plain", "unsupported content type"),
     ],

@@ -63,7 +63,7 @@ async def get_call_log(service: ServiceDep, request: Request, pk: CallPk) -> Cal
 async def update_call_log(service: ServiceDep, request: Request, pk: CallPk) -> CallLogDetail:
     """Correct a call (any field of Cekura's ``PatchedUpdateCallLog``) or review it; with
     ``reevaluate_metrics`` judge it again. A call being evaluated is left alone (409)."""
-    data = await read_json_body(request, service.settings.max_body_bytes)
+    data = await read_json_body(request, service.settings.max_body_bytes, service.settings.limits())
     patch = parse_body(CallLogPatch, data)
     again = await asyncio.to_thread(apply_patch, service, pk, patch)
     if again:

@@ -29,7 +29,9 @@ router = APIRouter(tags=["call-logs"], dependencies=AUTHORIZED)
 async def evaluate_metrics(service: ServiceDep, request: Request) -> list[CallLogList]:
     """Run the chosen metrics (integer ids or slugs) on stored calls; their results replace
     those metrics' results. Each metric must be one of each call's agent's."""
-    body = parse_body(EvaluateMetrics, await read_json_body(request, _limit(service)))
+    body = parse_body(
+        EvaluateMetrics, await read_json_body(request, _limit(service), service.settings.limits())
+    )
     if body.project_id is not None:
         await asyncio.to_thread(_check_project, service, body.project_id)
     agents = await asyncio.to_thread(
@@ -46,7 +48,9 @@ async def evaluate_metrics(service: ServiceDep, request: Request) -> list[CallLo
 async def rerun_evaluation(service: ServiceDep, request: Request) -> list[CallLogDetail]:
     """Re-run every metric on the given calls, or on ``"all"`` calls of the agent (named by
     ``agent_id`` or ``assistant_id``); human-reviewed outcomes are kept."""
-    body = parse_body(RerunEvaluation, await read_json_body(request, _limit(service)))
+    body = parse_body(
+        RerunEvaluation, await read_json_body(request, _limit(service), service.settings.limits())
+    )
     agent = _agent(service, body)
     if body.call_logs == "all":
         if agent is None:

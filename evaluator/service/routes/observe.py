@@ -36,7 +36,9 @@ async def observe(
 ) -> CallLogList:
     """Store a call and queue it for evaluation (status ``evaluating``), or with ``wait``
     judge it first. JSON, form-urlencoded or multipart (with a ``voice_recording`` file)."""
-    body = await read_observe_body(request, service.settings.max_body_bytes)
+    body = await read_observe_body(
+        request, service.settings.max_body_bytes, limits=service.settings.limits()
+    )
     (call,), created = await store_and_queue(service, body, wait=wait)
     response.status_code = 201 if created else 200
     return call

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from evaluator.errors import RequestValidationError
+from evaluator.ingest.limits import decode_text, loads_json
 from evaluator.ingest.webhooks import PROVIDERS, Ignored, read_webhook
 from evaluator.ingest.webhooks.signatures import verify_hmac, verify_retell, verify_vapi
 from evaluator.service.bodies import ObserveBody
@@ -90,10 +91,9 @@ async def _authenticate(service: Service, provider: str, request: Request, raw: 
 async def _observe(
     service: Service, provider: str, raw: bytes, agent_id: int | None
 ) -> JSONResponse:
-    try:
-        body = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise RequestValidationError({"non_field_errors": ["body is not valid JSON"]}) from None
+    # Parsed off the event loop, with intake's reader: a body nested too deeply to read, or
+    # not UTF-8, is a 400 saying so (never a RecursionError).
+    body = await asyncio.to_thread(lambda: loads_json(decode_text(raw)))
     found = read_webhook(provider, body)
     if isinstance(found, Ignored):
         return JSONResponse({"detail": f"ignored: {found.reason}"}, status_code=200)
