@@ -87,11 +87,11 @@ async def read_observe_body(
     limits: Limits | None = None,
 ) -> ObserveBody:
     """The request's fields, whichever content type carried them, each checked against
-    ``limits`` (depth, NUL, lone surrogates, non-finite numbers, sizes: one walk per field,
-    off the event loop). Every failure, a body that cannot be read included, is a 400 keyed
+    ``limits`` when given (depth, NUL, lone surrogates, non-finite numbers, sizes: one walk
+    per field, off the event loop; the observe route leaves the walk to intake, which does
+    the same with the same limits). Every failure, a body that cannot be read included, is a 400 keyed
     by field. ``repeated_as_list``: a form field given more than once is a list
     (``call_logs=1&call_logs=2``)."""
-    limits = limits or Limits()
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     try:
         if content_type in FORM_TYPES:
@@ -107,7 +107,8 @@ async def read_observe_body(
         raise _invalid("the client disconnected before sending the whole body") from None
     if not isinstance(body.data, dict):
         raise _invalid("expected a JSON object")
-    await asyncio.to_thread(check_fields, body.data, limits)
+    if limits is not None:  # the observe route's intake walks the fields itself
+        await asyncio.to_thread(check_fields, body.data, limits)
     _recording_named(body)
     return body
 
@@ -148,7 +149,9 @@ async def read_json_body(
     request: Request, max_bytes: int, limits: Limits | None = None
 ) -> dict[str, Any]:
     """A body of one of the other endpoints (JSON, form or multipart, no file) as a dict."""
-    body = await read_observe_body(request, max_bytes, repeated_as_list=True, limits=limits)
+    body = await read_observe_body(
+        request, max_bytes, repeated_as_list=True, limits=limits or Limits()
+    )
     if body.recording is not None:
         raise RequestValidationError({RECORDING_FIELD: ["this endpoint takes no file"]})
     return body.data

@@ -132,8 +132,12 @@ class EvaluationWorker:
 
     async def _evaluate(self, claim: Claim) -> None:
         try:
-            prepared = read_request(
-                claim.effective_request(), self.definitions.catalogue, self.settings.limits()
+            # Parsing and redaction are CPU work over the whole call: off the event loop.
+            prepared = await asyncio.to_thread(
+                read_request,
+                claim.effective_request(),
+                self.definitions.catalogue,
+                self.settings.limits(),
             )
         except RequestValidationError as exc:
             # Only when the definitions changed since the call was stored: retrying cannot help.
