@@ -179,3 +179,37 @@ async def test_the_worker_judges_with_the_configured_token_budget(
         sent = len(running.judge.requests)
     assert done["evaluation_status"] in ("failed", "evaluated")
     assert "budget" in (done["error_message"] or "") and sent == 0
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"metadata": {"k": "a\\u0000b"}}',
+        '{"metadata": {"k": "\\ud800"}}',
+        '{"metadata": {"k": 1e999}}',
+        '{"dynamic_variables": {"k": NaN}}',
+        '{"feedback": "a\\u0000b"}',
+        '{"feedback": "\\udc00 review"}',
+    ],
+    ids=["nul", "surrogate", "1e999", "nan", "feedback-nul", "feedback-surrogate"],
+)
+async def test_patch_takes_the_same_checks_as_post(
+    run_app: RunApp, booking_request: dict[str, Any], raw: str
+) -> None:
+    """One validation path for every write: what POST refuses, PATCH refuses, and the call
+    is left as it was (on PostgreSQL too, where such text cannot be stored at all)."""
+    async with run_app() as running:
+        stored = await running.client.post(OBSERVE, json=booking_request, headers=HEADERS)
+        pk = stored.json()["id"]
+        await running.wait_finished(pk)
+        before = (await running.client.get(f"{LOGS}{pk}/", headers=HEADERS)).json()
+        patched = await running.client.patch(
+            f"{LOGS}{pk}/", content=raw.encode(),
+            headers={**HEADERS, "Content-Type": "application/json"},
+        )  # fmt: skip
+        after = (await running.client.get(f"{LOGS}{pk}/", headers=HEADERS)).json()
+    field = next(iter(json.loads(raw.replace("NaN", "0").replace("1e999", "0"))))
+    assert patched.status_code == 400, patched.text
+    assert list(patched.json()) == [field]
+    assert after["metadata"] == before["metadata"] and after["feedback"] == before["feedback"]
+    assert after["dynamic_variables"] == before["dynamic_variables"]
