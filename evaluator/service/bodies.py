@@ -89,8 +89,8 @@ async def read_observe_body(
     """The request's fields, whichever content type carried them, each checked against
     ``limits`` when given (depth, NUL, lone surrogates, non-finite numbers, sizes: one walk
     per field, off the event loop; the observe route leaves the walk to intake, which does
-    the same with the same limits). Every failure, a body that cannot be read included, is a 400 keyed
-    by field. ``repeated_as_list``: a form field given more than once is a list
+    the same with the same limits). Every failure, a body that cannot be read included, is a
+    400 keyed by field. ``repeated_as_list``: a form field given more than once is a list
     (``call_logs=1&call_logs=2``)."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     try:

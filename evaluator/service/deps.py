@@ -69,12 +69,18 @@ class ReadOnlyKey(Exception):
 @dataclass(frozen=True)
 class Principal:
     """Who is asking: the stored key's id (None for a key of ``EVALUATOR_API_KEYS``, or no
-    key when the service runs unauthenticated), its project (None: an admin key, every
-    project) and whether it may only read."""
+    key when the service runs unauthenticated), its project's id as text (None: an admin
+    key, every project; ``project`` in call logs is the same id as a number) and whether it
+    may only read."""
 
     key_id: str | None
-    project_id: int | None
+    project_id: str | None
     read_only: bool
+
+    @property
+    def project(self) -> int | None:
+        """The project's id as the store and the call logs number it (None: every project)."""
+        return None if self.project_id is None else int(self.project_id)
 
 
 ADMIN = Principal(key_id=None, project_id=None, read_only=False)
@@ -109,7 +115,8 @@ class Service:
                 return ADMIN
             stored = Tenancy(self.store).find(presented)
             if stored is not None:
-                return Principal(str(stored.id), stored.project_id, stored.read_only)
+                project = None if stored.project_id is None else str(stored.project_id)
+                return Principal(str(stored.id), project, stored.read_only)
         if self.settings.allow_unauthenticated and not self._keys:
             return ADMIN
         return None
@@ -121,7 +128,7 @@ class Service:
     def scoped(self, principal: Principal) -> Service:
         """This service as ``principal`` sees it: the store and the catalogue of its project
         only (an admin's: everything), sharing the worker and the settings."""
-        project = principal.project_id
+        project = principal.project
         if project is None and principal == self.principal:
             return self
         definitions = self._views.get(project)

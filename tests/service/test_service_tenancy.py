@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import shutil
 from collections.abc import AsyncIterator
@@ -308,10 +309,22 @@ def test_keys_are_stored_hashed_with_only_a_prefix_shown(database_url: str) -> N
     assert secret not in stored and len(secret) >= 40  # 256 random bits, url-safe
 
 
-def test_principal_is_the_interface_the_ui_codes_against() -> None:
-    admin = Principal(key_id=None, project_id=None, read_only=False)
-    with pytest.raises(AttributeError):
-        admin.project_id = 2  # type: ignore[misc]
+async def test_authenticate_answers_the_principal_the_ui_codes_against(tenants: Any) -> None:
+    """``Service.authenticate(key) -> Principal | None``, ``Principal(key_id, project_id,
+    read_only)`` frozen, project_id text (None: admin): the interface issue 16 builds on."""
+    async with tenants as t:
+        service = t.running.service
+        b = service.authenticate(t.keys["b"])
+        read_only = service.authenticate(t.keys["a_read_only"])
+        admin = service.authenticate("test-key-1")
+        refused = [service.authenticate(k) for k in (None, "", t.keys["revoked"], "ev_nope")]
+    assert [f.name for f in dataclasses.fields(Principal)] == ["key_id", "project_id", "read_only"]
+    assert b is not None and b.project_id == "2" and not b.read_only and b.key_id is not None
+    assert read_only is not None and read_only.project_id == "1" and read_only.read_only
+    assert admin == Principal(key_id=None, project_id=None, read_only=False)
+    assert refused == [None, None, None, None]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        b.project_id = "1"  # type: ignore[misc]
     assert issubclass(ReadOnlyKey, Exception)
 
 

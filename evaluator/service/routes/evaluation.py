@@ -68,7 +68,7 @@ async def rerun_evaluation(service: ServiceDep, request: Request) -> list[CallLo
 
 def _check_project(service: Service, project_id: int) -> None:
     """A project the key sees (its own; an admin's: any that exists), else a 400 naming it."""
-    own = service.principal.project_id
+    own = service.principal.project
     if own not in (None, project_id) or project_id not in Tenancy(service.store).project_ids():
         raise RequestValidationError({"project_id": [f"unknown project {project_id}"]})
 
