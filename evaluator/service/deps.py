@@ -165,11 +165,13 @@ async def presented_key(
     return key if key is not None else cekura_key
 
 
-async def _principal(
+def _principal(
     request: Request,
     service: WholeServiceDep,
     key: Annotated[str | None, Depends(presented_key)],
 ) -> Principal:
+    # A plain function: FastAPI runs it in its thread pool, so the stored key's lookup in
+    # the database never holds up the event loop.
     principal = service.authenticate(key)
     if principal is None:
         raise Unauthorized()
