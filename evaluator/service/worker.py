@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from evaluator.bootstrap import Definitions
 from evaluator.config import Settings
@@ -24,6 +25,9 @@ from evaluator.ingest.intake import read_request
 from evaluator.judge.schema import Judge
 from evaluator.service.webhook import Webhook
 from evaluator.store.calls import Claim, Store
+
+if TYPE_CHECKING:  # the alerting module reads the list filters, which need the worker
+    from evaluator.service.alerting import Alerting
 
 __all__ = ["EvaluationWorker", "retry_delay"]
 
@@ -46,12 +50,14 @@ class EvaluationWorker:
         judge: Judge,
         settings: Settings,
         webhook: Webhook | None = None,
+        alerting: Alerting | None = None,
     ) -> None:
         self.store = store
         self.definitions = definitions
         self.judge = judge
         self.settings = settings
         self.webhook = webhook
+        self.alerting = alerting
         self._wake = asyncio.Event()
         self._progress = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -188,9 +194,14 @@ class EvaluationWorker:
         self._progress = asyncio.Event()
 
     async def _notify(self, pk: int) -> None:
-        if self.webhook is None:
+        if self.webhook is None and self.alerting is None:
             return
         call = await asyncio.to_thread(self.store.get_call, pk)
+        if self.alerting is not None:
+            # In order, after each evaluation: a rule's window is the calls judged before it.
+            await self.alerting.check(call)
+        if self.webhook is None:
+            return
         task = asyncio.create_task(self.webhook.deliver(call))
         self._deliveries.add(task)
         task.add_done_callback(self._deliveries.discard)

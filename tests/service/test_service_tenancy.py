@@ -26,10 +26,13 @@ from evaluator.store.tenancy import Tenancy, hash_key
 from tests.conftest import ROOT, load_example
 from tests.ingest.transcripts.transcript_payloads import read_payload
 from tests.service.conftest import RunApp, Running
+from tests.service.ui_helpers import csrf_of, sign_in
 
 OBSERVE = "/observability/v1/observe/"
 B_ASSISTANT = "asst_project_b"
 NEVER_STORED = 987_654
+B_NAME = "Project B clinic line"
+ALERTS = "/observability/v1/alerts/"
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +44,7 @@ def agents_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     text = source.read_text(encoding="utf-8")
     text = text.replace("id: 1\n", "id: 2\nproject: 2\n", 1)
     text = text.replace("asst_bright_smile_01", B_ASSISTANT)
+    text = text.replace("name: Bright Smile Dental booking line", f"name: {B_NAME}")
     (folder / "b.yaml").write_text(text, encoding="utf-8")
     return folder
 
@@ -55,6 +59,17 @@ class Tenants:
     running: Running
     keys: dict[str, str]  # a, b, a_read_only, revoked
     calls: dict[str, int]  # a, b
+    alerts: dict[str, int] = dataclasses.field(default_factory=dict)  # a, b
+    ui: httpx.AsyncClient | None = None  # signed in to the review UI with A's key
+
+    async def alert(self, who: str, project: int) -> int:
+        body = {"name": f"alert of {who}", "project": project, "source_type": "metric",
+                "source_id": 5, "source": {"sub_type": "normal"},
+                "threshold": {}, "notifications": {}}  # fmt: skip
+        made = await self.running.client.post(ALERTS, json=body, headers=self.headers(who))
+        assert made.status_code == 201, made.text
+        pk: int = made.json()["id"]
+        return pk
 
     def headers(self, who: str) -> dict[str, str]:
         return {"X-API-Key": self.keys[who]}
@@ -93,7 +108,12 @@ def tenants(run_app: RunApp, database_url: str) -> contextlib.AbstractAsyncConte
             found = Tenants(running, keys, {})
             found.calls["a"] = await found.post("a", 1, "call-of-a")
             found.calls["b"] = await found.post("b", 2, "call-of-b")
-            yield found
+            found.alerts = {"a": await found.alert("a", 1), "b": await found.alert("b", 2)}
+            transport = httpx.ASGITransport(app=running.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as ui:
+                assert (await sign_in(ui, keys["a"])).status_code == 303
+                found.ui = ui
+                yield found
 
     return start()
 
@@ -158,6 +178,12 @@ async def _probe(t: Tenants, method: str, path: str) -> None:
     """Key A asks for B's object through one route: it must be as absent as a never-stored
     one (404 for a call in the path)."""
     client, a, b = t.running.client, t.headers("a"), t.calls["b"]
+    if path.startswith("/ui"):
+        await _probe_ui(t, method, path)
+        return
+    if path.startswith(ALERTS):
+        await _probe_alerts(t, method, path)
+        return
     if "{id}" in path:
         url = path.replace("{id}", str(b))
         body = _id_body(path) if method in ("POST", "PATCH") else None
@@ -229,6 +255,49 @@ async def _probe(t: Tenants, method: str, path: str) -> None:
         assert every.status_code == 400 and "agent_id" in every.json()
 
 
+async def _probe_alerts(t: Tenants, method: str, path: str) -> None:
+    """Alerts belong to a project: A's key neither sees nor changes B's."""
+    client, a = t.running.client, t.headers("a")
+    if "{id}" in path:
+        body = {"enabled": False} if method in ("PATCH", "PUT") else None
+        foreign = await client.request(method, path.replace("{id}", str(t.alerts["b"])),
+                                       json=body, headers=a)  # fmt: skip
+        assert foreign.status_code == 404, (method, path, foreign.text)
+        return
+    if method == "GET":
+        listed = (await client.get(path, headers=a)).json()
+        items = listed["results"] if isinstance(listed, dict) else listed
+        assert t.alerts["b"] not in [x["id"] for x in items]
+        return
+    body = {"name": "x", "project": 2, "source_type": "metric",
+            "source_id": 5, "source": {"sub_type": "normal"},
+            "threshold": {}, "notifications": {}}  # fmt: skip
+    made = await client.post(path, json=body, headers=a)
+    assert made.status_code >= 400 or made.json()["project"] == 1, made.text
+
+
+async def _probe_ui(t: Tenants, method: str, path: str) -> None:
+    """The review UI, signed in with A's key: B's calls, agent and alerts are not there."""
+    assert t.ui is not None
+    ui, b = t.ui, t.calls["b"]
+    if path in ("/ui/login", "/ui/logout", "/ui/static"):
+        return  # no project data
+    token = csrf_of((await ui.get(f"/ui/calls/{t.calls['a']}")).text)
+    url = path.replace("{pk}", str(b)).replace("{alert_id}", str(t.alerts["b"]))
+    data = {"csrf_token": token, "status": "reviewed_success", "metric_id": "sentiment",
+            "thumbs": "up", "name": "x", "metric": "call_goal_achieved"}  # fmt: skip
+    answer = await ui.request(method, url, data=data if method == "POST" else None)
+    if "{pk}" in path or "{alert_id}" in path:
+        assert answer.status_code == 404, (method, path, answer.status_code, answer.text[:300])
+        return
+    if method == "GET":
+        pages = [answer] + [await ui.get(url, params={"agent": 2})] * (path != "/ui/calls")
+        for shown in pages:
+            assert B_NAME not in shown.text and "call-of-b" not in shown.text, (path, shown.text)
+        listed = await ui.get("/ui/calls", params={"q": "Hello"})
+        assert f"/ui/calls/{b}" not in listed.text
+
+
 async def test_a_key_of_project_a_reaches_nothing_of_project_b_in_any_route(tenants: Any) -> None:
     async with tenants as t:
         routes = _routes(t.running)
@@ -240,11 +309,13 @@ async def test_a_key_of_project_a_reaches_nothing_of_project_b_in_any_route(tena
         after = await t.running.client.get(
             f"/observability/v2/call-logs/{t.calls['b']}/", headers=t.headers("b")
         )
+        b_alerts = await t.running.client.get(f"{ALERTS}{t.alerts['b']}/", headers=t.headers("b"))
     # B's call is untouched by all of it: not deleted, not reviewed, not re-queued.
     assert after.status_code == 200
     kept = after.json()
     assert kept["is_reviewed"] is False and kept["evaluation_status"] == "evaluated"
     assert kept["updated_at"] == before["updated_at"] and kept["project"] == 2
+    assert b_alerts.status_code == 200 and b_alerts.json()["enabled"] is True
 
 
 async def test_each_key_sees_its_own_project_and_an_admin_key_sees_all(tenants: Any) -> None:
@@ -267,7 +338,9 @@ async def test_a_read_only_key_reads_and_every_write_route_is_refused(tenants: A
     async with tenants as t:
         client, ro = t.running.client, t.headers("a_read_only")
         read = await client.get(f"/observability/v1/call-logs/{t.calls['a']}/", headers=ro)
-        writes = [(m, p) for m, p in _routes(t.running) if m not in ("GET", "HEAD", "OPTIONS")]
+        # The review UI signs in with a key and checks read-only itself (tests/service/test_ui.py).
+        writes = [(m, p) for m, p in _routes(t.running)
+                  if m not in ("GET", "HEAD", "OPTIONS") and not p.startswith("/ui")]  # fmt: skip
         answers = {}
         for method, path in writes:
             url = path.replace("{id}", str(t.calls["a"]))

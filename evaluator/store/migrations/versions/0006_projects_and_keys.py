@@ -2,7 +2,7 @@
 the default project, 1)
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0008 (merged main: after the alerts; was 0004)
 Create Date: 2026-11-29 11:00:00.000000
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
