@@ -182,6 +182,8 @@ class DetailContext:
     voice_recording_url: str = ""
     user_generated_transcript: Any = None
     project: int | None = None
+    # The agent's channel the recording was read with (given, or detected).
+    agent_channel: int | None = None
 
 
 def detail_context(
@@ -307,6 +309,8 @@ def call_log_detail(call: CallEvaluation, context: DetailContext) -> CallLogDeta
     """A call as ``GET call-logs/{id}/`` shows it."""
     request, agent = context.request, context.agent
     channel = request.get("main_agent_channel_index")
+    if channel is None:
+        channel = context.agent_channel
     assistant = request.get("assistant_id") or (agent.assistant_id if agent else None)
     rules = agent.success if agent is not None else None
     evaluation = Evaluation(
@@ -316,7 +320,9 @@ def call_log_detail(call: CallEvaluation, context: DetailContext) -> CallLogDeta
     return CallLogDetail(
         **_base(call, context.numbers),
         evaluation=evaluation,
-        voice_recording_url=str(request.get("voice_recording_url") or context.voice_recording_url),
+        # Ours once the recording is stored; until then (or never fetched) the one sent.
+        voice_recording_url=context.voice_recording_url
+        or str(request.get("voice_recording_url") or ""),
         critical_categories=_critical_categories(call.metrics),
         agent_id=str(assistant or call.agent or ""),
         metadata=dict(request.get("metadata") or {}),

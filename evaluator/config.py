@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from dataclasses import fields
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from evaluator.ingest.limits import Limits
+
+if TYPE_CHECKING:  # the audio stack (PyAV, numpy, faster-whisper) loads only when used
+    from evaluator.ingest.audio.decode import AudioLimits
+    from evaluator.ingest.audio.fetch import FetchSettings
+    from evaluator.ingest.audio.stt import SpeechToText
 
 __all__ = ["Settings", "builtin_dir"]
 
@@ -100,6 +105,14 @@ class Settings(BaseSettings):
     # 127.0.0.0/8); comma-separated CIDRs. Private, loopback and link-local are refused.
     recording_allow_networks: str = ""
     blob_url: str = Field(default="evaluator-blobs", description="folder or fsspec URL")
+    # A recording sent beside a transcript: measured for timing from the signal (a URL is
+    # then fetched); false: only calls that came as audio alone are fetched and transcribed.
+    recording_timing: bool = True
+    # Also transcribe a recording sent beside a transcript, for the transcription-accuracy
+    # metric (ours against the provider's): speech-to-text on every such call.
+    transcription_check: bool = False
+    # Recordings decoded and transcribed at once per process (each uses stt_cpu_threads).
+    audio_concurrency: int = Field(default=1, ge=1)
     # Providers' end-of-call webhooks (POST /observability/v1/<provider>/observe/): with a
     # secret set, the provider's signature authenticates a request (a bad one is a 401);
     # without, the API key does.
@@ -116,3 +129,30 @@ class Settings(BaseSettings):
         """What one call may hold (``EVALUATOR_MAX_DEPTH``, ``EVALUATOR_MAX_TURNS``, ...), as
         intake takes it."""
         return Limits(**{f.name: getattr(self, f.name) for f in fields(Limits)})
+
+    def audio_limits(self) -> AudioLimits:
+        """What one recording may be: ``EVALUATOR_MAX_RECORDING_BYTES`` and ``_SECONDS``."""
+        from evaluator.ingest.audio.decode import AudioLimits
+
+        return AudioLimits(self.max_recording_bytes, self.max_recording_seconds)
+
+    def fetch_settings(self) -> FetchSettings:
+        """How a ``voice_recording_url`` is downloaded: the size cap, the timeout, and the
+        networks allowed besides public addresses (``EVALUATOR_RECORDING_ALLOW_NETWORKS``)."""
+        from evaluator.ingest.audio.fetch import FetchSettings
+
+        allowed = tuple(n.strip() for n in self.recording_allow_networks.split(",") if n.strip())
+        return FetchSettings(max_bytes=self.max_recording_bytes,
+                             timeout_seconds=self.recording_fetch_timeout,
+                             allow_networks=allowed)  # fmt: skip
+
+    def speech_to_text(self) -> SpeechToText:
+        """The transcriber these settings name: hosted (``EVALUATOR_STT_MODEL``) or local
+        Whisper (``EVALUATOR_WHISPER_MODEL``). Nothing is loaded until first use."""
+        from evaluator.ingest.audio.select import speech_to_text
+
+        return speech_to_text(
+            hosted_model=self.stt_model, whisper_model=self.whisper_model,
+            api_base=self.stt_api_base, api_key=self.stt_api_key,
+            language=self.stt_language, cpu_threads=self.stt_cpu_threads,
+        )  # fmt: skip

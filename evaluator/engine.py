@@ -18,8 +18,10 @@ from typing import Any
 from evaluator.catalogue.definitions import Catalogue, MetricDefinition
 from evaluator.computed.base import Computed
 from evaluator.computed.registry import FUNCTIONS, run_computed
-from evaluator.contract import CallEvaluation, MetricResult, ObserveRequest, Usage
+from evaluator.contract import AUDIO_ONLY, CallEvaluation, MetricResult, ObserveRequest, Usage
 from evaluator.errors import JudgeError
+from evaluator.ingest.audio.accuracy import FUNCTION as ACCURACY
+from evaluator.ingest.audio.accuracy import transcription_accuracy
 from evaluator.ingest.audio.timing import AudioValue
 from evaluator.ingest.intake import PreparedCall, prepare_call
 from evaluator.judge.budget import check_budget
@@ -220,6 +222,11 @@ def _measure(
     """A computed metric's value and where its timing came from: the recording's voice
     activity when the call has one, else the transcript's timestamps (``None``: no timing)."""
     audio = prepared.audio
+    if function == ACCURACY:  # ours of the recording against the call's own transcript
+        request = prepared.request
+        own = request.transcript_json is not None and request.transcript_type != AUDIO_ONLY
+        provider = prepared.transcript if own else None
+        return transcription_accuracy(provider, prepared.heard, params), "audio"
     if audio is not None and audio.timing.measures(function):
         return audio.timing.metric(function, params), "audio"
     value = run_computed(function, prepared.transcript, params)

@@ -29,6 +29,10 @@ from evaluator.config import Settings
 from evaluator.ingest.intake import PreparedCall, read_request
 from evaluator.store.calls import Store
 
+# The audio suite's session fixtures (synthetic calls, one Whisper model) for every folder:
+# the service's audio tests share them.
+pytest_plugins = ("tests.ingest.audio.fixtures",)
+
 # CI explores the same examples every run: a property or schema test fails on a change, not
 # on the luck of the draw (locally the search stays random and finds new cases).
 hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)

@@ -21,6 +21,7 @@ from rich.table import Table
 
 from evaluator.bootstrap import Definitions, open_judge
 from evaluator.calllog import call_log_detail, detail_context
+from evaluator.cli.audio import prepare_with_recording
 from evaluator.cli.common import (
     AgentsOption,
     ApiBaseOption,
@@ -30,7 +31,6 @@ from evaluator.cli.common import (
     fail,
     invalid,
     load,
-    prepare,
     print_json,
     read_json,
     settings_from,
@@ -70,8 +70,9 @@ def evaluate(
     """Evaluate calls and print the judged call logs as JSON."""
     settings = settings_from(model, api_base, agents, metrics)
     definitions = load(settings)
-    limits = settings.limits()
-    prepared = [prepare(source, definitions, limits) for source in requests]
+    # A request naming a recording (a local file, or a URL) has it read and, when needed,
+    # transcribed here, with progress on stderr.
+    prepared = [prepare_with_recording(source, definitions, settings) for source in requests]
     if dry_run:
         print_json(
             [_dry_run(p, definitions) for p in prepared]

@@ -60,6 +60,18 @@ class LatencyParams(Params):
     statistic: str = Field(default="avg", pattern=r"^(avg|min|max|count|p[1-9][0-9]?)$")
 
 
+class TranscriptionParams(Params):
+    misheard_percent: float = Field(default=20.0, ge=0, le=100)
+
+
+def transcription_wer(transcript: Transcript, params: TranscriptionParams) -> Computed:
+    """Answered from the recording (``ingest.audio.accuracy``, chosen by the engine when the
+    call has one transcribed); a transcript alone has nothing to compare with."""
+    return Computed.na(
+        "not applicable: needs the call's recording transcribed beside its own transcript"
+    )
+
+
 class TurnParams(Params):
     role: Literal["agent", "caller", "all"] = "all"
 
@@ -277,6 +289,9 @@ FUNCTIONS: dict[str, ComputedFunction] = {
     "tool_call_success": ComputedFunction(tool_call_success, needs=("tool calls",)),
     "turn_count": ComputedFunction(turn_count, TurnParams, needs=("transcript",)),
     "call_duration": ComputedFunction(call_duration, needs=("turn end times",)),
+    "transcription_wer": ComputedFunction(
+        transcription_wer, TranscriptionParams, needs=("recording", "transcript")
+    ),
 }
 
 

@@ -38,6 +38,9 @@ class PreparedCall:
     # What the recording says (duration, timing by voice activity), when the call has one:
     # timing metrics then come from the signal instead of the transcript's timestamps.
     audio: CallAudio | None = None
+    # Our transcript of the recording, beside the call's own (the transcription-accuracy
+    # metric compares them); redacted as the call's transcript is.
+    heard: Transcript | None = None
     # How the request was read: the unknown fields that were ignored, say.
     notes: tuple[str, ...] = ()
 
@@ -53,17 +56,21 @@ def read_request(
     limits: Limits | None = None,
     *,
     recording: RecordingOutcome | None = None,
+    awaiting_audio: bool = False,
 ) -> PreparedCall:
     """Validate a raw request body all the way (every value's shape and size, the contract,
     agent, metrics, transcript). ``limits`` default to the settings' defaults. ``recording``
-    is what the call's recording said (``ingest.recording.process_recording``). Unknown
-    fields are ignored, as Cekura's server ignores them, and named in ``notes``."""
+    is what the call's recording said (``ingest.recording.process_recording``).
+    ``awaiting_audio``: a call that came as audio only is valid with no transcript yet (the
+    service stores it before its recording is fetched and transcribed); its transcript is
+    empty until then. Unknown fields are ignored, as Cekura's server ignores them, and
+    named in ``notes``."""
     limits = limits or Limits()
     if isinstance(data, Mapping):
         check_fields(data, limits)
-    prepared = _prepare(parse_request(data), catalogue, limits, recording)
+    prepared = _prepare(parse_request(data), catalogue, limits, recording, awaiting_audio)
     notes = tuple(f"ignored unknown field {name!r}" for name in ignored_fields(data))
-    return replace(prepared, notes=notes) if notes else prepared
+    return replace(prepared, notes=(*notes, *prepared.notes)) if notes else prepared
 
 
 def read_transcript(data: Any, limits: Limits | None = None) -> tuple[ObserveRequest, Transcript]:
@@ -103,6 +110,7 @@ def _prepare(
     catalogue: Catalogue,
     limits: Limits,
     recording: RecordingOutcome | None = None,
+    awaiting_audio: bool = False,
 ) -> PreparedCall:
     errors: dict[str, list[str]] = {}
     agent = _resolve_agent(request, catalogue, errors)
@@ -116,9 +124,10 @@ def _prepare(
         if problems:
             errors.setdefault("voice_recording", []).extend(problems)
     elif request.transcript_json is None:
-        errors.setdefault("voice_recording", []).append(
-            "this call has no transcript: its recording must be transcribed first"
-        )
+        if not awaiting_audio:
+            errors.setdefault("voice_recording", []).append(
+                "this call has no transcript: its recording must be transcribed first"
+            )
     elif request.transcript_type not in transcript_types():
         known = ", ".join(transcript_types())
         errors.setdefault("transcript_type", []).append(
@@ -134,7 +143,11 @@ def _prepare(
     if notes:
         transcript = transcript.model_copy(update={"notes": (*transcript.notes, *notes)})
     audio = recording.audio if recording is not None else None
-    return PreparedCall(redacted, agent, transcript, metrics, redaction, limits=limits, audio=audio)
+    heard = recording.heard if recording is not None else None
+    return PreparedCall(
+        redacted, agent, transcript, metrics, redaction, limits=limits, audio=audio, heard=heard,
+        notes=recording.notes if recording is not None else (),
+    )  # fmt: skip
 
 
 def _parse(request: ObserveRequest, errors: dict[str, list[str]], limits: Limits) -> Transcript:

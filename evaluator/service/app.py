@@ -91,7 +91,7 @@ def _lifespan(
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        await asyncio.to_thread(service.store.upgrade)
+        await asyncio.to_thread(service.store.upgrade, blob_url=settings.blob_url)
         await asyncio.to_thread(_check_tenancy, service)
         with contextlib.ExitStack() as stack:
             active = judge
@@ -108,7 +108,13 @@ def _lifespan(
                                 allow=allowed_destinations(service),
                                 secret=settings.alert_webhook_secret)  # fmt: skip
             worker = EvaluationWorker(
-                service.store, service.definitions, active, settings, webhook, alerting
+                service.store,
+                service.definitions,
+                active,
+                settings,
+                webhook,
+                alerting,
+                service.recordings,
             )
             service.worker = worker
             await worker.start()
@@ -116,6 +122,7 @@ def _lifespan(
                 yield
             finally:
                 await worker.stop()
+                await service.recordings.close()
                 service.worker = None
                 service.store.close()
 

@@ -30,7 +30,8 @@ from evaluator.errors import RequestValidationError
 from evaluator.ingest.intake import read_request
 from evaluator.ingest.limits import Limits, check_fields, decode_text, loads_json
 from evaluator.ingest.transcripts import transcript_types
-from evaluator.store.calls import NewCall, Recording
+from evaluator.service.recordings import Upload
+from evaluator.store.calls import NewCall
 from evaluator.transcript import format_duration
 
 __all__ = ["OBSERVE_BODY", "ObserveBody", "read_json_body", "read_observe_body", "stored_call"]
@@ -66,7 +67,7 @@ class ObserveBody:
     data: dict[str, Any]
     text: str
     sha256: str
-    recording: Recording | None
+    recording: Upload | None
 
 
 def _invalid(message: str) -> RequestValidationError:
@@ -169,8 +170,8 @@ async def _form(form: FormData, repeated_as_list: bool) -> ObserveBody:
             if not isinstance(upload, UploadFile):
                 raise RequestValidationError({key: ["expected an uploaded audio file"]})
             audio = await upload.read()
-            recording = Recording(upload.filename, upload.content_type,
-                                  hashlib.sha256(audio).hexdigest(), audio)  # fmt: skip
+            recording = Upload(upload.filename, upload.content_type,
+                               hashlib.sha256(audio).hexdigest(), audio)  # fmt: skip
             continue
         texts = [v for v in values if isinstance(v, str)]
         if len(texts) != len(values):
@@ -201,8 +202,10 @@ def _form_value(key: str, texts: list[str]) -> Any:
 
 def stored_call(body: ObserveBody, catalogue: Catalogue, limits: Limits) -> NewCall:
     """Validate the call completely against ``limits`` (raises the field-keyed error) and
-    shape it for the store, in the agent's project."""
-    prepared = read_request(body.data, catalogue, limits)
+    shape it for the store, in the agent's project. A call that came as audio only is stored
+    with no transcript yet: the worker transcribes its recording (service/recordings.py). The
+    upload itself is the caller's to reference (``Recordings.accept_upload``)."""
+    prepared = read_request(body.data, catalogue, limits, awaiting_audio=True)
     request, transcript = prepared.request, prepared.transcript
     text = body.text
     if request.redact_fields:
@@ -224,7 +227,6 @@ def stored_call(body: ObserveBody, catalogue: Catalogue, limits: Limits) -> NewC
         duration=format_duration(transcript.duration_seconds),
         transcript_text=transcript.to_text(),
         transcript_object=transcript.to_object(),
-        recording=body.recording,
         notes=prepared.notes,
         project_id=prepared.agent.project,
     )

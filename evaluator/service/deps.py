@@ -23,6 +23,7 @@ from fastapi.security import APIKeyHeader
 from evaluator.bootstrap import Definitions
 from evaluator.config import Settings
 from evaluator.errors import EvaluatorError
+from evaluator.service.recordings import Recordings
 from evaluator.service.schemas import MAX_ID
 from evaluator.service.worker import EvaluationWorker
 from evaluator.store.calls import Store
@@ -99,6 +100,7 @@ class Service:
         self.settings = settings
         self.definitions = definitions
         self.store = store
+        self.recordings = Recordings(settings, store)
         self.worker: EvaluationWorker | None = None
         self.principal = ADMIN
         self._keys = [k.encode() for k in api_keys(settings)]
@@ -140,6 +142,7 @@ class Service:
         scoped.__dict__.update(self.__dict__)
         scoped.definitions = definitions
         scoped.store = self.store.scoped(project)
+        scoped.recordings = self.recordings.scoped(project)
         scoped.principal = principal
         return scoped
 

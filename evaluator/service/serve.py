@@ -28,7 +28,7 @@ def run_server(*, host: str, port: int, workers: int) -> int:
             )
         # Migrate here, once, so several worker processes never race to do it.
         store = Store(settings.database_url)
-        store.upgrade()
+        store.upgrade(blob_url=settings.blob_url)
         store.close()
     except EvaluatorError as exc:
         sys.stderr.write(f"evaluator serve: {exc}\n")

@@ -44,6 +44,7 @@ def detail_of(service: Service, pk: int, base_url: URL | str) -> CallLogDetail:
         inputs.request,
         call.agent,
         voice_recording_url=recording,
+        agent_channel=inputs.agent_channel,
         user_generated_transcript=inputs.overrides.get("transcript_json"),
         project=inputs.project_id,
     )

@@ -23,6 +23,7 @@ from evaluator.engine import evaluate_prepared
 from evaluator.errors import RequestValidationError
 from evaluator.ingest.intake import read_request
 from evaluator.judge.schema import Judge
+from evaluator.service.recordings import RecordingFailed, Recordings
 from evaluator.service.webhook import Webhook
 from evaluator.store.calls import Claim, Store
 
@@ -51,7 +52,9 @@ class EvaluationWorker:
         settings: Settings,
         webhook: Webhook | None = None,
         alerting: Alerting | None = None,
+        recordings: Recordings | None = None,
     ) -> None:
+        self.recordings = recordings
         self.store = store
         self.definitions = definitions
         self.judge = judge
@@ -137,13 +140,23 @@ class EvaluationWorker:
                     await asyncio.to_thread(self.store.renew, claims, self.settings.lease_seconds)
 
     async def _evaluate(self, claim: Claim) -> None:
+        catalogue = self.definitions.catalogue
+        try:  # the recording step (service/recordings.py): fetch, transcribe, redact, keep
+            recording = await self.recordings.prepare(claim, catalogue) if self.recordings else None
+        except RecordingFailed as exc:
+            if exc.retryable:
+                await self._failed_attempt(claim, exc.message, None)
+            elif await asyncio.to_thread(self.store.give_up, claim, exc.message):
+                await self._notify(claim.call_pk)
+            return
         try:
             # Parsing and redaction are CPU work over the whole call: off the event loop.
             prepared = await asyncio.to_thread(
                 read_request,
                 claim.effective_request(),
-                self.definitions.catalogue,
+                catalogue,
                 self.settings.limits(),
+                recording=recording,
             )
         except RequestValidationError as exc:
             # Only when the definitions changed since the call was stored: retrying cannot help.

@@ -15,6 +15,7 @@ from evaluator.contract import CallEvaluation
 from evaluator.store.db import now as _now
 from evaluator.store.evaluations import call_logs
 from evaluator.store.queue import JobQueue
+from evaluator.store.recordings import RecordingStore
 from evaluator.store.rows import call_row, filtered, request_of, shown_status
 from evaluator.store.scope import in_scope, live_call
 from evaluator.store.tables import CallRow, EvaluationRow, MetricResultRow, RecordingRow, ReviewRow
@@ -29,7 +30,7 @@ from evaluator.store.types import (
     DuplicateCallError,
     JobScope,
     NewCall,
-    Recording,
+    RecordingRef,
 )
 
 __all__ = [
@@ -41,14 +42,14 @@ __all__ = [
     "DuplicateCallError",
     "JobScope",
     "NewCall",
-    "Recording",
+    "RecordingRef",
     "Store",
 ]
 
 
-class Store(JobQueue):
+class Store(JobQueue, RecordingStore):
     """The database: SQLite file by default, PostgreSQL by URL (``postgresql+psycopg://``).
-    Calls and reviews here; the queue and the schema in the classes it builds on."""
+    Calls and reviews here; the queue, recordings and the schema in the classes it builds on."""
 
     # Intake and reads
 
@@ -74,8 +75,12 @@ class Store(JobQueue):
         """What a call log's detail shows of the call's inputs (see ``CallInputs``)."""
         with self.session() as session:
             row = live_call(session, pk, self.project_id)
-            recorded = session.get(RecordingRow, pk) is not None
-            return CallInputs(request_of(row), dict(row.overrides or {}), recorded, row.project_id)
+            recording = session.get(RecordingRow, pk)
+            recorded = recording is not None and recording.blob_key is not None
+            said = (recording.analysis or {}) if recording is not None else {}
+            channel = said.get("agent_channel") if said.get("channels") == 2 else None
+            return CallInputs(request_of(row), dict(row.overrides or {}), recorded,
+                              project_id=row.project_id, agent_channel=channel)  # fmt: skip
 
     def add_call(self, new: NewCall, *, allow_duplicates: bool) -> tuple[CallEvaluation, bool]:
         """Store a call as pending; returns it and whether it is new.
@@ -131,15 +136,6 @@ class Store(JobQueue):
                 filtered(where, self.project_id).where(CallRow.id > after_id).order_by(CallRow.id)
             )
             return list(session.scalars(query.with_only_columns(CallRow.id).limit(limit)))
-
-    def recording(self, pk: int) -> Recording | None:
-        """The uploaded audio of a call, if one was uploaded."""
-        with self.session() as session:
-            live_call(session, pk, self.project_id)
-            row = session.get(RecordingRow, pk)
-            if row is None:
-                return None
-            return Recording(row.filename, row.content_type, row.sha256, row.data)
 
     # Human input
 

@@ -77,12 +77,15 @@ class Database:
         view.project_id = project_id
         return view
 
-    def upgrade(self) -> None:
-        """Apply the Alembic migrations shipped in the package, up to the newest."""
+    def upgrade(self, *, blob_url: str | None = None) -> None:
+        """Apply the Alembic migrations shipped in the package, up to the newest.
+        ``blob_url``: the recordings' blob store, for the migration that moves recordings
+        out of the database (0005); without it that one reads ``EVALUATOR_BLOB_URL``."""
         from alembic import command
         from alembic.config import Config
 
         config = Config()
+        config.attributes["blob_url"] = blob_url
         config.set_main_option("script_location", str(MIGRATIONS))
         config.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
         with self.engine.begin() as connection:

@@ -180,7 +180,7 @@ def call_row(new: NewCall, key: str, now: datetime) -> CallRow:
         transcript_object=new.transcript_object,
         evaluation_status="pending",
         attempts=0,
-        next_attempt_at=now,
+        next_attempt_at=new.hold_until or now,
         job_scope="request",
         created_at=now,
         updated_at=now,

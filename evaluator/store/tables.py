@@ -13,13 +13,13 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
     ForeignKey,
     Index,
     Integer,
-    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -154,15 +154,21 @@ class CallRow(Base):
 
 
 class RecordingRow(Base):
+    """A call's recording: a reference into the blob store (``store/blobs.py``), never the
+    bytes. See ``types.RecordingRef`` for what each column holds."""
+
     __tablename__ = "recordings"
 
     call_pk: Mapped[int] = mapped_column(
         ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True
     )
+    source: Mapped[str] = mapped_column(String(8), server_default="upload")
     filename: Mapped[str | None] = mapped_column(String(255))
     content_type: Mapped[str | None] = mapped_column(String(255))
-    sha256: Mapped[str] = mapped_column(String(64))
-    data: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    blob_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    analysis: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class EvaluationRow(Base):

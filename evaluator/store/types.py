@@ -23,7 +23,8 @@ __all__ = [
     "JobScope",
     "MetricCondition",
     "NewCall",
-    "Recording",
+    "RecordingRef",
+    "RecordingSource",
     "StoreUnavailableError",
 ]
 
@@ -32,6 +33,7 @@ JobScope = Literal["request", "all", "chosen"]
 # person reviewed it): the store's call logs and its status filter share this rule.
 EVALUATING = ("pending", "evaluating")
 ConditionOp = Literal["eq", "neq", "gt", "gte", "lt", "lte", "in", "isnull"]
+RecordingSource = Literal["upload", "url"]
 
 
 class StoreUnavailableError(EvaluatorError):
@@ -75,11 +77,20 @@ class DuplicateCallError(EvaluatorError):
 
 
 @dataclass(frozen=True)
-class Recording:
-    filename: str | None
-    content_type: str | None
-    sha256: str
-    data: bytes
+class RecordingRef:
+    """A call's recording as the database keeps it: a reference into the blob store, never
+    the bytes. ``sha256``: of the bytes as received (None until a URL is fetched);
+    ``blob_key``: of the bytes kept (differs from ``sha256`` when PII was silenced; None
+    until stored). ``analysis``: what the recording said (``ingest.audio.stored``), None
+    until it was processed; a re-evaluation reads it instead of the audio."""
+
+    source: RecordingSource
+    filename: str | None = None
+    content_type: str | None = None
+    sha256: str | None = None
+    blob_key: str | None = None
+    size: int | None = None
+    analysis: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -97,20 +108,24 @@ class NewCall:
     duration: str | None
     transcript_text: str
     transcript_object: list[dict[str, Any]]
-    recording: Recording | None = None
+    recording: RecordingRef | None = None
     notes: tuple[str, ...] = ()
     project_id: int = DEFAULT_PROJECT
+    # Not claimable before this time (an upload being redacted in the receiving process).
+    hold_until: datetime | None = None
 
 
 @dataclass(frozen=True)
 class CallInputs:
     """A call's request as it is evaluated (corrections applied), the corrections themselves
-    (a PATCH's fields), and whether a recording was uploaded."""
+    (a PATCH's fields), and whether a recording is stored (ours to stream back)."""
 
     request: dict[str, Any]
     overrides: dict[str, Any]
     has_recording: bool
     project_id: int = DEFAULT_PROJECT
+    # The agent's channel of a stored stereo recording, as given or detected.
+    agent_channel: int | None = None
 
 
 @dataclass(frozen=True)

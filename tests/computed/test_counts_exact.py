@@ -104,7 +104,7 @@ def test_unknown_function_lists_the_known_ones() -> None:
     known = (
         "call_duration, infrastructure_issues, interruption_score, interruptions, latency, "
         "longest_silence, silence_over_threshold, stop_time_after_interruption, talk_ratio, "
-        "tool_call_errors, tool_call_success, turn_count, words_per_minute"
+        "tool_call_errors, tool_call_success, transcription_wer, turn_count, words_per_minute"
     )
     message = f"unknown computed function 'latncy'; known: {known}"
     with pytest.raises(UnknownFunctionError, match=f"^{re.escape(message)}$"):

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,7 +21,9 @@ from evaluator.config import Settings
 from evaluator.judge.scripted import ScriptedJudge
 from evaluator.service.app import create_app
 from evaluator.service.deps import Service
+from evaluator.service.recordings import Recordings
 from tests.conftest import ROOT
+from tests.ingest.audio.fixtures import RememberingSTT
 
 API_KEY = "test-key-1"
 HEADERS = {"X-API-Key": API_KEY}
@@ -28,9 +31,14 @@ FINISHED = ("evaluated", "failed")
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
+def settings(database_url: str, tmp_path: Path) -> Settings:
     return Settings(
         database_url=database_url,
+        blob_url=str(tmp_path / "blobs"),
+        # Recordings sent beside a transcript are not fetched: the providers' example
+        # payloads name recording URLs on the internet (tests/service/test_service_audio.py
+        # turns it on, with loopback allowed).
+        recording_timing=False,
         api_keys=f"other-key, {API_KEY}",
         agents_dirs=[ROOT / "agents"],
         concurrency=2,
@@ -103,3 +111,26 @@ def call_detail(data: dict[str, Any]) -> CallLogDetail:
 def metric_of(log: CallLogList | CallLogDetail, slug: str) -> MetricItem:
     """The metric item of a call log by our slug."""
     return next(m for m in log.metrics if m.slug == slug)
+
+
+@pytest.fixture
+def run_audio(settings: Settings, definitions: Definitions, stt: RememberingSTT) -> RunApp:
+    """The service with recordings on (loopback downloads allowed, one attempt per call)
+    and the session's Whisper model."""
+
+    @contextlib.asynccontextmanager
+    async def run(**overrides: Any) -> AsyncIterator[Running]:
+        chosen = settings.model_copy(update={
+            "recording_timing": True, "recording_allow_networks": "127.0.0.0/8",
+            "max_attempts": 1, "max_body_bytes": 16 * 1024 * 1024, **overrides,
+        })  # fmt: skip
+        judge = ScriptedJudge()
+        app = create_app(chosen, judge=judge, definitions=definitions)
+        service = app.state.service
+        service.recordings = Recordings(chosen, service.store, stt=stt)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                yield Running(app, client, judge)
+
+    return run

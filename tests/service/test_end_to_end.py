@@ -23,6 +23,7 @@ from evaluator.ingest.webhooks.signatures import retell_signature
 from evaluator.judge.scripted import ScriptedJudge
 from evaluator.service.app import create_app
 from tests.conftest import ROOT
+from tests.ingest.audio.synth import tone_wav
 from tests.ingest.transcripts.transcript_payloads import read_payload
 from tests.service.conftest import API_KEY
 
@@ -43,6 +44,7 @@ def base_url(tmp_path: Path) -> Iterator[str]:
         database_url=f"sqlite:///{tmp_path / 'e2e.db'}", api_keys=API_KEY,
         agents_dirs=[ROOT / "agents"], poll_seconds=0.02, retry_base_seconds=0.0,
         vapi_secret="vapi-s3cret", retell_api_key="key_retell",
+        blob_url=str(tmp_path / "blobs"), recording_timing=False,
     )  # fmt: skip
     app = create_app(settings, judge=ScriptedJudge())
     port = _free_port()
@@ -83,7 +85,7 @@ def test_a_cekura_clients_flows(base_url: str, booking_request: dict[str, Any]) 
                         data=as_text({**booking_request, "call_id": "e2e-form"})),
             client.post("/observability/v1/observe/",
                         data=as_text({**booking_request, "call_id": "e2e-multipart"}),
-                        files={"voice_recording": ("call.wav", b"RIFF", "audio/wav")}),
+                        files={"voice_recording": ("call.wav", tone_wav(), "audio/wav")}),
         ]  # fmt: skip
         assert [r.status_code for r in posted] == [201, 201, 201], [r.text for r in posted]
         assert all(r.json()["status"] == "evaluating" for r in posted)

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from evaluator.judge.scripted import ScriptedJudge
+from tests.ingest.audio.synth import tone_wav
 from tests.service.conftest import HEADERS, RunApp, call_detail, call_log, metric_of
 
 OBSERVE = "/observability/v1/observe/"
@@ -106,16 +107,19 @@ async def test_multipart_with_a_voice_recording(
     run_app: RunApp, booking_request: dict[str, Any]
 ) -> None:
     fields = {k: v if isinstance(v, str) else json.dumps(v) for k, v in booking_request.items()}
-    files = {"voice_recording": ("call.wav", b"RIFF fake audio", "audio/wav")}
-    async with run_app() as running:
+    files = {"voice_recording": ("call.wav", tone_wav(), "audio/wav")}
+    async with run_app(recording_timing=True) as running:
         response = await running.client.post(OBSERVE, data=fields, files=files, headers=HEADERS)
         assert response.status_code == 201, response.text
         pk = response.json()["id"]
         done = await running.wait_finished(pk)
         recording = running.service.store.recording(pk)
+        assert recording is not None and recording.blob_key is not None
+        kept = running.service.recordings.blobs.read(recording.blob_key)
     assert done["evaluation_status"] == "evaluated"
-    assert recording is not None and recording.data == b"RIFF fake audio"
-    assert recording.filename == "call.wav"
+    assert kept == tone_wav() and recording.filename == "call.wav"
+    # A tone has no speech: the call is judged on its transcript, its notes say why.
+    assert any("recording not used" in note for note in done["notes"]), done["notes"]
 
 
 async def _post_evaluated(running: Any, body: dict[str, Any]) -> int:

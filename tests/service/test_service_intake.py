@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import text
 
+from tests.ingest.audio.synth import tone_wav
 from tests.service.calls import OBSERVE, V2
 from tests.service.conftest import HEADERS, RunApp, call_detail, call_log
 
@@ -49,7 +50,7 @@ async def test_form_urlencoded_and_multipart_bodies_with_text_values(
     fields = as_form(
         {**booking_request, "call_id": "multipart-call", "main_agent_channel_index": "0"}
     )
-    files = {"voice_recording": ("call.wav", b"RIFF fake audio", "audio/wav")}
+    files = {"voice_recording": ("call.wav", tone_wav(), "audio/wav")}
     async with run_app() as running:
         urlencoded = await running.client.post(OBSERVE, data=form, headers=HEADERS)
         multipart = await running.client.post(OBSERVE, data=fields, files=files, headers=HEADERS)
@@ -70,7 +71,7 @@ async def test_form_urlencoded_and_multipart_bodies_with_text_values(
     assert multipart.status_code == 201, multipart.text
     assert detail.testing_channel_index == 1
     assert detail.voice_recording_url.endswith(f"/call-logs/{pk}/voice_recording/")
-    assert audio.status_code == 200 and audio.content == b"RIFF fake audio"
+    assert audio.status_code == 200 and audio.content == tone_wav()
     assert wrong.status_code == 400 and "agent" in wrong.json()
     assert channel.status_code == 400 and "main_agent_channel_index" in channel.json()
     assert (

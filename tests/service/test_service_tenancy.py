@@ -7,8 +7,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import io
 import json
+import math
 import shutil
+import wave
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +36,18 @@ B_ASSISTANT = "asst_project_b"
 NEVER_STORED = 987_654
 B_NAME = "Project B clinic line"
 ALERTS = "/observability/v1/alerts/"
+
+
+def _wav() -> bytes:
+    """Half a second of a 440 Hz tone: a recording the engine can read."""
+    out = io.BytesIO()
+    with wave.open(out, "wb") as audio:
+        audio.setnchannels(1)
+        audio.setsampwidth(2)
+        audio.setframerate(16_000)
+        tone = (int(8000 * math.sin(2 * math.pi * 440 * i / 16_000)) for i in range(8_000))
+        audio.writeframes(b"".join(v.to_bytes(2, "little", signed=True) for v in tone))
+    return out.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +96,7 @@ class Tenants:
         fields = {k: v if isinstance(v, str) else json.dumps(v) for k, v in body.items()}
         response = await self.running.client.post(
             OBSERVE, params={"wait": "true"}, data=fields, headers=self.headers(who),
-            files={"voice_recording": ("call.wav", b"RIFF", "audio/wav")},
+            files={"voice_recording": ("call.wav", _wav(), "audio/wav")},
         )  # fmt: skip
         assert response.status_code == 201, response.text
         pk: int = response.json()["id"]

@@ -26,7 +26,15 @@ from evaluator.ingest.audio.errors import (
     UnsupportedAudioError,
 )
 
-__all__ = ["SAMPLE_RATE", "AudioLimits", "DecodedAudio", "decode_audio", "peak_dbfs"]
+__all__ = [
+    "SAMPLE_RATE",
+    "AudioInfo",
+    "AudioLimits",
+    "DecodedAudio",
+    "check_audio",
+    "decode_audio",
+    "peak_dbfs",
+]
 
 SAMPLE_RATE = 16_000
 Samples = NDArray[np.float32]
@@ -93,26 +101,74 @@ def decode_audio(data: bytes, limits: AudioLimits | None = None) -> DecodedAudio
     and ``SilentAudioError`` when every channel peaks below ``limits.silence_dbfs``.
     """
     limits = limits or AudioLimits()
+    with _opened(data, limits) as container:
+        stream, channels = _audio_stream(container, limits)
+        pieces = list(_resampled(container, stream, channels, limits))
+        decoded = _joined(pieces, container, stream)
+    _not_silent(max(peak_dbfs(channel) for channel in decoded.channels), limits)
+    return decoded
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What ``check_audio`` found: the decoded length, layout and format."""
+
+    duration: float
+    channels: int
+    source_rate: int
+    codec: str
+    container: str
+
+
+def check_audio(data: bytes, limits: AudioLimits | None = None) -> AudioInfo:
+    """Everything ``decode_audio`` checks (size, container, codec, channels, duration cap,
+    a stream that decodes to the end, not silent), decoding the stream once without keeping
+    the samples: memory stays flat whatever the length. For intake, which must refuse a bad
+    upload before storing it. Raises the same errors as ``decode_audio``."""
+    limits = limits or AudioLimits()
+    with _opened(data, limits) as container:
+        stream, channels = _audio_stream(container, limits)
+        samples, peak = 0, float("-inf")
+        for piece in _resampled(container, stream, channels, limits):
+            samples += piece.shape[1]
+            peak = max(peak, peak_dbfs(piece))
+        if samples < _MIN_SECONDS * SAMPLE_RATE:
+            raise CorruptAudioError(_truncated(samples))
+        info = AudioInfo(samples / SAMPLE_RATE, channels, stream.codec_context.sample_rate,
+                         stream.codec_context.name, container.format.name)  # fmt: skip
+    _not_silent(peak, limits)
+    return info
+
+
+def _opened(data: bytes, limits: AudioLimits) -> av.container.InputContainer:
     if len(data) > limits.max_bytes:
         raise AudioTooLargeError(len(data), limits.max_bytes)
     try:
-        container = av.open(io.BytesIO(data), mode="r", metadata_errors="ignore")
+        return av.open(io.BytesIO(data), mode="r", metadata_errors="ignore")
     except (av.error.FFmpegError, ValueError) as exc:
         raise NotAudioError(
             "not a recording this engine can read (expected WAV, MP3, M4A, Ogg, FLAC, ...)"
         ) from exc
-    with container:
-        decoded = _decode_stream(container, limits)
-    peak = max(peak_dbfs(channel) for channel in decoded.channels)
+
+
+def _not_silent(peak: float, limits: AudioLimits) -> None:
     if peak < limits.silence_dbfs:
         raise SilentAudioError(
             f"the recording is silent (peak {peak:.0f} dBFS on every channel, below "
             f"{limits.silence_dbfs:.0f} dBFS); nothing to transcribe or time"
         )
-    return decoded
 
 
-def _decode_stream(container: av.container.InputContainer, limits: AudioLimits) -> DecodedAudio:
+def _truncated(samples: int) -> str:
+    if not samples:
+        return "the audio stream decodes to nothing; is the file truncated?"
+    return f"the audio stream decodes to {samples / SAMPLE_RATE:.2f} s only; is the file truncated?"
+
+
+def _audio_stream(
+    container: av.container.InputContainer, limits: AudioLimits
+) -> tuple[av.AudioStream, int]:
+    """The first audio stream and its channel count, once the container's header passes."""
     if not container.streams.audio:
         kinds = ", ".join(sorted({s.type for s in container.streams})) or "no streams"
         raise NotAudioError(f"the file holds no audio ({container.format.name}: {kinds})")
@@ -133,19 +189,21 @@ def _decode_stream(container: av.container.InputContainer, limits: AudioLimits) 
     announced = container.duration / 1_000_000 if container.duration else 0.0
     if announced > limits.max_seconds:
         raise AudioTooLongError(announced, limits.max_seconds)
-    pieces = list(_resampled(container, stream, channels, limits))
+    return stream, channels
+
+
+def _joined(
+    pieces: list[Samples], container: av.container.InputContainer, stream: av.AudioStream
+) -> DecodedAudio:
     if not pieces:
-        raise CorruptAudioError("the audio stream decodes to nothing; is the file truncated?")
+        raise CorruptAudioError(_truncated(0))
     planes = np.concatenate(pieces, axis=1)
     if planes.shape[1] < _MIN_SECONDS * SAMPLE_RATE:
-        raise CorruptAudioError(
-            f"the audio stream decodes to {planes.shape[1] / SAMPLE_RATE:.2f} s only; "
-            "is the file truncated?"
-        )
+        raise CorruptAudioError(_truncated(planes.shape[1]))
     return DecodedAudio(
         channels=tuple(np.ascontiguousarray(plane) for plane in planes),
-        source_rate=context.sample_rate,
-        codec=context.name,
+        source_rate=stream.codec_context.sample_rate,
+        codec=stream.codec_context.name,
         container=container.format.name,
     )
 

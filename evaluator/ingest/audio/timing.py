@@ -33,7 +33,7 @@ __all__ = [
     "measure_timing",
 ]
 
-Unit = Literal["ms", "s", "count", "ratio"]
+Unit = Literal["ms", "s", "count", "ratio", "percent"]
 _STATISTICS = ("avg", "p50", "p90", "p95", "p99")
 
 

@@ -2,9 +2,11 @@
 or a hand-checked one), per party. The transcription-accuracy metric.
 
 Both texts are normalized first so that formatting is not counted as error: lower case,
-punctuation dropped (apostrophes inside words kept), hyphens and slashes read as spaces.
-Numbers are not spelled out, so "ten" against "10" still counts as one substitution.
-The alignment itself is jiwer's (Levenshtein over words).
+punctuation dropped (apostrophes inside words kept), hyphens and slashes read as spaces, and
+numbers compared digit by digit: "zero" to "twenty" and the tens become numerals, and every
+numeral is read as its digits, so "ten" and "10", or a phone number spoken digit by digit
+("four one five") and written ("415"), compare equal. A compound ("twenty one" against
+"21") still counts as an error. The alignment itself is jiwer's (Levenshtein over words).
 """
 
 from __future__ import annotations
@@ -16,10 +18,25 @@ import jiwer
 
 from evaluator.transcript import AGENT, CALLER, Transcript
 
-__all__ = ["WordErrorRate", "normalize_words", "transcript_wer", "word_error_rate"]
+__all__ = [
+    "WordErrorRate",
+    "differences",
+    "normalize_words",
+    "transcript_wer",
+    "word_error_rate",
+]
 
 _SPACE_LIKE = re.compile(r"[-/_]+")
 _DROP = re.compile(r"[^\w\s']|(?<!\w)'|'(?!\w)")
+_UNITS = (
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+    "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
+    "nineteen", "twenty",
+)  # fmt: skip
+_TENS = ("thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
+_NUMBERS = {word: str(value) for value, word in enumerate(_UNITS)} | {
+    word: str(10 * tens) for tens, word in enumerate(_TENS, start=3)
+}
 
 
 @dataclass(frozen=True)
@@ -40,8 +57,12 @@ class WordErrorRate:
 
 
 def normalize_words(text: str) -> list[str]:
-    """The words of ``text`` as WER compares them."""
-    return _DROP.sub(" ", _SPACE_LIKE.sub(" ", text.lower())).split()
+    """The words of ``text`` as WER compares them (numbers as their digits)."""
+    words: list[str] = []
+    for word in _DROP.sub(" ", _SPACE_LIKE.sub(" ", text.lower())).split():
+        word = _NUMBERS.get(word, word)
+        words.extend(word if word.isdecimal() and word.isascii() else (word,))
+    return words
 
 
 def word_error_rate(reference: str, hypothesis: str) -> WordErrorRate:
@@ -62,17 +83,37 @@ def word_error_rate(reference: str, hypothesis: str) -> WordErrorRate:
     )
 
 
+def differences(reference: str, hypothesis: str, limit: int = 5) -> list[tuple[str, str]]:
+    """Up to ``limit`` places where the texts differ, as (reference words, hypothesis words)
+    after normalization; an empty side is a word missing from it."""
+    ref, hyp = normalize_words(reference), normalize_words(hypothesis)
+    if not ref or not hyp:
+        return [(" ".join(ref), " ".join(hyp))][:limit] if ref or hyp else []
+    out = jiwer.process_words(" ".join(ref), " ".join(hyp))
+    found = []
+    for chunk in out.alignments[0]:
+        if chunk.type == "equal":
+            continue
+        said = " ".join(ref[chunk.ref_start_idx : chunk.ref_end_idx])
+        heard = " ".join(hyp[chunk.hyp_start_idx : chunk.hyp_end_idx])
+        found.append((said, heard))
+        if len(found) == limit:
+            break
+    return found
+
+
+def said(transcript: Transcript, role: str | None) -> str:
+    """What ``role`` (None: everyone) said in the call, speech turns in time order."""
+    turns = sorted(
+        (t for t in transcript.speech_turns if role is None or t.role == role),
+        key=lambda t: t.start_time if t.start_time is not None else 0.0,
+    )
+    return " ".join(t.content for t in turns)
+
+
 def transcript_wer(reference: Transcript, hypothesis: Transcript) -> dict[str, WordErrorRate]:
     """WER per party (``Main Agent``, ``Testing Agent``) and over the whole call (``all``):
     each side's speech turns joined in time order, tool turns left out."""
-
-    def said(transcript: Transcript, role: str | None) -> str:
-        turns = sorted(
-            (t for t in transcript.speech_turns if role is None or t.role == role),
-            key=lambda t: t.start_time if t.start_time is not None else 0.0,
-        )
-        return " ".join(t.content for t in turns)
-
     return {
         key: word_error_rate(said(reference, role), said(hypothesis, role))
         for key, role in ((AGENT, AGENT), (CALLER, CALLER), ("all", None))

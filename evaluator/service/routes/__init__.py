@@ -1,5 +1,6 @@
 """The service's routes, one module per resource: health, observe, the providers' own
-webhooks, alerts, call logs (with their named actions and evaluation runs, under v1 and v2)."""
+webhooks, alerts, call logs (with their named actions, evaluation runs and recordings, under
+v1 and v2)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from evaluator.service.routes import (
     health,
     observe,
     providers,
+    recordings,
 )
 
 __all__ = ["routers"]
@@ -25,7 +27,7 @@ def routers() -> list[APIRouter]:
     versioned = []
     for version in VERSIONS:
         mounted = APIRouter(prefix=f"{version}/call-logs")
-        for module in (call_log_actions, evaluation, call_logs):
+        for module in (call_log_actions, evaluation, call_logs, recordings):
             mounted.include_router(module.router)
         versioned.append(mounted)
     return [health.router, observe.router, providers.router, alerts.router, *versioned]

@@ -59,8 +59,7 @@ async def delete_call_logs(service: ServiceDep, request: Request) -> Response:
                 f"no stored call with id {', '.join(map(str, other))} of agent "
                 f"{body.agent_id}"]})  # fmt: skip
     try:
-        await asyncio.to_thread(service.store.delete_calls, pks,
-                                retain_evaluations=body.retain_evaluations)  # fmt: skip
+        await service.recordings.delete_calls(pks, retain_evaluations=body.retain_evaluations)
     except CallNotFoundError as exc:
         raise RequestValidationError({"call_logs": [str(exc)]}) from None
     return Response(status_code=204)

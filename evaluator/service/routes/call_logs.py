@@ -1,5 +1,5 @@
 """Stored calls (``/observability/{v1,v2}/call-logs/``): the filtered page, one call, a
-correction or review (PATCH), deletion, and our URL of an uploaded recording."""
+correction or review (PATCH) and deletion. The recording itself: ``routes/recordings.py``."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from evaluator.service.listing import LIST_PARAMS, call_filter, reject_unknown
 from evaluator.service.patching import apply_patch
 from evaluator.service.routes.evaluation import queue_calls
 from evaluator.service.schemas import CallLogPage, CallLogPatch, Detail, body_spec, parse_body
-from evaluator.service.views import RECORDING_PATH, detail_of, list_items, rendered
+from evaluator.service.views import detail_of, list_items, rendered
 from evaluator.store.calls import CallFilter
 
 __all__ = ["router"]
@@ -91,15 +91,6 @@ async def delete_call_log(
 ) -> Response:
     """Delete a call; ``retain_evaluations`` keeps its evaluations and votes for statistics."""
     reject_unknown(request, ("retain_evaluations",))
-    await asyncio.to_thread(service.store.delete_calls, [pk], retain_evaluations=retain_evaluations)
+    # Its recording goes too, unless another call holds the same one.
+    await service.recordings.delete_calls([pk], retain_evaluations=retain_evaluations)
     return Response(status_code=204)
-
-
-@router.get(f"/{{id}}/{RECORDING_PATH}/", responses=NOT_FOUND, response_class=Response)
-async def voice_recording(service: ServiceDep, pk: CallPk) -> Response:
-    """The audio uploaded with a call (the detail's ``voice_recording_url``)."""
-    recording = await asyncio.to_thread(service.store.recording, pk)
-    if recording is None:
-        return Response(status_code=404, content=b'{"detail":"Not found."}',
-                        media_type="application/json")  # fmt: skip
-    return Response(recording.data, media_type=recording.content_type or "audio/wav")

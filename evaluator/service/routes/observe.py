@@ -48,9 +48,10 @@ async def store_and_queue(
     """Validate and store a call, wake the worker; the call (as ``CallLogList``) and whether
     it is new. ``duplicate_ok``: a known call_id with another body answers the stored call
     (providers send several events for one call) instead of a 400."""
-    new = await asyncio.to_thread(
-        stored_call, body, service.definitions.catalogue, service.settings.limits()
-    )
+    catalogue = service.definitions.catalogue
+    new = await asyncio.to_thread(stored_call, body, catalogue, service.settings.limits())
+    if body.recording is not None:  # checked (a 400 when unusable), then stored or held
+        new = await service.recordings.accept_upload(new, body.recording)
     allow = service.settings.allow_duplicate_calls
     try:
         call, created = await asyncio.to_thread(service.store.add_call, new, allow_duplicates=allow)
@@ -58,6 +59,8 @@ async def store_and_queue(
         if not duplicate_ok:
             raise RequestValidationError({"call_id": [str(exc)]}) from None
         call, created = await asyncio.to_thread(service.store.get_call, exc.existing_id), False
+    if created and new.hold_until is not None and body.recording is not None and call.id:
+        service.recordings.redact_upload(call.id, body.recording, catalogue)
     worker = service.running_worker()
     worker.wake()
     if wait and call.id is not None:

@@ -17,6 +17,7 @@ from fastapi.responses import RedirectResponse, Response
 from evaluator.errors import RequestValidationError
 from evaluator.service.deps import PREFIX, Service
 from evaluator.service.listing import condition
+from evaluator.service.routes.recordings import recording_response
 from evaluator.service.ui.auth import (
     ReviewerDep,
     UiRefused,
@@ -316,21 +317,7 @@ async def reevaluate(service: UiServiceDep, session: ReviewerDep, pk: int) -> Re
 async def recording(
     request: Request, service: UiServiceDep, session: UiSessionDep, pk: int
 ) -> Response:
-    """The uploaded recording, whole or the one byte range asked for (206)."""
+    """The stored recording, whole or the one byte range asked for (206), as the API's own
+    recording route streams it."""
     _visible_call(service, session, pk)
-    found = await asyncio.to_thread(service.store.recording, pk)
-    if found is None:
-        return Response(status_code=404)
-    data, media = found.data, found.content_type or "audio/wav"
-    headers = {"Accept-Ranges": "bytes", "Cache-Control": "private, max-age=300"}
-    wanted = re.fullmatch(r"bytes=(\d*)-(\d*)", request.headers.get("range", ""))
-    if wanted is None or not any(wanted.groups()):
-        return Response(data, media_type=media, headers=headers)
-    first, last = wanted.groups()
-    size = len(data)
-    start = int(first) if first else max(size - int(last), 0)
-    stop = min(int(last), size - 1) if first and last else size - 1
-    if start >= size or start > stop:
-        return Response(status_code=416, headers={"Content-Range": f"bytes */{size}"})
-    headers["Content-Range"] = f"bytes {start}-{stop}/{size}"
-    return Response(data[start : stop + 1], status_code=206, media_type=media, headers=headers)
+    return await recording_response(service, pk, request.headers.get("range"))

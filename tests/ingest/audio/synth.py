@@ -8,8 +8,10 @@ clip's first and last sample above -60 dBFS). The benchmark builds its calls fro
 from __future__ import annotations
 
 import functools
+import io
 import shutil
 import subprocess
+import wave
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,6 +135,21 @@ def write_audio(
         capture_output=True,
     )  # fmt: skip
     return path
+
+
+def tone_wav(seconds: float = 0.5, channels: int = 2, rate: int = 8000) -> bytes:
+    """A 440 Hz tone as 16-bit WAV, made in memory with no outside tool: audio that passes
+    intake's checks (it decodes, it is not silent) for tests that need a valid upload but no
+    speech in it."""
+    t = np.arange(int(seconds * rate)) / rate
+    tone = (0.3 * np.sin(2 * np.pi * 440 * t) * 32767).astype("<i2")
+    out = io.BytesIO()
+    with wave.open(out, "wb") as handle:
+        handle.setnchannels(channels)
+        handle.setsampwidth(2)
+        handle.setframerate(rate)
+        handle.writeframes(np.repeat(tone, channels).tobytes())
+    return out.getvalue()
 
 
 def truth_runs(call: SyntheticCall, party: Party, min_silence: float) -> list[tuple[float, float]]:

@@ -127,7 +127,12 @@ def test_wer_normalizes_formatting_only() -> None:
     assert (off.substitutions, off.deletions, off.insertions) == (1, 1, 1)
     assert off.wer == pytest.approx(3 / 6)
     assert word_error_rate("", "anything").wer is None
-    assert word_error_rate("ten", "10").wer == 1.0  # numbers are not spelled out
+    # Numbers compare digit by digit, however they were written.
+    assert word_error_rate("Tuesday at ten", "tuesday at 10").wer == 0.0
+    assert word_error_rate("four one five, two six", "415-26").wer == 0.0
+    assert word_error_rate("fifty", "15").wer == 1.0  # "5 0" against "1 5": two substitutions
+    # A compound stays an error: "2 0 1" against "2 1", one deletion in three.
+    assert word_error_rate("twenty one", "21").wer == pytest.approx(1 / 3, abs=1e-3)
 
 
 def test_transcript_wer_per_party() -> None:

@@ -11,7 +11,7 @@ from evaluator.contract import ObserveRequest
 from evaluator.ingest.audio.decode import AudioLimits
 from evaluator.ingest.recording import needs_transcription, process_recording
 from evaluator.transcript import AGENT, CALLER
-from tests.ingest.audio.conftest import RememberingSTT
+from tests.ingest.audio.fixtures import RememberingSTT
 
 LIMITS = AudioLimits(max_bytes=50 * 1024 * 1024, max_seconds=600)
 

@@ -21,7 +21,7 @@ from evaluator.ingest.audio import (
 from evaluator.redact.detect import detect
 from evaluator.redact.mask import redact_transcript
 from evaluator.transcript import AGENT, CALLER
-from tests.ingest.audio.conftest import RememberingSTT
+from tests.ingest.audio.fixtures import RememberingSTT
 from tests.ingest.audio.synth import SyntheticCall
 
 LIMITS = AudioLimits()

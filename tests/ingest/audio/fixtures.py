@@ -1,5 +1,6 @@
-"""Fixtures of the audio suite: synthetic calls made once per session with espeak-ng and sox,
-written in the formats intake meets (stereo WAV, MP3, 8 kHz μ-law), and one Whisper model
+"""Fixtures of the audio suite (a pytest plugin of tests/conftest.py, so the service tests
+share them): synthetic calls made once per session with espeak-ng and sox, written in the
+formats intake meets (stereo WAV, MP3, 8 kHz μ-law), and one Whisper model
 shared by every test that transcribes.
 
 Without espeak-ng or sox the suite is skipped on a developer's machine and fails in CI (where
