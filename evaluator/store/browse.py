@@ -5,8 +5,8 @@ Transcript search is a substring match (``LIKE``, case-insensitive for ASCII on 
 ``ILIKE`` on PostgreSQL) over the stored transcript text; ``benchmarks/bench_ui.py`` measures
 it with the metric-condition filter on 10,000 calls.
 
-Projects: every call is in project 1 until calls carry a project (issue 14), so a principal of
-another project sees no calls.
+Projects: a principal of one project sees that project's calls only (``project_id``, and the
+handle's own scope).
 """
 
 from __future__ import annotations
@@ -76,9 +76,8 @@ def _escaped(text: str) -> str:
 
 def browse_calls(database: Database, query: BrowseQuery) -> BrowsePage:
     """One page of the calls matching ``query``, and how many match in all."""
-    if query.project_id not in (None, DEFAULT_PROJECT):
-        return BrowsePage([], 0, query.page, query.page_size)
-    selected = filtered(query.where)
+    project = None if query.project_id is None else int(query.project_id)
+    selected = filtered(query.where, project if project is not None else database.project_id)
     if query.search:
         pattern = f"%{_escaped(query.search)}%"
         postgres = database.url.startswith("postgresql")
