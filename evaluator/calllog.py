@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from evaluator.catalogue.definitions import AgentDefinition, Catalogue
+from evaluator.catalogue.definitions import DEFAULT_PROJECT, AgentDefinition, Catalogue
 from evaluator.contract import (
     CallEvaluation,
     CallStatus,
@@ -44,8 +44,6 @@ __all__ = [
     "wire_type",
 ]
 
-# There are no projects yet: every call is in project 1 (a tenancy change will give it meaning).
-DEFAULT_PROJECT = 1
 WireType = Literal["binary", "continuous_qualitative", "numeric", "enum"]
 _WIRE_TYPES: dict[str, WireType] = {
     "boolean": "binary",
@@ -183,6 +181,7 @@ class DetailContext:
     numbers: Mapping[str, int] = field(default_factory=dict)
     voice_recording_url: str = ""
     user_generated_transcript: Any = None
+    project: int | None = None
     # The agent's channel the recording was read with (given, or detected).
     agent_channel: int | None = None
 
@@ -331,4 +330,5 @@ def call_log_detail(call: CallEvaluation, context: DetailContext) -> CallLogDeta
         testing_channel_index=None if channel is None else 1 - int(channel),
         rubric=[r.model_dump(mode="json") for r in rules] if rules is not None else None,
         user_generated_transcript=context.user_generated_transcript,
+        project=context.project or (agent.project if agent is not None else DEFAULT_PROJECT),
     )

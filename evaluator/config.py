@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///evaluator.db"
     api_keys: str = Field(default="", description="comma-separated keys accepted in X-API-Key")
     allow_unauthenticated: bool = False
+    # /docs, /redoc and /openapi.json (they describe the routes, never data): off in a
+    # deployment that should not advertise its API.
+    docs: bool = True
     allow_duplicate_calls: bool = False
     max_body_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
     # What one call may hold (evaluator/ingest/limits.py): each a 400 naming the field.

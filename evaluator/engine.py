@@ -79,8 +79,13 @@ async def evaluate_prepared(
 ) -> CallEvaluation:
     """Judge a call already validated by ``prepare_call`` (the service stores it in between)."""
     opts = options or EngineOptions()
-    computed, skipped, plans, requests = _stage(prepared, renderer)
-    over_budget = check_budget(requests, judge.model, prepared.limits.max_call_tokens)
+    # Computed metrics and prompt rendering are CPU work over the whole transcript: off the
+    # event loop, so a long call never stalls the service that awaits this.
+    staged = await asyncio.to_thread(_stage, prepared, renderer)
+    computed, skipped, plans, requests = staged
+    over_budget = await asyncio.to_thread(
+        check_budget, requests, judge.model, prepared.limits.max_call_tokens
+    )
     answers: list[JudgeAnswer | JudgeError] = (
         [over_budget] * len(requests)
         if over_budget is not None

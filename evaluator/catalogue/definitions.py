@@ -7,7 +7,7 @@ import hashlib
 import json
 import zlib
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -21,6 +21,7 @@ from evaluator.errors import DefinitionError, UnknownIdError
 CheckFunction = Callable[[str, Mapping[str, Any]], object]
 
 __all__ = [
+    "DEFAULT_PROJECT",
     "GOAL_METRIC_ID",
     "AgentDefinition",
     "Catalogue",
@@ -33,6 +34,8 @@ __all__ = [
 ]
 
 GOAL_METRIC_ID = "call_goal_achieved"
+# The project every store starts with: agents that name none, and calls stored before projects.
+DEFAULT_PROJECT = 1
 _M = TypeVar("_M", bound=BaseModel)
 _ID = r"^[A-Za-z0-9][A-Za-z0-9_\-]*$"
 
@@ -173,6 +176,9 @@ class AgentDefinition(_Strict):
     the topics and flow stages the judge chooses from, its metrics and success rubric."""
 
     id: int = Field(ge=1)
+    # The project (tenant) the agent and its calls belong to; keys of other projects do not
+    # see it. Project 1 is the default project every store has.
+    project: int = Field(default=DEFAULT_PROJECT, ge=1)
     assistant_id: str | None = None
     name: str = Field(min_length=1)
     description: str = Field(min_length=1)
@@ -225,6 +231,14 @@ class Catalogue:
                 return agent
         known = [a.assistant_id for a in self.agents.values() if a.assistant_id]
         raise UnknownIdError("assistant_id", assistant_id, known)
+
+    def for_project(self, project_id: int | None) -> Catalogue:
+        """The catalogue as a key of ``project_id`` sees it: only that project's agents
+        (``None``: every agent). Metrics are shared by every project."""
+        if project_id is None:
+            return self
+        agents = {k: a for k, a in self.agents.items() if a.project == project_id}
+        return replace(self, agents=agents)
 
     def agent_metrics(self, agent: AgentDefinition) -> list[MetricDefinition]:
         """The agent's metrics in a stable order; the goal metric is always among them."""

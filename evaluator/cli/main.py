@@ -16,6 +16,7 @@ from evaluator.cli.metrics import metrics_app
 from evaluator.cli.reevaluate import reevaluate
 from evaluator.cli.regress import regress
 from evaluator.cli.serve import offline_server_command, serve
+from evaluator.cli.tenancy import keys_app, projects_app
 from evaluator.errors import DefinitionError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -28,6 +29,8 @@ app.command("offline-server")(offline_server_command)
 app.command()(serve)
 app.command()(regress)
 app.command()(reevaluate)
+app.add_typer(projects_app, name="projects")
+app.add_typer(keys_app, name="keys")
 
 
 def main() -> None:

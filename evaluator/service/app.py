@@ -23,7 +23,13 @@ from evaluator.config import Settings
 from evaluator.errors import RequestValidationError
 from evaluator.judge.schema import Judge
 from evaluator.service.alerting import Alerting
-from evaluator.service.deps import Service, ServiceConfigError, Unauthorized, api_keys
+from evaluator.service.deps import (
+    ReadOnlyKey,
+    Service,
+    ServiceConfigError,
+    Unauthorized,
+    api_keys,
+)
 from evaluator.service.errors import install_error_handlers
 from evaluator.service.limits import BodySizeLimit, error_body
 from evaluator.service.routes import routers
@@ -32,6 +38,7 @@ from evaluator.service.ui import mount_ui
 from evaluator.service.webhook import Webhook
 from evaluator.service.worker import EvaluationWorker
 from evaluator.store.calls import CallNotFoundError, Store
+from evaluator.store.tenancy import Tenancy
 from evaluator.store.types import StoreUnavailableError
 
 __all__ = ["ServiceConfigError", "create_app", "create_app_from_env"]
@@ -45,12 +52,8 @@ def create_app(
     judge: Judge | None = None,
     definitions: Definitions | None = None,
 ) -> FastAPI:
-    """The application. ``judge`` defaults to the configured one (opened at start-up)."""
-    if not api_keys(settings) and not settings.allow_unauthenticated:
-        raise ServiceConfigError(
-            "no API keys configured: set EVALUATOR_API_KEYS (comma-separated), or "
-            "EVALUATOR_ALLOW_UNAUTHENTICATED=true to serve without authentication"
-        )
+    """The application. ``judge`` defaults to the configured one (opened at start-up).
+    ``EVALUATOR_DOCS=false`` serves no ``/docs``, ``/redoc`` or ``/openapi.json``."""
     definitions = definitions or load_definitions(settings)
     store = Store(settings.database_url, busy_timeout=settings.db_busy_timeout)
     service = Service(settings, definitions, store)
@@ -60,6 +63,9 @@ def create_app(
         description=__doc__,
         lifespan=_lifespan(service, judge),
         responses={400: {"description": "invalid input, keyed by field"}},
+        docs_url="/docs" if settings.docs else None,
+        redoc_url="/redoc" if settings.docs else None,
+        openapi_url="/openapi.json" if settings.docs else None,
     )
     app.state.service = service
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
@@ -86,6 +92,7 @@ def _lifespan(
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(service.store.upgrade, blob_url=settings.blob_url)
+        await asyncio.to_thread(_check_tenancy, service)
         with contextlib.ExitStack() as stack:
             active = judge
             if active is None:
@@ -122,6 +129,27 @@ def _lifespan(
     return lifespan
 
 
+def _check_tenancy(service: Service) -> None:
+    """Refuse to start with no way in (no key anywhere, and authentication not switched off)
+    or with an agent whose project does not exist."""
+    tenancy = Tenancy(service.store)
+    settings = service.settings
+    live = [k for k in tenancy.api_keys() if k.revoked_at is None]
+    if not api_keys(settings) and not settings.allow_unauthenticated and not live:
+        raise ServiceConfigError(
+            "no API keys configured: set EVALUATOR_API_KEYS (comma-separated admin keys), "
+            "create one with `evaluator keys create`, or set "
+            "EVALUATOR_ALLOW_UNAUTHENTICATED=true to serve without authentication"
+        )
+    projects = tenancy.project_ids()
+    for agent in service.definitions.catalogue.agents.values():
+        if agent.project not in projects:
+            raise ServiceConfigError(
+                f"{agent.source or f'agent {agent.id}'}: project {agent.project} does not "
+                "exist; create it with `evaluator projects create NAME`"
+            )
+
+
 def _error_handlers(app: FastAPI) -> None:
     @app.exception_handler(FastAPIValidationError)
     async def _validation(_request: Request, exc: FastAPIValidationError) -> JSONResponse:
@@ -138,6 +166,13 @@ def _error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StoreUnavailableError)
     async def _busy(_request: Request, exc: StoreUnavailableError) -> JSONResponse:
         return _unavailable(str(exc))
+
+    @app.exception_handler(ReadOnlyKey)
+    async def _read_only(_request: Request, _exc: ReadOnlyKey) -> JSONResponse:
+        return JSONResponse(
+            {"detail": "this API key is read-only: it cannot create, change or delete anything"},
+            status_code=403,
+        )
 
     @app.exception_handler(Unauthorized)
     async def _unauthorized(_request: Request, _exc: Unauthorized) -> JSONResponse:

@@ -4,25 +4,31 @@ server takes them), into a call ready to store.
 The body is kept as received (JSON text; form fields re-encoded as JSON), less any unknown
 fields, with a hash of the raw body for idempotency: a byte-identical JSON re-post hashes the
 same. Form values are text: nested fields (``transcript_json``, ``metadata``, ...) are JSON
-text, and an empty value means absent, as DRF reads forms. Strings may not contain NUL
-(PostgreSQL cannot store it) and JSON may not contain NaN or Infinity: both are 400s here.
+text, and an empty value means absent, as DRF reads forms. Every field then goes through
+intake's one walk (``ingest.limits.check_fields``): NUL (PostgreSQL cannot store it), lone
+surrogates, non-finite numbers, nesting and sizes are 400s naming the field, on every route
+that takes a body.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 from starlette.requests import ClientDisconnect, Request
 
 from evaluator.catalogue.definitions import Catalogue
 from evaluator.contract import ObserveRequest, ignored_fields
 from evaluator.errors import RequestValidationError
 from evaluator.ingest.intake import read_request
+from evaluator.ingest.limits import Limits, check_fields, decode_text, loads_json
 from evaluator.ingest.transcripts import transcript_types
 from evaluator.service.recordings import Upload
 from evaluator.store.calls import NewCall
@@ -64,42 +70,66 @@ class ObserveBody:
     recording: Upload | None
 
 
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
 def _invalid(message: str) -> RequestValidationError:
     return RequestValidationError({"non_field_errors": [message]})
 
 
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+# Fields and parts of one form: a call has about twenty fields; nothing takes two files.
+MAX_FORM_FIELDS = 100
+MAX_FORM_FILES = 1
 
 
 async def read_observe_body(
-    request: Request, max_bytes: int, *, repeated_as_list: bool = False
+    request: Request,
+    max_bytes: int,
+    *,
+    repeated_as_list: bool = False,
+    limits: Limits | None = None,
 ) -> ObserveBody:
-    """The request's fields, whichever content type carried them. ``repeated_as_list``: a
-    form field given more than once is a list (``call_logs=1&call_logs=2``)."""
+    """The request's fields, whichever content type carried them, each checked against
+    ``limits`` when given (depth, NUL, lone surrogates, non-finite numbers, sizes: one walk
+    per field, off the event loop; the observe route leaves the walk to intake, which does
+    the same with the same limits). Every failure, a body that cannot be read included, is a
+    400 keyed by field. ``repeated_as_list``: a form field given more than once is a list
+    (``call_logs=1&call_logs=2``)."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     try:
         if content_type in FORM_TYPES:
-            body = await _form(request, max_bytes, repeated_as_list)
+            form = await _read_form(request, max_bytes)
+            body = await _form(form, repeated_as_list)
         elif content_type in ("application/json", ""):
             raw = await request.body()
-            data = _json(raw.decode("utf-8", errors="strict"), "body")
-            body = ObserveBody(data, raw.decode(), hashlib.sha256(raw).hexdigest(), None)
+            body = await asyncio.to_thread(_json_body, raw)
         else:
             raise _invalid(f"unsupported content type {content_type!r}: send application/json, "
                            "application/x-www-form-urlencoded or multipart/form-data")  # fmt: skip
-    except UnicodeDecodeError:
-        raise _invalid("body is not valid UTF-8") from None
     except ClientDisconnect:
         raise _invalid("the client disconnected before sending the whole body") from None
     if not isinstance(body.data, dict):
         raise _invalid("expected a JSON object")
-    _reject_nul(body.data)
+    if limits is not None:  # the observe route's intake walks the fields itself
+        await asyncio.to_thread(check_fields, body.data, limits)
     _recording_named(body)
     return body
+
+
+def _json_body(raw: bytes) -> ObserveBody:
+    text = decode_text(raw)
+    data = loads_json(text)
+    return ObserveBody(data, text, hashlib.sha256(raw).hexdigest(), None)
+
+
+async def _read_form(request: Request, max_bytes: int) -> FormData:
+    """The form, or the multipart parser's complaint (too many files or fields, a missing
+    boundary, a part over the limit) as a field-keyed 400 instead of a bare ``detail``."""
+    try:
+        return await request.form(
+            max_files=MAX_FORM_FILES, max_fields=MAX_FORM_FIELDS, max_part_size=max_bytes
+        )
+    except (HTTPException, MultiPartException) as exc:
+        message = str(getattr(exc, "detail", None) or getattr(exc, "message", exc))
+        raise _invalid(f"multipart body refused: {message}") from None
 
 
 def _recording_named(body: ObserveBody) -> None:
@@ -116,24 +146,19 @@ def _recording_named(body: ObserveBody) -> None:
             "as voice_recording_url"]})  # fmt: skip
 
 
-async def read_json_body(request: Request, max_bytes: int) -> dict[str, Any]:
+async def read_json_body(
+    request: Request, max_bytes: int, limits: Limits | None = None
+) -> dict[str, Any]:
     """A body of one of the other endpoints (JSON, form or multipart, no file) as a dict."""
-    body = await read_observe_body(request, max_bytes, repeated_as_list=True)
+    body = await read_observe_body(
+        request, max_bytes, repeated_as_list=True, limits=limits or Limits()
+    )
     if body.recording is not None:
         raise RequestValidationError({RECORDING_FIELD: ["this endpoint takes no file"]})
     return body.data
 
 
-def _json(text: str, where: str) -> Any:
-    try:
-        return json.loads(text, parse_constant=_no_constants)
-    except (json.JSONDecodeError, ValueError) as exc:
-        raise RequestValidationError({where if where != "body" else "non_field_errors":
-                                      [f"{where} is not valid JSON: {exc}"]}) from None  # fmt: skip
-
-
-async def _form(request: Request, max_bytes: int, repeated_as_list: bool) -> ObserveBody:
-    form = await request.form(max_files=1, max_fields=100, max_part_size=max_bytes)
+async def _form(form: FormData, repeated_as_list: bool) -> ObserveBody:
     data: dict[str, Any] = {}
     recording = None
     for key in dict.fromkeys(form.keys()):
@@ -154,7 +179,7 @@ async def _form(request: Request, max_bytes: int, repeated_as_list: bool) -> Obs
         if repeated_as_list and len(texts) > 1:
             data[key] = texts
         else:
-            data[key] = _form_value(key, texts)
+            data[key] = await asyncio.to_thread(_form_value, key, texts)
     canonical = json.dumps(data, sort_keys=True, ensure_ascii=False)
     digest = hashlib.sha256(canonical.encode())
     if recording is not None:
@@ -169,35 +194,18 @@ def _form_value(key: str, texts: list[str]) -> Any:
     if not text.strip() and key != "call_id":
         return None  # an empty form value means absent, as DRF reads forms
     if key in JSON_FORM_FIELDS and not (key == "redact_fields" and not text.startswith("[")):
-        return _json(text, key)
+        return loads_json(text, key)
     if key == "redact_fields":
         return [p.strip() for p in text.split(",") if p.strip()]
     return text
 
 
-def _reject_nul(data: dict[str, Any]) -> None:
-    errors = {key: ["text may not contain the NUL character (\\u0000)"]
-              for key, value in data.items() if _has_nul(key) or _has_nul(value)}  # fmt: skip
-    if errors:
-        raise RequestValidationError(errors)
-
-
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
-
-
-def stored_call(body: ObserveBody, catalogue: Catalogue) -> NewCall:
-    """Validate the call completely (raises the field-keyed error) and shape it for the store.
-    A call that came as audio only is stored with no transcript yet: the worker transcribes
-    its recording (service/recordings.py). The upload itself is the caller's to reference
-    (``Recordings.accept_upload``)."""
-    prepared = read_request(body.data, catalogue, awaiting_audio=True)
+def stored_call(body: ObserveBody, catalogue: Catalogue, limits: Limits) -> NewCall:
+    """Validate the call completely against ``limits`` (raises the field-keyed error) and
+    shape it for the store, in the agent's project. A call that came as audio only is stored
+    with no transcript yet: the worker transcribes its recording (service/recordings.py). The
+    upload itself is the caller's to reference (``Recordings.accept_upload``)."""
+    prepared = read_request(body.data, catalogue, limits, awaiting_audio=True)
     request, transcript = prepared.request, prepared.transcript
     text = body.text
     if request.redact_fields:
@@ -220,4 +228,5 @@ def stored_call(body: ObserveBody, catalogue: Catalogue) -> NewCall:
         transcript_text=transcript.to_text(),
         transcript_object=transcript.to_object(),
         notes=prepared.notes,
+        project_id=prepared.agent.project,
     )

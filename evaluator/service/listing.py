@@ -4,8 +4,8 @@ ours (``success``, ``status``, ``topic``, ``dropoff_point``, ``is_reviewed``,
 ``evaluation_status``, and metric conditions ``metric=<id|slug>:<op>:<value>``), read into
 one ``CallFilter``. An unknown query parameter is a 400 naming it.
 
-There are no projects yet: every call is in project 1, so ``project_id=1`` matches every call
-and any other project none (a tenancy change will give the parameter its meaning).
+``project_id`` narrows to one project's calls; a key of one project sees only its own calls
+whatever the filters say (the store is scoped), so another project's id matches none.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from typing import Annotated, Any, Literal, get_args
 
 from fastapi import Query, Request
 
-from evaluator.calllog import DEFAULT_PROJECT
 from evaluator.catalogue.definitions import Catalogue
 from evaluator.errors import RequestValidationError, UnknownIdError
+from evaluator.ingest.limits import utc_timestamp
 from evaluator.service.deps import ServiceDep
 from evaluator.service.schemas import MAX_ID
 from evaluator.store.types import CallFilter, ConditionOp, MetricCondition
@@ -50,7 +50,9 @@ async def call_filter(
     call_ids: Annotated[
         str | None, Query(min_length=1, max_length=100_000, description="comma-separated ids")
     ] = None,
-    project_id: Annotated[int | None, Query(description="every call is in project 1")] = None,
+    project_id: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="calls of this project")
+    ] = None,
     timestamp_from: Annotated[datetime | None, Query(description="calls at or after")] = None,
     timestamp_to: Annotated[datetime | None, Query(description="calls before")] = None,
     success: bool | None = None,
@@ -68,14 +70,13 @@ async def call_filter(
     catalogue = service.definitions.catalogue
     agents = _agents(catalogue, agent_id, assistant_id)
     where = CallFilter(
-        occurred_from=timestamp_from, occurred_to=timestamp_to, success=success,
+        occurred_from=_utc(timestamp_from, "timestamp_from"),
+        occurred_to=_utc(timestamp_to, "timestamp_to"), success=success,
         status=status, evaluation_status=evaluation_status, topic=topic,
         dropoff_point=dropoff_point, is_reviewed=is_reviewed, agent_ids=agents,
-        call_pks=_ids(call_ids),
+        call_pks=_ids(call_ids), project_id=project_id,
         metrics=tuple(_metric_param(catalogue, text) for text in metric or ()),
     )  # fmt: skip
-    if project_id is not None and project_id != DEFAULT_PROJECT:
-        where = replace(where, call_pks=())
     if filters_v2 is not None:
         where = read_filters_v2(catalogue, where, filters_v2)
     return where
@@ -84,6 +85,12 @@ async def call_filter(
 LIST_PARAMS = tuple(
     name for name in call_filter.__annotations__ if name not in ("service", "return")
 )
+
+
+def _utc(moment: datetime | None, field: str) -> datetime | None:
+    """A filter's time in UTC, as intake reads the call's: an offset that moves it outside
+    the years 1-9999 is a 400 naming the parameter, never a 500 in the database driver."""
+    return None if moment is None else utc_timestamp(moment, field)
 
 
 def _agents(catalogue: Catalogue, agent_id: int | None, assistant: str | None) -> Any:
@@ -200,6 +207,7 @@ def _apply(catalogue: Catalogue, where: CallFilter, node: dict[str, Any]) -> Cal
             raise RequestValidationError(
                 {"filters_v2": [f"{value!r} is not a date-time"]}
             ) from None
+        moment = utc_timestamp(moment, "filters_v2")
         if op in ("gt", "gte"):
             return replace(where, occurred_from=moment)
         return replace(where, occurred_to=moment)

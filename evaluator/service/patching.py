@@ -36,7 +36,7 @@ def apply_patch(service: Service, pk: int, patch: CallLogPatch) -> bool:
     columns: dict[str, Any] = {}
     if overrides:
         request = apply_overrides(inputs.request, overrides)
-        prepared = read_request(request, service.definitions.catalogue)
+        prepared = read_request(request, service.definitions.catalogue, service.settings.limits())
         overrides = _as_stored(prepared, overrides)
         columns = _columns(patch, prepared, transcript="transcript_json" in overrides)
     if "duration" in given and patch.duration is not None:

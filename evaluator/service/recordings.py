@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import hashlib
 import logging
 from dataclasses import dataclass, replace
@@ -114,6 +115,15 @@ class Recordings:
         # here (without holding a thread).
         self._slots = asyncio.Semaphore(settings.audio_concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
+
+    def scoped(self, project_id: int | None) -> Recordings:
+        """The same recordings (slots, tasks, blob store shared) over a store handle that sees
+        only ``project_id``'s calls (``Service.scoped``); ``None``: every project."""
+        if project_id == self.store.project_id:
+            return self
+        view = copy.copy(self)
+        view.store = self.store.scoped(project_id)
+        return view
 
     @property
     def blobs(self) -> BlobStore:

@@ -4,9 +4,12 @@ thread."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+from collections.abc import Iterable, Sequence
 
+from pydantic import BaseModel
 from starlette.datastructures import URL
+from starlette.responses import Response
 
 from evaluator.calllog import (
     CallLogDetail,
@@ -18,7 +21,7 @@ from evaluator.calllog import (
 from evaluator.contract import CallEvaluation
 from evaluator.service.deps import PREFIX, Service
 
-__all__ = ["RECORDING_PATH", "detail_of", "details_of", "list_items"]
+__all__ = ["RECORDING_PATH", "detail_of", "details_of", "list_items", "rendered"]
 
 RECORDING_PATH = "voice_recording"
 
@@ -43,9 +46,23 @@ def detail_of(service: Service, pk: int, base_url: URL | str) -> CallLogDetail:
         voice_recording_url=recording,
         agent_channel=inputs.agent_channel,
         user_generated_transcript=inputs.overrides.get("transcript_json"),
+        project=inputs.project_id,
     )
     return call_log_detail(call, context)
 
 
 def details_of(service: Service, pks: Iterable[int], base_url: URL | str) -> list[CallLogDetail]:
     return [detail_of(service, pk, base_url) for pk in pks]
+
+
+async def rendered(content: BaseModel | Sequence[BaseModel], status_code: int = 200) -> Response:
+    """A JSON answer serialized off the event loop: a call of 10,000 turns is a megabyte of
+    JSON, which must not stall every other request while it is written."""
+    body = await asyncio.to_thread(_dump, content)
+    return Response(body, status_code=status_code, media_type="application/json")
+
+
+def _dump(content: BaseModel | Sequence[BaseModel]) -> bytes:
+    if isinstance(content, BaseModel):
+        return content.model_dump_json(by_alias=True).encode()
+    return b"[" + b",".join(item.model_dump_json(by_alias=True).encode() for item in content) + b"]"

@@ -150,7 +150,14 @@ class EvaluationWorker:
                 await self._notify(claim.call_pk)
             return
         try:
-            prepared = read_request(claim.effective_request(), catalogue, recording=recording)
+            # Parsing and redaction are CPU work over the whole call: off the event loop.
+            prepared = await asyncio.to_thread(
+                read_request,
+                claim.effective_request(),
+                catalogue,
+                self.settings.limits(),
+                recording=recording,
+            )
         except RequestValidationError as exc:
             # Only when the definitions changed since the call was stored: retrying cannot help.
             await asyncio.to_thread(self.store.give_up, claim, f"cannot evaluate: {exc}")

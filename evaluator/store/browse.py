@@ -5,8 +5,8 @@ Transcript search is a case-insensitive substring match over the stored transcri
 served by an index on each database (``store/search.py``); ``benchmarks/bench_ui.py``
 measures it, alone and with the metric-condition filter, on 10,000 calls.
 
-Projects: every call is in project 1 until calls carry a project (issue 14), so a principal of
-another project sees no calls.
+Projects: a principal of one project sees that project's calls only (``project_id``, and the
+handle's own scope).
 """
 
 from __future__ import annotations
@@ -121,9 +121,8 @@ def _listed_results(session: Session, runs: list[int]) -> dict[int, list[MetricR
 
 def browse_calls(database: Database, query: BrowseQuery) -> BrowsePage:
     """One page of the calls matching ``query``, and how many match in all."""
-    if query.project_id not in (None, DEFAULT_PROJECT):
-        return BrowsePage([], 0, query.page, query.page_size)
-    selected = filtered(query.where)
+    project = None if query.project_id is None else int(query.project_id)
+    selected = filtered(query.where, project if project is not None else database.project_id)
     if query.search:
         dialect = database.engine.dialect.name
         selected = selected.where(transcript_matches(dialect, query.search))

@@ -10,7 +10,6 @@ from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from evaluator.contract import CallEvaluation
 from evaluator.store.db import now as _now
@@ -18,6 +17,7 @@ from evaluator.store.evaluations import call_logs
 from evaluator.store.queue import JobQueue
 from evaluator.store.recordings import RecordingStore
 from evaluator.store.rows import call_row, filtered, request_of, shown_status
+from evaluator.store.scope import in_scope, live_call
 from evaluator.store.tables import CallRow, EvaluationRow, MetricResultRow, RecordingRow, ReviewRow
 from evaluator.store.types import (
     EDITABLE_COLUMNS,
@@ -58,20 +58,29 @@ class Store(JobQueue, RecordingStore):
         with self.session() as session:
             session.execute(select(1))
 
+    def check_visible(self, pk: int) -> None:
+        """``CallNotFoundError`` unless the call is stored, not deleted, and of this handle's
+        project (a read: it waits for no writer)."""
+        query = select(CallRow.id).where(CallRow.id == pk, in_scope(self.project_id))
+        with self.connection(read_only=True) as conn:
+            if conn.execute(query).first() is None:
+                raise CallNotFoundError([pk])
+
     def stored_request(self, pk: int) -> dict[str, Any]:
         """The request a call is evaluated with: as received, with PATCHed fields applied."""
         with self.session() as session:
-            return request_of(_live(session, pk))
+            return request_of(live_call(session, pk, self.project_id))
 
     def inputs(self, pk: int) -> CallInputs:
         """What a call log's detail shows of the call's inputs (see ``CallInputs``)."""
         with self.session() as session:
-            row = _live(session, pk)
+            row = live_call(session, pk, self.project_id)
             recording = session.get(RecordingRow, pk)
             recorded = recording is not None and recording.blob_key is not None
             said = (recording.analysis or {}) if recording is not None else {}
             channel = said.get("agent_channel") if said.get("channels") == 2 else None
-            return CallInputs(request_of(row), dict(row.overrides or {}), recorded, channel)
+            return CallInputs(request_of(row), dict(row.overrides or {}), recorded,
+                              project_id=row.project_id, agent_channel=channel)  # fmt: skip
 
     def add_call(self, new: NewCall, *, allow_duplicates: bool) -> tuple[CallEvaluation, bool]:
         """Store a call as pending; returns it and whether it is new.
@@ -104,14 +113,14 @@ class Store(JobQueue, RecordingStore):
     def get_call(self, pk: int) -> CallEvaluation:
         """One stored call as a call log; ``CallNotFoundError`` when there is none."""
         with self.session() as session:
-            return call_logs(session, [_live(session, pk)])[0]
+            return call_logs(session, [live_call(session, pk, self.project_id)])[0]
 
     def list_calls(
         self, where: CallFilter, *, offset: int = 0, limit: int = 50
     ) -> tuple[list[CallEvaluation], int]:
         """A page of calls, newest first, and how many match in all."""
         with self.session() as session:
-            query = filtered(where)
+            query = filtered(where, self.project_id)
             total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
             rows = session.scalars(
                 query.order_by(CallRow.occurred_at.desc(), CallRow.id.desc())
@@ -123,7 +132,9 @@ class Store(JobQueue, RecordingStore):
     def call_ids(self, where: CallFilter, *, after_id: int = 0, limit: int = 500) -> list[int]:
         """Ids of matching calls above ``after_id``, ascending: keyset paging for batch jobs."""
         with self.session() as session:
-            query = filtered(where).where(CallRow.id > after_id).order_by(CallRow.id)
+            query = (
+                filtered(where, self.project_id).where(CallRow.id > after_id).order_by(CallRow.id)
+            )
             return list(session.scalars(query.with_only_columns(CallRow.id).limit(limit)))
 
     # Human input
@@ -134,7 +145,7 @@ class Store(JobQueue, RecordingStore):
         """Set the human review (only the ``fields`` given); machine results are untouched."""
         now = _now()
         with self.session() as session:
-            _live(session, pk)
+            live_call(session, pk, self.project_id)
             row = session.get(ReviewRow, pk) or ReviewRow(call_pk=pk, created_at=now)
             if "status" in fields:
                 row.status = status
@@ -153,7 +164,7 @@ class Store(JobQueue, RecordingStore):
             raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
         try:
             with self.session() as session:
-                row = _live(session, pk)
+                row = live_call(session, pk, self.project_id)
                 values = {**columns, "updated_at": _now()}
                 values["overrides"] = {**(row.overrides or {}), **overrides}
                 if "call_id" in columns:
@@ -182,7 +193,7 @@ class Store(JobQueue, RecordingStore):
         with self.session() as session:
             found = set(
                 session.scalars(
-                    select(CallRow.id).where(CallRow.id.in_(pks), CallRow.deleted_at.is_(None))
+                    select(CallRow.id).where(CallRow.id.in_(pks), in_scope(self.project_id))
                 )
             )
             missing = sorted(set(pks) - found)
@@ -203,9 +214,9 @@ class Store(JobQueue, RecordingStore):
     def filter_values(self) -> dict[str, list[Any]]:
         """What the stored calls hold, for building filters: agents, statuses, topics,
         dropoff points and the metrics of current results."""
-        calls = filtered(CallFilter())
+        calls = filtered(CallFilter(), self.project_id)
         current = EvaluationRow.id == CallRow.current_evaluation_id
-        live = CallRow.deleted_at.is_(None)
+        live = in_scope(self.project_id)
         with self.session() as session:
             agents = session.execute(
                 select(CallRow.agent_id, func.max(CallRow.agent_name)).where(live)
@@ -231,14 +242,6 @@ class Store(JobQueue, RecordingStore):
                 "metrics": [{"slug": s, "numeric_id": i, "name": n, "type": t}
                             for s, i, n, t in metrics],
             }  # fmt: skip
-
-
-def _live(session: Session, pk: int) -> CallRow:
-    """The call, unless it does not exist or was deleted: ``CallNotFoundError`` then."""
-    row = session.get(CallRow, pk)
-    if row is None or row.deleted_at is not None:
-        raise CallNotFoundError([pk])
-    return row
 
 
 def _renamed_key(row: CallRow, call_id: str) -> str | None:

@@ -9,12 +9,13 @@ handle on the same file take turns instead of racing each other.
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from sqlalchemy import Connection, Engine, create_engine, event, select
 from sqlalchemy.engine import make_url
@@ -64,6 +65,17 @@ class Database:
         database = make_url(url).database
         # A SQLite file is in WAL mode (readers beside a writer); an in-memory one is not.
         self._wal = self._lock is not None and database not in (None, "", ":memory:")
+        # The project this handle sees (``scoped``); None: every project.
+        self.project_id: int | None = None
+
+    def scoped(self, project_id: int | None) -> Self:
+        """This handle as a key of ``project_id`` sees the store (``store/scope.py``): the
+        same engine and lock, only that project's calls. ``None``: every project."""
+        if project_id == self.project_id:
+            return self
+        view = copy.copy(self)
+        view.project_id = project_id
+        return view
 
     def upgrade(self, *, blob_url: str | None = None) -> None:
         """Apply the Alembic migrations shipped in the package, up to the newest.

@@ -20,6 +20,7 @@ from evaluator.store.db import Database
 from evaluator.store.db import now as _now
 from evaluator.store.evaluations import call_logs, insert_evaluation
 from evaluator.store.rows import request_of
+from evaluator.store.scope import in_scope
 from evaluator.store.tables import CallRow
 from evaluator.store.types import CallNotFoundError, Claim, JobScope
 
@@ -199,7 +200,7 @@ class JobQueue(Database):
         """Queue stored calls for evaluation again (``None`` = every call of ``agent_id``).
         Unknown ids (or ids of another agent) raise ``CallNotFoundError`` naming them."""
         with self.session() as session:
-            query = select(CallRow.id)
+            query = select(CallRow.id).where(in_scope(self.project_id))
             if agent_id is not None:
                 query = query.where(CallRow.agent_id == agent_id)
             if pks is not None:

@@ -15,6 +15,7 @@ from sqlalchemy import func, select, update
 
 from evaluator.store.db import Database
 from evaluator.store.db import now as _now
+from evaluator.store.scope import live_call
 from evaluator.store.tables import CallRow, RecordingRow
 from evaluator.store.types import CallNotFoundError, RecordingRef
 
@@ -28,6 +29,8 @@ class RecordingStore(Database):
         """The reference to a call's recording, or None when it has none stored or pending
         (a ``voice_recording_url`` not fetched yet has no row)."""
         with self.session() as session:
+            if self.project_id is not None:  # a project's handle: its own calls only
+                live_call(session, pk, self.project_id)
             row = session.get(RecordingRow, pk)
             return None if row is None else _ref(row)
 

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, case, exists, literal, not_, or_, select
 
 from evaluator.contract import CallEvaluation, MetricResult, Usage, apply_overrides
+from evaluator.store.scope import in_scope
 from evaluator.store.tables import CallRow, EvaluationRow, MetricResultRow, ReviewRow
 from evaluator.store.types import EVALUATING, CallFilter, MetricCondition, NewCall
 
@@ -171,6 +172,7 @@ def call_row(new: NewCall, key: str, now: datetime) -> CallRow:
         body_hash=new.body_hash,
         request=new.request,
         dedupe_key=key,
+        project_id=new.project_id,
         overrides={},
         occurred_at=new.occurred_at,
         duration=new.duration,
@@ -186,14 +188,15 @@ def call_row(new: NewCall, key: str, now: datetime) -> CallRow:
     )
 
 
-def filtered(where: CallFilter) -> Select[CallRow]:
-    """The calls matching a filter (deleted calls never do). ``status`` and ``success`` follow
-    ``call_log``'s rule: the person's status first, then evaluating, then the run's."""
+def filtered(where: CallFilter, project_id: int | None = None) -> Select[CallRow]:
+    """The calls matching a filter that a handle of ``project_id`` sees (deleted calls and
+    other projects' never do). ``status`` and ``success`` follow ``call_log``'s rule: the
+    person's status first, then evaluating, then the run's."""
     query = select(CallRow).outerjoin(
         EvaluationRow, EvaluationRow.id == CallRow.current_evaluation_id
     ).outerjoin(ReviewRow, ReviewRow.call_pk == CallRow.id)  # fmt: skip
     evaluating = CallRow.evaluation_status.in_(EVALUATING)
-    conditions: list[ColumnElement[bool]] = [CallRow.deleted_at.is_(None)]
+    conditions: list[ColumnElement[bool]] = [in_scope(project_id)]
     if where.status is not None:
         conditions.append(shown_status() == where.status)
     if where.success is not None:
@@ -221,6 +224,8 @@ def _plain_conditions(where: CallFilter) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if where.agent_id is not None:
         conditions.append(CallRow.agent_id == where.agent_id)
+    if where.project_id is not None:
+        conditions.append(CallRow.project_id == where.project_id)
     if where.agent_ids is not None:
         conditions.append(CallRow.agent_id.in_(where.agent_ids))
     if where.call_pks is not None:

@@ -30,10 +30,12 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 __all__ = [
     "AlertFiringRow",
     "AlertRow",
+    "ApiKeyRow",
     "Base",
     "CallRow",
     "EvaluationRow",
     "MetricResultRow",
+    "ProjectRow",
     "RecordingRow",
     "ReviewRow",
 ]
@@ -63,10 +65,38 @@ class Base(DeclarativeBase):
     """The metadata every table (and the migrations) share."""
 
 
+class ProjectRow(Base):
+    """A tenant: every agent (its YAML's ``project``) and every call belongs to one."""
+
+    __tablename__ = "projects"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ApiKeyRow(Base):
+    """An API key, stored as the SHA-256 of the key (the key itself is shown once, at
+    creation) with its first characters for display. ``project_id`` null: an admin key."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(255))
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"))
+    read_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class CallRow(Base):
     __tablename__ = "calls"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # The agent's project when the call was stored (Cekura denormalizes it the same way).
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), default=1)
     call_id: Mapped[str] = mapped_column(String(100))
     agent_id: Mapped[int] = mapped_column(Integer)
     agent_name: Mapped[str] = mapped_column(String(255))
@@ -107,6 +137,7 @@ class CallRow(Base):
         Index("ix_calls_agent_call_id", "agent_id", "call_id"),
         Index("ix_calls_queue", "evaluation_status", "next_attempt_at"),
         Index("ix_calls_occurred_at", "occurred_at"),
+        Index("ix_calls_project_occurred_at", "project_id", "occurred_at"),
         Index("ix_calls_agent_occurred_at", "agent_id", "occurred_at"),
         # The review UI's list counts and pages live calls without reading their wide rows
         # (body, request, transcript): every column its filters and order need.

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from evaluator.catalogue.definitions import DEFAULT_PROJECT
 from evaluator.errors import EvaluatorError
 
 __all__ = [
@@ -109,6 +110,7 @@ class NewCall:
     transcript_object: list[dict[str, Any]]
     recording: RecordingRef | None = None
     notes: tuple[str, ...] = ()
+    project_id: int = DEFAULT_PROJECT
     # Not claimable before this time (an upload being redacted in the receiving process).
     hold_until: datetime | None = None
 
@@ -121,6 +123,7 @@ class CallInputs:
     request: dict[str, Any]
     overrides: dict[str, Any]
     has_recording: bool
+    project_id: int = DEFAULT_PROJECT
     # The agent's channel of a stored stereo recording, as given or detected.
     agent_channel: int | None = None
 
@@ -141,6 +144,7 @@ class CallFilter:
     """List filters; ``None`` means any."""
 
     agent_id: int | None = None
+    project_id: int | None = None
     occurred_from: datetime | None = None
     occurred_to: datetime | None = None
     success: bool | None = None

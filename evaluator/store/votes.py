@@ -16,8 +16,8 @@ from sqlalchemy import select
 from evaluator.store.db import Database
 from evaluator.store.db import now as _now
 from evaluator.store.evaluations import call_logs
+from evaluator.store.scope import live_call
 from evaluator.store.tables import CallRow, MetricVoteRow, ReviewRow
-from evaluator.store.types import CallNotFoundError
 
 __all__ = ["Vote", "VoteStore"]
 
@@ -53,9 +53,7 @@ class VoteStore:
         reviewed; ``CallNotFoundError`` when there is no such call."""
         now = _now()
         with self._db.session() as session:
-            call = session.get(CallRow, vote.call_pk)
-            if call is None or call.deleted_at is not None:
-                raise CallNotFoundError([vote.call_pk])
+            call = live_call(session, vote.call_pk, self._db.project_id)
             current = {m.id: m.answer for m in call_logs(session, [call])[0].metrics}
             row = MetricVoteRow(
                 call_pk=vote.call_pk, metric_id=vote.metric_id, thumbs_up=vote.thumbs_up,
@@ -75,7 +73,10 @@ class VoteStore:
         """A call's votes, oldest first."""
         with self._db.session() as session:
             rows = session.scalars(
-                select(MetricVoteRow).where(MetricVoteRow.call_pk == pk).order_by(MetricVoteRow.id)
+                select(MetricVoteRow)
+                .join(CallRow, CallRow.id == MetricVoteRow.call_pk)
+                .where(MetricVoteRow.call_pk == pk, _seen(self._db))
+                .order_by(MetricVoteRow.id)
             )
             return [_vote(r) for r in rows]
 
@@ -85,7 +86,13 @@ class VoteStore:
             rows = session.scalars(
                 select(MetricVoteRow)
                 .join(CallRow, CallRow.id == MetricVoteRow.call_pk)
-                .where(CallRow.agent_id == agent_id)
+                .where(CallRow.agent_id == agent_id, _seen(self._db))
                 .order_by(MetricVoteRow.id)
             )
             return [_vote(r) for r in rows]
+
+
+def _seen(database: Database) -> Any:
+    """Votes of calls the handle's project sees (deleted calls' votes are kept, and read)."""
+    project = database.project_id
+    return CallRow.project_id == project if project is not None else CallRow.id.is_not(None)

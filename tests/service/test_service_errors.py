@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from evaluator.config import Settings
-from evaluator.service.app import ServiceConfigError, create_app
+from evaluator.service.app import ServiceConfigError
 from tests.service.conftest import API_KEY, HEADERS, RunApp
 
 OBSERVE = "/observability/v1/observe/"
@@ -42,9 +41,11 @@ async def test_cekura_header_and_any_configured_key_are_accepted(
     assert cekura.status_code == 201 and other.status_code == 200
 
 
-def test_no_keys_configured_refuses_to_start(settings: Settings) -> None:
+async def test_no_keys_configured_refuses_to_start(run_app: RunApp) -> None:
+    """No key in the settings, none stored, authentication not switched off: no way in."""
     with pytest.raises(ServiceConfigError, match="EVALUATOR_API_KEYS"):
-        create_app(settings.model_copy(update={"api_keys": " , "}))
+        async with run_app(api_keys=" , "):
+            pass
 
 
 @pytest.mark.parametrize(
@@ -79,7 +80,7 @@ async def test_invalid_requests_are_400_keyed_by_field(
     [
         (b"{not json", "application/json", "not valid JSON"),
         (b"[1, 2]", "application/json", "JSON object"),
-        (b'{"call_id": NaN}', "application/json", "not valid JSON"),
+        (b'{"call_id": NaN}', "application/json", "finite"),
         (b"\xff\xfe", "application/json", "UTF-8"),
         (b"call_id=x", "text/plain", "unsupported content type"),
     ],
@@ -95,12 +96,18 @@ async def test_unreadable_bodies_are_400(
     assert words in json.dumps(response.json())
 
 
-async def test_framework_validation_is_400_not_422(run_app: RunApp) -> None:
+async def test_framework_validation_is_400_not_422(
+    run_app: RunApp, booking_request: dict[str, Any]
+) -> None:
     async with run_app() as running:
         query = await running.client.get(
             LOGS, params={"success": "maybe", "status": "great"}, headers=HEADERS
         )
-        patch = await running.client.patch(f"{LOGS}1/", json={"status": "great"}, headers=HEADERS)
+        stored = await running.client.post(OBSERVE, json=booking_request, headers=HEADERS)
+        pk = stored.json()["id"]
+        patch = await running.client.patch(
+            f"{LOGS}{pk}/", json={"status": "great"}, headers=HEADERS
+        )
         rerun = await running.client.post(
             f"{LOGS}rerun_evaluation/", json={"agent_id": 1}, headers=HEADERS
         )

@@ -12,7 +12,7 @@ import pytest
 from evaluator.judge.scripted import ScriptedJudge
 from evaluator.regression.golden import load_golden
 from evaluator.regression.labels import export_golden
-from evaluator.service.deps import Principal, Service
+from evaluator.store.tenancy import Tenancy
 from tests.service.conftest import API_KEY, HEADERS, RunApp
 from tests.service.ui_helpers import csrf_of, sign_in
 
@@ -78,16 +78,16 @@ async def test_the_sign_in_form_and_every_review_form_refuse_a_missing_csrf_toke
 
 
 async def test_a_read_only_key_can_look_but_not_review(
-    run_app: RunApp, booking_request: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    run_app: RunApp, booking_request: dict[str, Any]
 ) -> None:
-    reader = Principal(key_id="reader", project_id=None, read_only=True)
-    monkeypatch.setattr(
-        Service, "authenticate", lambda self, key: reader if key == "read-only-key" else None
-    )
     async with run_app(judge=FAILING) as running:
         client = running.client
+        # A real read-only key (admin scope), stored hashed as `evaluator keys create` does.
+        _, read_only_key = Tenancy(running.service.store).create_key(
+            name="reader", project_id=None, read_only=True
+        )
         pk = await _stored(running, booking_request, "ro-1")
-        await sign_in(client, "read-only-key")
+        await sign_in(client, read_only_key)
         page = await client.get(f"/ui/calls/{pk}")
         assert page.status_code == 200 and "read-only" in page.text
         assert f'action="/ui/calls/{pk}/review"' not in page.text
@@ -103,7 +103,7 @@ async def test_a_read_only_key_can_look_but_not_review(
         assert voted.status_code == 403
         alert = await client.post(
             "/observability/v1/alerts/",
-            headers={"X-API-Key": "read-only-key"},
+            headers={"X-API-Key": read_only_key},
             json={
                 "name": "x",
                 "project": 1,
@@ -114,7 +114,7 @@ async def test_a_read_only_key_can_look_but_not_review(
         )
         assert alert.status_code == 403
         assert (
-            await client.get("/observability/v1/alerts/", headers={"X-API-Key": "read-only-key"})
+            await client.get("/observability/v1/alerts/", headers={"X-API-Key": read_only_key})
         ).status_code == 200
 
 

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 
 from evaluator.store.browse import BrowseQuery, browse_calls
 from evaluator.store.calls import Store
@@ -104,9 +105,18 @@ def test_the_index_follows_insert_correction_and_delete(store: Store) -> None:
     _in_step(store)
 
 
-def _migrate(db: Database, revision: str, *, down: bool = False) -> None:
+def _config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+# The revision 0009 follows (whatever the chain before it).
+BEFORE = str(ScriptDirectory.from_config(_config()).get_revision("0009").down_revision)
+
+
+def _migrate(db: Database, revision: str, *, down: bool = False) -> None:
+    config = _config()
     config.set_main_option("sqlalchemy.url", db.url.replace("%", "%%"))
     with db.engine.begin() as connection:
         config.attributes["connection"] = connection
@@ -118,14 +128,14 @@ def _old_call(db: Database, pk: int, text: str) -> None:
     calls = sa.table("calls", *(sa.column(c) for c in (
         "id", "call_id", "agent_id", "agent_name", "body", "body_hash", "request", "overrides",
         "occurred_at", "transcript_text", "transcript_object", "evaluation_status", "attempts",
-        "next_attempt_at", "job_scope", "created_at", "updated_at")))  # fmt: skip
+        "next_attempt_at", "job_scope", "created_at", "updated_at", "project_id")))  # fmt: skip
     with db.engine.begin() as conn:
         conn.execute(calls.insert().values(
             id=pk, call_id=f"old-{pk}", agent_id=1, agent_name="a", body="{}",
             body_hash=f"h{pk}", request=json.dumps({"call_id": f"old-{pk}", "agent": 1}),
             overrides="{}", occurred_at=now, transcript_text=text, transcript_object="[]",
             evaluation_status="evaluated", attempts=1, next_attempt_at=now,
-            job_scope="request", created_at=now, updated_at=now,
+            job_scope="request", created_at=now, updated_at=now, project_id=1,
         ))  # fmt: skip
 
 
@@ -134,7 +144,7 @@ def test_calls_stored_before_the_index_are_found_and_the_downgrade_undoes_it(
 ) -> None:
     db = Database(database_url)
     try:
-        _migrate(db, "0008")
+        _migrate(db, BEFORE)
         _old_call(db, 1, "Caller: my zebra needs a check-up.")
         _old_call(db, 2, "Caller: nothing of note.")
         _migrate(db, "0009")
@@ -142,7 +152,7 @@ def test_calls_stored_before_the_index_are_found_and_the_downgrade_undoes_it(
         assert _found(store, "Zebra") == ["old-1"]
         _in_step(store)
         store.close()
-        _migrate(db, "0008", down=True)
+        _migrate(db, BEFORE, down=True)
         names = sa.inspect(db.engine).get_table_names()
         indexes = {i["name"] for i in sa.inspect(db.engine).get_indexes("calls")}
         assert SEARCH_TABLE not in names and PG_INDEX not in indexes

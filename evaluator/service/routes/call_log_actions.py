@@ -46,7 +46,9 @@ CALL_COLUMNS = (
 @router.post("/delete_call_logs/", status_code=204, openapi_extra=body_spec(DeleteCallLogs))
 async def delete_call_logs(service: ServiceDep, request: Request) -> Response:
     """Delete calls, all or none (an unknown id, or one of another agent, is a 400)."""
-    body = parse_body(DeleteCallLogs, await read_json_body(request, _limit(service)))
+    body = parse_body(
+        DeleteCallLogs, await read_json_body(request, _limit(service), service.settings.limits())
+    )
     pks = list(dict.fromkeys(body.call_logs))
     if body.agent_id is not None:
         where = CallFilter(agent_id=body.agent_id, call_pks=tuple(pks))
@@ -71,7 +73,9 @@ async def delete_call_logs(service: ServiceDep, request: Request) -> Response:
 async def mark_metric_vote(service: ServiceDep, request: Request, pk: CallPk) -> Detail:
     """A person's vote on one metric of one call (thumbs up or down, the value it should have
     had, why): stored as a label for the agent's golden set; the call is marked reviewed."""
-    body = parse_body(MarkMetricVote, await read_json_body(request, _limit(service)))
+    body = parse_body(
+        MarkMetricVote, await read_json_body(request, _limit(service), service.settings.limits())
+    )
     call = await asyncio.to_thread(service.store.get_call, pk)
     metric = _voted_metric(service, body.metric_id, call.agent, [m.id for m in call.metrics])
     vote = Vote(pk, metric.id, body.thumbs_up, body.expected_value, body.feedback)

@@ -16,7 +16,7 @@ from evaluator.service.listing import LIST_PARAMS, call_filter, reject_unknown
 from evaluator.service.patching import apply_patch
 from evaluator.service.routes.evaluation import queue_calls
 from evaluator.service.schemas import CallLogPage, CallLogPatch, Detail, body_spec, parse_body
-from evaluator.service.views import detail_of, list_items
+from evaluator.service.views import detail_of, list_items, rendered
 from evaluator.store.calls import CallFilter
 
 __all__ = ["router"]
@@ -27,14 +27,18 @@ BUSY: dict[int | str, dict[str, Any]] = {409: {"model": Detail, "description": "
 MAX_PAGE_SIZE = 200
 
 
-@router.get("/", responses={404: {"model": Detail, "description": "Invalid page."}})
+@router.get(
+    "/",
+    response_model=CallLogPage,
+    responses={404: {"model": Detail, "description": "Invalid page."}},
+)
 async def list_call_logs(
     service: ServiceDep,
     request: Request,
     where: Annotated[CallFilter, Depends(call_filter)],
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=10_000)] = 50,
-) -> CallLogPage:
+) -> Response:
     """Stored calls, newest first (by the call's timestamp), filtered and paginated; a page
     past the end is Cekura's 404 ``Invalid page.``, a page size over 200 is 200."""
     reject_unknown(request, (*LIST_PARAMS, "page", "page_size"))
@@ -45,31 +49,37 @@ async def list_call_logs(
     if number > 1 and not calls:
         raise InvalidPage(str(page))
     url = request.url
-    return CallLogPage(
+    items = await asyncio.to_thread(list_items, service, calls)
+    return await rendered(CallLogPage(
         count=total,
         next=str(url.include_query_params(page=number + 1)) if number * size < total else None,
         previous=str(url.include_query_params(page=number - 1)) if number > 1 else None,
-        results=list_items(service, calls),
-    )
+        results=items,
+    ))  # fmt: skip
 
 
-@router.get("/{id}/", responses=NOT_FOUND)
-async def get_call_log(service: ServiceDep, request: Request, pk: CallPk) -> CallLogDetail:
+@router.get("/{id}/", response_model=CallLogDetail, responses=NOT_FOUND)
+async def get_call_log(service: ServiceDep, request: Request, pk: CallPk) -> Response:
     """One stored call with its evaluation."""
-    return await asyncio.to_thread(detail_of, service, pk, request.base_url)
+    return await rendered(await asyncio.to_thread(detail_of, service, pk, request.base_url))
 
 
-@router.patch("/{id}/", responses={**NOT_FOUND, **BUSY}, openapi_extra=body_spec(CallLogPatch))
-async def update_call_log(service: ServiceDep, request: Request, pk: CallPk) -> CallLogDetail:
+@router.patch(
+    "/{id}/",
+    response_model=CallLogDetail,
+    responses={**NOT_FOUND, **BUSY},
+    openapi_extra=body_spec(CallLogPatch),
+)
+async def update_call_log(service: ServiceDep, request: Request, pk: CallPk) -> Response:
     """Correct a call (any field of Cekura's ``PatchedUpdateCallLog``) or review it; with
     ``reevaluate_metrics`` judge it again. A call being evaluated is left alone (409)."""
-    data = await read_json_body(request, service.settings.max_body_bytes)
+    data = await read_json_body(request, service.settings.max_body_bytes, service.settings.limits())
     patch = parse_body(CallLogPatch, data)
     again = await asyncio.to_thread(apply_patch, service, pk, patch)
     if again:
         call = await asyncio.to_thread(service.store.get_call, pk)
         await queue_calls(service, [pk], call.agent, "request")
-    return await asyncio.to_thread(detail_of, service, pk, request.base_url)
+    return await rendered(await asyncio.to_thread(detail_of, service, pk, request.base_url))
 
 
 @router.delete("/{id}/", status_code=204, responses=NOT_FOUND)

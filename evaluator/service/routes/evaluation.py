@@ -9,7 +9,7 @@ from collections.abc import Iterable
 
 from fastapi import APIRouter, Request
 
-from evaluator.calllog import DEFAULT_PROJECT, CallLogDetail, CallLogList
+from evaluator.calllog import CallLogDetail, CallLogList
 from evaluator.catalogue.definitions import AgentDefinition
 from evaluator.contract import CallEvaluation
 from evaluator.errors import RequestValidationError, UnknownIdError
@@ -18,6 +18,7 @@ from evaluator.service.deps import AUTHORIZED, Service, ServiceDep
 from evaluator.service.schemas import EvaluateMetrics, RerunEvaluation, body_spec, parse_body
 from evaluator.service.views import details_of, list_items
 from evaluator.store.calls import CallFilter, CallNotFoundError, JobScope
+from evaluator.store.tenancy import Tenancy
 
 __all__ = ["queue_calls", "router"]
 
@@ -28,10 +29,14 @@ router = APIRouter(tags=["call-logs"], dependencies=AUTHORIZED)
 async def evaluate_metrics(service: ServiceDep, request: Request) -> list[CallLogList]:
     """Run the chosen metrics (integer ids or slugs) on stored calls; their results replace
     those metrics' results. Each metric must be one of each call's agent's."""
-    body = parse_body(EvaluateMetrics, await read_json_body(request, _limit(service)))
-    if body.project_id not in (None, DEFAULT_PROJECT):
-        raise RequestValidationError({"project_id": [_NO_PROJECT]})
-    agents = await asyncio.to_thread(_agents_of, service, body.call_logs, body.agent_id)
+    body = parse_body(
+        EvaluateMetrics, await read_json_body(request, _limit(service), service.settings.limits())
+    )
+    if body.project_id is not None:
+        await asyncio.to_thread(_check_project, service, body.project_id)
+    agents = await asyncio.to_thread(
+        _agents_of, service, body.call_logs, body.agent_id, body.project_id
+    )
     for agent_id, pks in agents.items():
         slugs = _chosen_metrics(service, agent_id, body.metrics)
         await queue_calls(service, pks, agent_id, "chosen", slugs)
@@ -43,7 +48,9 @@ async def evaluate_metrics(service: ServiceDep, request: Request) -> list[CallLo
 async def rerun_evaluation(service: ServiceDep, request: Request) -> list[CallLogDetail]:
     """Re-run every metric on the given calls, or on ``"all"`` calls of the agent (named by
     ``agent_id`` or ``assistant_id``); human-reviewed outcomes are kept."""
-    body = parse_body(RerunEvaluation, await read_json_body(request, _limit(service)))
+    body = parse_body(
+        RerunEvaluation, await read_json_body(request, _limit(service), service.settings.limits())
+    )
     agent = _agent(service, body)
     if body.call_logs == "all":
         if agent is None:
@@ -59,7 +66,11 @@ async def rerun_evaluation(service: ServiceDep, request: Request) -> list[CallLo
     return await asyncio.to_thread(details_of, service, pks, request.base_url)
 
 
-_NO_PROJECT = f"unknown project: every call is in project {DEFAULT_PROJECT}"
+def _check_project(service: Service, project_id: int) -> None:
+    """A project the key sees (its own; an admin's: any that exists), else a 400 naming it."""
+    own = service.principal.project
+    if own not in (None, project_id) or project_id not in Tenancy(service.store).project_ids():
+        raise RequestValidationError({"project_id": [f"unknown project {project_id}"]})
 
 
 def _limit(service: Service) -> int:
@@ -88,15 +99,20 @@ def _calls(service: Service, pks: list[int]) -> list[CallEvaluation]:
     return [by_id[pk] for pk in dict.fromkeys(pks) if pk in by_id]
 
 
-def _agents_of(service: Service, pks: Iterable[int], agent_id: int | None) -> dict[int, list[int]]:
-    """The calls grouped by agent; unknown ids, or ids of another agent than ``agent_id``,
-    are a 400 naming them."""
+def _agents_of(
+    service: Service, pks: Iterable[int], agent_id: int | None, project_id: int | None = None
+) -> dict[int, list[int]]:
+    """The calls grouped by agent; unknown ids (another project's are unknown), or ids of
+    another agent than ``agent_id`` or another project than ``project_id``, are a 400 naming
+    them."""
     wanted = list(dict.fromkeys(pks))
-    calls, _ = service.store.list_calls(CallFilter(call_pks=tuple(wanted)), limit=len(wanted))
+    where = CallFilter(call_pks=tuple(wanted), project_id=project_id)
+    calls, _ = service.store.list_calls(where, limit=len(wanted))
     found = {c.id: c.agent for c in calls if c.id is not None}
     missing = [pk for pk in wanted if pk not in found]
     if missing:
-        raise RequestValidationError({"call_logs": [str(CallNotFoundError(missing))]})
+        of = f" in project {project_id}" if project_id is not None else ""
+        raise RequestValidationError({"call_logs": [f"{CallNotFoundError(missing)}{of}"]})
     other = [pk for pk in wanted if agent_id is not None and found[pk] != agent_id]
     if other:
         raise RequestValidationError({"call_logs": [

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel
 
-from evaluator.service.deps import ServiceDep, presented_key
+from evaluator.service.deps import Principal, Service, WholeServiceDep, presented_key
 
 router = APIRouter(tags=["service"])
 DATABASE_DEADLINE = 2.0
@@ -30,17 +30,21 @@ class Health(BaseModel):
 
 @router.get("/health", responses={503: {"model": Health}})
 async def health(
-    service: ServiceDep, response: Response, key: Annotated[str | None, Depends(presented_key)]
+    service: WholeServiceDep,
+    response: Response,
+    key: Annotated[str | None, Depends(presented_key)],
 ) -> Health:
     database, queue = await _database(service)
     if database != "ok":
         response.status_code = 503
         response.headers["Retry-After"] = "5"
-    if not service.key_ok(key):
+    principal = await _principal(service, key) if key is not None else None
+    if principal is None:
         return Health(status="ok" if database == "ok" else "unavailable")
     worker: Literal["running", "stopped"] = "running" if service.worker else "stopped"
     healthy = database == "ok" and worker == "running"
-    catalogue = service.definitions.catalogue
+    # A project's key counts its project's agents; metrics are every project's.
+    catalogue = service.scoped(principal).definitions.catalogue
     return Health(
         status="ok" if healthy else "degraded" if database == "ok" else "unavailable",
         database=database, worker=worker, queue=queue,
@@ -48,7 +52,18 @@ async def health(
     )  # fmt: skip
 
 
-async def _database(service: ServiceDep) -> tuple[str, int | None]:
+async def _principal(service: Service, key: str) -> Principal | None:
+    """The key's principal, or None when it is not valid or cannot be checked in time (the
+    stored keys are in the database, which may be the unhealthy part)."""
+    try:
+        return await asyncio.wait_for(
+            asyncio.to_thread(service.authenticate, key), DATABASE_DEADLINE
+        )
+    except Exception:  # a timeout or any driver error: answer as to no key
+        return None
+
+
+async def _database(service: Service) -> tuple[str, int | None]:
     try:
         queue = await asyncio.wait_for(
             asyncio.to_thread(service.store.queue_depth), DATABASE_DEADLINE

@@ -11,7 +11,7 @@ from evaluator.calllog import CallLogList
 from evaluator.errors import RequestValidationError
 from evaluator.service.bodies import OBSERVE_BODY, ObserveBody, read_observe_body, stored_call
 from evaluator.service.deps import AUTHORIZED, PREFIX, Service, ServiceDep
-from evaluator.service.views import list_items
+from evaluator.service.views import list_items, rendered
 from evaluator.store.calls import DuplicateCallError
 
 __all__ = ["router", "store_and_queue"]
@@ -26,20 +26,20 @@ REPOSTED = "an identical body was posted before: the stored call"
     "/observe/",
     status_code=201,
     openapi_extra=OBSERVE_BODY,
+    response_model=CallLogList,
     responses={200: {"model": CallLogList, "description": REPOSTED}},
 )
 async def observe(
     service: ServiceDep,
     request: Request,
-    response: Response,
     wait: Annotated[bool, Query(description="answer once evaluated")] = False,
-) -> CallLogList:
+) -> Response:
     """Store a call and queue it for evaluation (status ``evaluating``), or with ``wait``
     judge it first. JSON, form-urlencoded or multipart (with a ``voice_recording`` file)."""
+    # Its fields are walked once, by intake (stored_call), with the configured limits.
     body = await read_observe_body(request, service.settings.max_body_bytes)
     (call,), created = await store_and_queue(service, body, wait=wait)
-    response.status_code = 201 if created else 200
-    return call
+    return await rendered(call, 201 if created else 200)
 
 
 async def store_and_queue(
@@ -49,7 +49,7 @@ async def store_and_queue(
     it is new. ``duplicate_ok``: a known call_id with another body answers the stored call
     (providers send several events for one call) instead of a 400."""
     catalogue = service.definitions.catalogue
-    new = stored_call(body, catalogue)
+    new = await asyncio.to_thread(stored_call, body, catalogue, service.settings.limits())
     if body.recording is not None:  # checked (a 400 when unusable), then stored or held
         new = await service.recordings.accept_upload(new, body.recording)
     allow = service.settings.allow_duplicate_calls
@@ -65,4 +65,4 @@ async def store_and_queue(
     worker.wake()
     if wait and call.id is not None:
         call = await worker.wait_finished(call.id, service.settings.wait_timeout_seconds)
-    return list_items(service, [call]), created
+    return await asyncio.to_thread(list_items, service, [call]), created

@@ -10,6 +10,7 @@ event for a stored call (Retell's ``call_ended`` then ``call_analyzed``) answers
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from typing import Annotated
@@ -18,10 +19,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from evaluator.errors import RequestValidationError
+from evaluator.ingest.limits import decode_text, loads_json
 from evaluator.ingest.webhooks import PROVIDERS, Ignored, read_webhook
 from evaluator.ingest.webhooks.signatures import verify_hmac, verify_retell, verify_vapi
 from evaluator.service.bodies import ObserveBody
-from evaluator.service.deps import PREFIX, Service, ServiceDep, Unauthorized
+from evaluator.service.deps import PREFIX, ReadOnlyKey, Service, Unauthorized, WholeServiceDep
 from evaluator.service.errors import BadSignature
 from evaluator.service.routes.observe import store_and_queue
 from evaluator.service.schemas import MAX_ID
@@ -40,10 +42,10 @@ AgentQuery = Annotated[int | None, Query(ge=1, le=MAX_ID, description="our agent
 
 def _route(provider: str) -> None:
     async def provider_observe(
-        service: ServiceDep, request: Request, agent_id: AgentQuery = None
+        whole: WholeServiceDep, request: Request, agent_id: AgentQuery = None
     ) -> JSONResponse:
         raw = await request.body()
-        _authenticate(service, provider, request, raw)
+        service = await _authenticate(whole, provider, request, raw)
         return await _observe(service, provider, raw, agent_id)
 
     provider_observe.__name__ = f"{provider}_observe"
@@ -63,13 +65,19 @@ def _secret(service: Service, provider: str) -> str | None:
             "pipecat": settings.pipecat_webhook_secret}[provider]  # fmt: skip
 
 
-def _authenticate(service: Service, provider: str, request: Request, raw: bytes) -> None:
+async def _authenticate(service: Service, provider: str, request: Request, raw: bytes) -> Service:
+    """The service as the request may use it: with the provider's secret configured, its
+    signature (every project's agents: the provider names the assistant); else the API key,
+    scoped to the key's project (a read-only key cannot post)."""
     secret = _secret(service, provider)
     if secret is None:
         key = request.headers.get("X-API-Key") or request.headers.get("X-CEKURA-API-KEY")
-        if not service.key_ok(key):
+        principal = await asyncio.to_thread(service.authenticate, key)
+        if principal is None:
             raise Unauthorized()
-        return
+        if principal.read_only:
+            raise ReadOnlyKey()
+        return service.scoped(principal)
     header = request.headers.get(SIGNATURE_HEADERS[provider])
     verified = {
         "vapi": lambda: verify_vapi(secret, header),
@@ -77,15 +85,15 @@ def _authenticate(service: Service, provider: str, request: Request, raw: bytes)
     }.get(provider, lambda: verify_hmac(secret, raw, header))()
     if not verified:
         raise BadSignature(f"{provider}: missing or invalid {SIGNATURE_HEADERS[provider]}")
+    return service
 
 
 async def _observe(
     service: Service, provider: str, raw: bytes, agent_id: int | None
 ) -> JSONResponse:
-    try:
-        body = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise RequestValidationError({"non_field_errors": ["body is not valid JSON"]}) from None
+    # Parsed off the event loop, with intake's reader: a body nested too deeply to read, or
+    # not UTF-8, is a 400 saying so (never a RecursionError).
+    body = await asyncio.to_thread(lambda: loads_json(decode_text(raw)))
     found = read_webhook(provider, body)
     if isinstance(found, Ignored):
         return JSONResponse({"detail": f"ignored: {found.reason}"}, status_code=200)

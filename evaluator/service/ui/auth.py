@@ -11,11 +11,19 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from evaluator.service.deps import ServiceDep
+from evaluator.service.deps import Service, WholeServiceDep
 from evaluator.service.ui.render import page
 from evaluator.service.ui.session import COOKIE, LOGIN_COOKIE, Session, SessionCodec
 
-__all__ = ["ReviewerDep", "SignInRequired", "UiRefused", "UiSessionDep", "base_context", "router"]
+__all__ = [
+    "ReviewerDep",
+    "SignInRequired",
+    "UiRefused",
+    "UiServiceDep",
+    "UiSessionDep",
+    "base_context",
+    "router",
+]
 
 router = APIRouter()
 UI = "/ui"
@@ -49,6 +57,15 @@ async def current_session(request: Request) -> Session:
 
 
 UiSessionDep = Annotated[Session, Depends(current_session)]
+
+
+def _ui_service(service: WholeServiceDep, session: UiSessionDep) -> Service:
+    """The service as the signed-in key sees it: its project's calls and agents only."""
+    return service.scoped(session.principal)
+
+
+UiServiceDep = Annotated[Service, Depends(_ui_service)]
+""" The session's view of the service (``ServiceDep`` for pages, which carry no API key)."""
 
 
 async def posted(request: Request, session: UiSessionDep) -> Session:
@@ -115,7 +132,7 @@ async def login_form(
 @router.post("/login")
 async def login(
     request: Request,
-    service: ServiceDep,
+    service: WholeServiceDep,
     api_key: Annotated[str, Form(max_length=4096)] = "",
     csrf_token: Annotated[str, Form(max_length=200)] = "",
     next: Annotated[str, Form(max_length=2000)] = "",

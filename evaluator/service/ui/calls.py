@@ -15,14 +15,20 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from evaluator.errors import RequestValidationError
-from evaluator.service.deps import PREFIX, Service, ServiceDep
+from evaluator.service.deps import PREFIX, Service
 from evaluator.service.listing import condition
 from evaluator.service.routes.recordings import recording_response
-from evaluator.service.ui.auth import ReviewerDep, UiRefused, UiSessionDep, base_context
+from evaluator.service.ui.auth import (
+    ReviewerDep,
+    UiRefused,
+    UiServiceDep,
+    UiSessionDep,
+    base_context,
+)
 from evaluator.service.ui.render import linked_clocks, page, worst_metrics
 from evaluator.service.views import detail_of
-from evaluator.store.browse import DEFAULT_PROJECT, SORTS, BrowseQuery, browse_calls
-from evaluator.store.types import CallFilter, CallNotFoundError, MetricCondition
+from evaluator.store.browse import SORTS, BrowseQuery, browse_calls
+from evaluator.store.types import CallFilter, MetricCondition
 from evaluator.store.votes import Vote, VoteStore
 
 __all__ = ["router"]
@@ -72,7 +78,7 @@ def _day(value: str | None, field: str, *, end: bool = False) -> datetime | None
 @router.get("/calls")
 async def calls_page(
     request: Request,
-    service: ServiceDep,
+    service: UiServiceDep,
     session: UiSessionDep,
     agent_text: Annotated[str | None, Query(alias="agent", max_length=12)] = None,
     start: Annotated[str | None, Query(alias="from", max_length=10)] = None,
@@ -164,8 +170,8 @@ def _page_link(request: Request, number: int) -> str:
 
 
 def _visible_call(service: Service, session: Any, pk: int) -> None:
-    if session.principal.project_id not in (None, DEFAULT_PROJECT):
-        raise CallNotFoundError([pk])
+    """A call of the session's project (the service is scoped to it), else not found."""
+    service.store.check_visible(pk)
 
 
 def _player_source(detail_url: str, pk: int) -> str | None:
@@ -180,7 +186,7 @@ def _player_source(detail_url: str, pk: int) -> str | None:
 
 @router.get("/calls/{pk}")
 async def call_page(
-    request: Request, service: ServiceDep, session: UiSessionDep, pk: int
+    request: Request, service: UiServiceDep, session: UiSessionDep, pk: int
 ) -> Response:
     """One call: transcript, player, metrics with linked quotes, review and votes."""
     _visible_call(service, session, pk)
@@ -230,7 +236,7 @@ def _back(pk: int, notice: str) -> RedirectResponse:
 
 @router.post("/calls/{pk}/review")
 async def review(
-    service: ServiceDep,
+    service: UiServiceDep,
     session: ReviewerDep,
     pk: int,
     status: Annotated[str, Form(max_length=32)] = "",
@@ -271,7 +277,7 @@ def _expected(raw: str, kind: str) -> Any:
 
 @router.post("/calls/{pk}/vote")
 async def vote(
-    service: ServiceDep,
+    service: UiServiceDep,
     session: ReviewerDep,
     pk: int,
     metric_id: Annotated[str, Form(max_length=255)],
@@ -299,7 +305,7 @@ async def vote(
 
 
 @router.post("/calls/{pk}/reevaluate")
-async def reevaluate(service: ServiceDep, session: ReviewerDep, pk: int) -> Response:
+async def reevaluate(service: UiServiceDep, session: ReviewerDep, pk: int) -> Response:
     """Queue the call for evaluation again (its every metric); the page shows it evaluating."""
     _visible_call(service, session, pk)
     await asyncio.to_thread(service.store.enqueue, [pk], agent_id=None, scope="all")
@@ -309,7 +315,7 @@ async def reevaluate(service: ServiceDep, session: ReviewerDep, pk: int) -> Resp
 
 @router.get("/calls/{pk}/recording")
 async def recording(
-    request: Request, service: ServiceDep, session: UiSessionDep, pk: int
+    request: Request, service: UiServiceDep, session: UiSessionDep, pk: int
 ) -> Response:
     """The stored recording, whole or the one byte range asked for (206), as the API's own
     recording route streams it."""

@@ -16,13 +16,17 @@ from fastapi.responses import RedirectResponse, Response
 from evaluator.errors import RequestValidationError, UnknownIdError
 from evaluator.regression.labels import agreement
 from evaluator.service.alert_config import AlertBody, checked_values
-from evaluator.service.deps import ServiceDep
 from evaluator.service.routes.alerts import alert_view, allowed_destinations
-from evaluator.service.ui.auth import ReviewerDep, UiRefused, UiSessionDep, base_context
+from evaluator.service.ui.auth import (
+    ReviewerDep,
+    UiRefused,
+    UiServiceDep,
+    UiSessionDep,
+    base_context,
+)
 from evaluator.service.ui.charts import bar_chart, line_chart
 from evaluator.service.ui.render import page
 from evaluator.store.alerts import Alert, AlertNotFoundError, AlertStore
-from evaluator.store.browse import DEFAULT_PROJECT
 from evaluator.store.dashboard import agent_dashboard
 from evaluator.store.votes import VoteStore
 
@@ -44,7 +48,7 @@ def _agent(service: Any, agent: int | None) -> Any:
 @router.get("/dashboard")
 async def dashboard(
     request: Request,
-    service: ServiceDep,
+    service: UiServiceDep,
     session: UiSessionDep,
     agent: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     days: Annotated[int, Query(ge=1, le=3660)] = 30,
@@ -53,7 +57,7 @@ async def dashboard(
     definition = _agent(service, agent)
     end = datetime.now(UTC) + timedelta(days=1)
     start = end - timedelta(days=days + 1)
-    own = session.principal.project_id in (None, DEFAULT_PROJECT)
+    own = session.principal.project in (None, definition.project)
     board = await asyncio.to_thread(
         agent_dashboard,
         service.store,
@@ -104,13 +108,13 @@ def _numeric(service: Any, slug: str) -> bool:
 @router.get("/agreement")
 async def agreement_page(
     request: Request,
-    service: ServiceDep,
+    service: UiServiceDep,
     session: UiSessionDep,
     agent: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
 ) -> Response:
     """Per metric: how often the judge agrees with people's votes (n, accuracy, κ)."""
     definition = _agent(service, agent)
-    own = session.principal.project_id in (None, DEFAULT_PROJECT)
+    own = session.principal.project in (None, definition.project)
     votes = await asyncio.to_thread(VoteStore(service.store).of_agent, definition.id) if own else []
     rows = agreement(votes, service.definitions.catalogue)
     return page(
@@ -124,7 +128,7 @@ async def agreement_page(
 
 
 @router.get("/alerts")
-async def alerts_page(request: Request, service: ServiceDep, session: UiSessionDep) -> Response:
+async def alerts_page(request: Request, service: UiServiceDep, session: UiSessionDep) -> Response:
     """The alerts, the newest firings, and a form for a new alert."""
     store = AlertStore(service.store)
     project = session.principal.project_id
@@ -148,7 +152,7 @@ async def alerts_page(request: Request, service: ServiceDep, session: UiSessionD
 
 @router.post("/alerts")
 async def create_alert(
-    service: ServiceDep,
+    service: UiServiceDep,
     session: ReviewerDep,
     name: Annotated[str, Form(max_length=255)],
     source_id: Annotated[int, Form(ge=0)],
@@ -212,7 +216,7 @@ async def _own_alert(service: Any, session: Any, alert_id: int) -> Alert:
 
 
 @router.post("/alerts/{alert_id}/toggle")
-async def toggle_alert(service: ServiceDep, session: ReviewerDep, alert_id: int) -> Response:
+async def toggle_alert(service: UiServiceDep, session: ReviewerDep, alert_id: int) -> Response:
     store = AlertStore(service.store)
     alert = await _own_alert(service, session, alert_id)
     await asyncio.to_thread(store.update, alert_id, {"enabled": not alert.enabled})
@@ -220,7 +224,7 @@ async def toggle_alert(service: ServiceDep, session: ReviewerDep, alert_id: int)
 
 
 @router.post("/alerts/{alert_id}/delete")
-async def delete_alert(service: ServiceDep, session: ReviewerDep, alert_id: int) -> Response:
+async def delete_alert(service: UiServiceDep, session: ReviewerDep, alert_id: int) -> Response:
     await _own_alert(service, session, alert_id)
     await asyncio.to_thread(AlertStore(service.store).delete, alert_id)
     return RedirectResponse("/ui/alerts", status_code=303)

@@ -12,8 +12,11 @@ where the extension cannot be installed (not available, or not allowed) the inde
 with a warning, and search stays correct, as a scan. The downgrade drops the index and keeps
 the extension (something else may use it).
 
+After 0006 on purpose: 0006 rebuilds ``calls`` on SQLite (batch mode), which drops the
+table's triggers; a revision that does so after this one must recreate them.
+
 Revision ID: 0009
-Revises: 0008
+Revises: 0006
 Create Date: 2026-11-29 12:20:00.000000
 """
 
@@ -27,7 +30,7 @@ from alembic import op
 from evaluator.store.search import PG_INDEX, SEARCH_TABLE, SQLITE_TRIGGERS
 
 revision = "0009"
-down_revision = "0008"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
