@@ -15,6 +15,7 @@ from evaluator.cli.metrics import metrics_app
 from evaluator.cli.reevaluate import reevaluate
 from evaluator.cli.regress import regress
 from evaluator.cli.serve import offline_server_command, serve
+from evaluator.cli.worker import worker
 from evaluator.errors import DefinitionError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -26,6 +27,7 @@ app.command("offline-server")(offline_server_command)
 app.command()(serve)
 app.command()(regress)
 app.command()(reevaluate)
+app.command()(worker)
 
 
 def main() -> None:

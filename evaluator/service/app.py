@@ -23,6 +23,7 @@ from evaluator.config import Settings
 from evaluator.errors import RequestValidationError
 from evaluator.judge.schema import Judge
 from evaluator.service.deps import Service, ServiceConfigError, Unauthorized, api_keys
+from evaluator.service.dispatch import CeleryDispatch, Dispatcher
 from evaluator.service.errors import install_error_handlers
 from evaluator.service.limits import BodySizeLimit, error_body
 from evaluator.service.routes import routers
@@ -75,12 +76,17 @@ def create_app_from_env() -> FastAPI:
 def _lifespan(
     service: Service, judge: Judge | None
 ) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
-    """Start-up: migrate, open the judge, start the worker; shut-down in reverse."""
+    """Start-up: migrate, open the judge, start the worker; shut-down in reverse. With a
+    broker (``EVALUATOR_BROKER_URL``) no judge is opened: Celery workers judge the calls."""
     settings = service.settings
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(service.store.upgrade)
+        if settings.broker_url:
+            async with _running(service, CeleryDispatch(service.store, settings)):
+                yield
+            return
         with contextlib.ExitStack() as stack:
             active = judge
             if active is None:
@@ -93,16 +99,22 @@ def _lifespan(
                 else None
             )
             worker = EvaluationWorker(service.store, service.definitions, active, settings, webhook)
-            service.worker = worker
-            await worker.start()
-            try:
+            async with _running(service, worker):
                 yield
-            finally:
-                await worker.stop()
-                service.worker = None
-                service.store.close()
 
     return lifespan
+
+
+@contextlib.asynccontextmanager
+async def _running(service: Service, dispatcher: Dispatcher) -> AsyncIterator[None]:
+    service.worker = dispatcher
+    await dispatcher.start()
+    try:
+        yield
+    finally:
+        await dispatcher.stop()
+        service.worker = None
+        service.store.close()
 
 
 def _error_handlers(app: FastAPI) -> None:

@@ -12,8 +12,8 @@ from fastapi.security import APIKeyHeader
 from evaluator.bootstrap import Definitions
 from evaluator.config import Settings
 from evaluator.errors import EvaluatorError
+from evaluator.service.dispatch import Dispatcher
 from evaluator.service.schemas import MAX_ID
-from evaluator.service.worker import EvaluationWorker
 from evaluator.store.calls import Store
 
 __all__ = [
@@ -57,7 +57,7 @@ class Service:
         self.settings = settings
         self.definitions = definitions
         self.store = store
-        self.worker: EvaluationWorker | None = None
+        self.worker: Dispatcher | None = None
         self._keys = [k.encode() for k in api_keys(settings)]
 
     def key_ok(self, presented: str | None) -> bool:
@@ -69,7 +69,7 @@ class Service:
         # Compare against every key, in constant time, so timing reveals nothing.
         return sum(hmac.compare_digest(given, key) for key in self._keys) > 0
 
-    def running_worker(self) -> EvaluationWorker:
+    def running_worker(self) -> Dispatcher:
         if self.worker is None:
             raise ServiceConfigError("the evaluation worker is not running")
         return self.worker

@@ -57,7 +57,8 @@ async def store_and_queue(
             raise RequestValidationError({"call_id": [str(exc)]}) from None
         call, created = await asyncio.to_thread(service.store.get_call, exc.existing_id), False
     worker = service.running_worker()
-    worker.wake()
+    if created and call.id is not None:
+        await worker.queued([call.id])
     if wait and call.id is not None:
         call = await worker.wait_finished(call.id, service.settings.wait_timeout_seconds)
     return list_items(service, [call]), created

@@ -1,0 +1,105 @@
+"""What a worker process holds for its tasks: the store, the definitions, the judge (behind
+the judgment cache and the shared rate limit), and one event loop in a thread of its own.
+
+Built on a process's first task (after Celery forked it), kept for the process's life. Every
+task thread hands its coroutine to the one loop, so the judge's HTTP clients, the in-flight
+limit and litellm's caches live on one loop, whatever Celery's pool (threads or prefork).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+from evaluator.bootstrap import load_definitions, open_judge
+from evaluator.config import Settings
+from evaluator.judge.cache import CachingJudge
+from evaluator.judge.rate_limit import RateLimitedJudge
+from evaluator.judge.schema import Judge
+from evaluator.judge.shared_limits import SharedInFlight, SharedInFlightJudge, SharedRateLimiter
+from evaluator.store.calls import Store
+from evaluator.tasks.job import JobContext
+
+__all__ = ["Runtime", "shared_limits"]
+
+T = TypeVar("T")
+
+
+def _limits_url(settings: Settings) -> str | None:
+    if settings.rate_limit_url:
+        return settings.rate_limit_url
+    broker = settings.broker_url or ""
+    return broker if broker.startswith(("redis://", "rediss://")) else None
+
+
+def shared_limits(judge: Judge, settings: Settings) -> Judge:
+    """Put the shared limits (``EVALUATOR_RPM``, ``_TPM``, ``_MAX_IN_FLIGHT``) under the
+    cache, so a cache hit neither waits for the limiter nor takes a slot."""
+    wanted = settings.rpm is not None or settings.tpm is not None
+    if not wanted and settings.max_in_flight is None:
+        return judge
+    url = _limits_url(settings)
+    if url is None:
+        raise ValueError(
+            "EVALUATOR_RPM, _TPM and _MAX_IN_FLIGHT are shared through Redis: set "
+            "EVALUATOR_RATE_LIMIT_URL (or use a Redis broker)"
+        )
+    key = f"{settings.rate_limit_key}:{judge.model}"
+    inner = judge.judge if isinstance(judge, CachingJudge) else judge
+    if wanted:
+        inner = RateLimitedJudge(inner, SharedRateLimiter(url, key, settings.rpm, settings.tpm))
+    if settings.max_in_flight is not None:
+        hold = settings.timeout * (settings.num_retries + 1) + 30
+        inner = SharedInFlightJudge(inner, SharedInFlight(url, key, settings.max_in_flight, hold))
+    if isinstance(judge, CachingJudge):
+        judge.judge = inner
+        return judge
+    return inner
+
+
+class Runtime:
+    """One worker process's collaborators, built lazily (see the module's docstring)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._context: JobContext | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stack = contextlib.ExitStack()
+
+    def context(self) -> JobContext:
+        with self._lock:
+            if self._context is None:
+                settings = self.settings
+                if settings.rpm is not None or settings.tpm is not None:
+                    # 429s are retried by the shared limiter, so everyone slows down together.
+                    settings = settings.model_copy(update={"num_retries": 0})
+                definitions = load_definitions(settings)
+                store = Store(settings.database_url, busy_timeout=settings.db_busy_timeout)
+                self._stack.callback(store.close)
+                judge, _notice = self._stack.enter_context(open_judge(settings))
+                judge = shared_limits(judge, settings)
+                self._context = JobContext(store, definitions, judge, self.settings)
+            return self._context
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run ``coroutine`` on the process's loop and wait for its result."""
+        with self._lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(target=loop.run_forever, name="evaluator-loop")
+                thread.daemon = True
+                thread.start()
+                self._loop = loop
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+
+    def close(self) -> None:
+        with self._lock:
+            self._stack.close()
+            self._context = None
+            if self._loop is not None:
+                self._loop.call_soon_threadsafe(self._loop.stop)
+                self._loop = None
