@@ -40,6 +40,9 @@ def make_app(settings: Settings, *, with_tasks: bool = True) -> Celery:
     if not settings.broker_url:
         raise ValueError("a Celery app needs EVALUATOR_BROKER_URL")
     app = Celery("evaluator", broker=settings.broker_url, set_as_current=False)
+    # A publisher does not retry a broker that is down (kombu would for seconds): the call
+    # is committed, and the sweeper publishes it once the broker is back.
+    publish_only = {} if with_tasks else {"max_retries": 0}
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
@@ -53,7 +56,7 @@ def make_app(settings: Settings, *, with_tasks: bool = True) -> Celery:
         broker_connection_timeout=3.0,
         # Redis re-delivers a message nobody acknowledged after this long (a killed worker's
         # whole process); the sweeper re-publishes such calls much sooner, after a lease.
-        broker_transport_options={"visibility_timeout": 3600},
+        broker_transport_options={"visibility_timeout": 3600, **publish_only},
         # Events for monitoring (celery events, Flower, Prometheus exporters).
         worker_send_task_events=True,
         task_send_sent_event=True,
