@@ -33,6 +33,7 @@ def worker(
     """Run a Celery worker (needs EVALUATOR_BROKER_URL; the database is the service's)."""
     from evaluator.store.calls import Store
     from evaluator.tasks.app import make_app, reevaluate_queue
+    from evaluator.tasks.worker import prepare
 
     settings = Settings()
     if not settings.broker_url:
@@ -54,4 +55,5 @@ def worker(
     if hostname:
         argv.append(f"--hostname={hostname}")
     err.print(f"evaluator worker: queues {chosen}, {pool} pool", markup=False)
+    prepare(app, pool)
     app.worker_main(argv)

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, select
+from sqlalchemy import Connection, Engine, create_engine, event, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -74,6 +74,10 @@ class Database:
         config.set_main_option("script_location", str(MIGRATIONS))
         config.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
         with self.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # Several processes starting at once (web processes, workers, the judgment
+                # cache's handle) migrate one after the other, not into each other.
+                connection.execute(text("SELECT pg_advisory_xact_lock(7215001)"))
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
 

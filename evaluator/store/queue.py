@@ -73,7 +73,7 @@ class JobQueue(Database):
             if row is None or row.deleted_at is not None:
                 return None
             if row.evaluation_status == "evaluating" and row.lease_expires_at is not None:
-                return Busy(max((row.lease_expires_at - now).total_seconds(), 0.0))
+                return Busy(max((row.lease_expires_at - now).total_seconds(), 0.0), lease=True)
             if row.evaluation_status == "pending":
                 return Busy(max((row.next_attempt_at - now).total_seconds(), 0.0))
             return None

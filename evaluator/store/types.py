@@ -146,6 +146,7 @@ class Busy:
     not due; ``seconds`` until that changes."""
 
     seconds: float
+    lease: bool = False  # True: another worker holds it; False: its retry is not due
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Coroutine
+import time
+from collections.abc import Coroutine, Iterator
 from typing import Any, TypeVar
 
 from evaluator.bootstrap import load_definitions, open_judge
@@ -20,7 +21,7 @@ from evaluator.judge.cache import CachingJudge
 from evaluator.judge.rate_limit import RateLimitedJudge
 from evaluator.judge.schema import Judge
 from evaluator.judge.shared_limits import SharedInFlight, SharedInFlightJudge, SharedRateLimiter
-from evaluator.store.calls import Store
+from evaluator.store.calls import Claim, Store
 from evaluator.tasks.job import JobContext
 
 __all__ = ["Runtime", "shared_limits"]
@@ -69,6 +70,35 @@ class Runtime:
         self._context: JobContext | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stack = contextlib.ExitStack()
+        self._held: dict[str, Claim] = {}
+        self._heartbeat: threading.Thread | None = None
+
+    @contextlib.contextmanager
+    def holding(self, claim: Claim) -> Iterator[None]:
+        """Keep the claim's lease renewed while the block runs. A thread of its own renews
+        every held lease, so a busy event loop (a slow first request, a long CPU stretch)
+        never lets a lease lapse and the sweeper hand the call to a second worker."""
+        with self._lock:
+            self._held[claim.token] = claim
+            if self._heartbeat is None:
+                self._heartbeat = threading.Thread(target=self._renew_forever, daemon=True)
+                self._heartbeat.start()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._held.pop(claim.token, None)
+
+    def _renew_forever(self) -> None:
+        lease = self.settings.lease_seconds
+        while True:
+            time.sleep(lease / 3)
+            with self._lock:
+                claims = list(self._held.values())
+                store = self._context.store if self._context is not None else None
+            if claims and store is not None:
+                with contextlib.suppress(Exception):
+                    store.renew(claims, lease)
 
     def context(self) -> JobContext:
         with self._lock:

@@ -2,8 +2,8 @@
 
 - ``evaluate_call(pk)``: claim the call in the database, run the one job function
   (``job.evaluate_claim``) with the lease renewed while it runs, then publish the webhook's
-  delivery or the next try. A call another worker holds is tried again when that lease ends;
-  a call with nothing left to do is a no-op.
+  delivery or the next try. A call another worker holds is tried again when that lease ends
+  (a few times); a call with nothing left to do is a no-op.
 - ``reevaluate_chunk(run_id, pks)``: judge those calls of a re-evaluation run (unless it was
   cancelled); each call's result is stored once, however often the chunk is delivered.
 - ``deliver_webhook(delivery_id)``: one try of a completion webhook, the next one published
@@ -13,18 +13,14 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import Coroutine
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
-from celery import Celery, Task
+from celery import Celery, Task, signals
 
 from evaluator.config import Settings
 from evaluator.reevaluate.run import Reevaluation
-from evaluator.store.calls import Claim, Store
 from evaluator.store.deliveries import DeliveryStore
 from evaluator.store.queue import Busy
 from evaluator.store.reruns import RerunStore
@@ -37,23 +33,9 @@ from evaluator.tasks.sweep import sweep
 __all__ = ["register"]
 
 log = logging.getLogger("evaluator.tasks.worker")
-T = TypeVar("T")
-
-
-async def _leased(store: Store, claim: Claim, lease: float, job: Coroutine[Any, Any, T]) -> T:
-    """Run ``job`` while renewing the claim's lease every third of it."""
-
-    async def heartbeat() -> None:
-        while True:
-            await asyncio.sleep(lease / 3)
-            with contextlib.suppress(Exception):
-                await asyncio.to_thread(store.renew, [claim], lease)
-
-    beat = asyncio.create_task(heartbeat())
-    try:
-        return await job
-    finally:
-        beat.cancel()
+# A duplicate of a call another worker holds waits for that lease to end this many times (a
+# killed worker's task, rejected back to the broker, takes the call over), then gives up.
+BUSY_RETRIES = 2
 
 
 def register(app: Celery, settings: Settings) -> None:
@@ -69,11 +51,12 @@ def register(app: Celery, settings: Settings) -> None:
         found = context.store.claim_call(pk, lease)
         if found is None:
             return "nothing to do"
-        if isinstance(found, Busy):  # another worker's lease, or a retry not yet due
+        if isinstance(found, Busy):
+            if found.lease and self.request.retries >= BUSY_RETRIES:
+                return "held by another worker"  # the sweeper acts if that worker died
             raise self.retry(countdown=found.seconds + 0.1)
-        outcome: Outcome = runtime.run(
-            _leased(context.store, found, lease, evaluate_claim(found, context))
-        )
+        with runtime.holding(found):
+            outcome: Outcome = runtime.run(evaluate_claim(found, context))
         if outcome.kind == "finished" and settings.webhook_url:
             delivery = DeliveryStore(context.store).add(pk, settings.webhook_url)
             publisher.delivery(delivery)
@@ -113,3 +96,20 @@ def register(app: Celery, settings: Settings) -> None:
         return f"{swept.calls} calls, {swept.deliveries} deliveries"
 
     app.evaluator_runtime = runtime
+
+    @signals.worker_process_init.connect(weak=False)
+    def _prefork_child(**_: Any) -> None:  # each prefork child builds its own, after fork
+        runtime.context()
+
+
+def prepare(app: Celery, pool: str) -> None:
+    """Build the worker's collaborators before it takes tasks (the judge's imports alone take
+    seconds): in this process for the threads and solo pools; prefork children build theirs
+    as they start, from the modules imported here once."""
+    runtime: Runtime = app.evaluator_runtime
+    if pool == "prefork":
+        import evaluator.judge.litellm_judge  # noqa: F401  (imported once, shared by fork)
+
+        app.conf.worker_proc_alive_timeout = 120.0
+        return
+    runtime.context()

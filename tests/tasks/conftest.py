@@ -104,7 +104,18 @@ class Workers:
     logs: Path
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
-    def start(self, *, pool: str = "threads", concurrency: int = 4, **env: str) -> subprocess.Popen[bytes]:
+    def start(
+        self, count: int = 1, *, pool: str = "threads", concurrency: int = 4, **env: str
+    ) -> list[subprocess.Popen[bytes]]:
+        """Start ``count`` workers at once; returns them once each said it is ready."""
+        started = [self._launch(pool, concurrency, env) for _ in range(count)]
+        for index, process in started:
+            self._wait_ready(index, process)
+        return [process for _, process in started]
+
+    def _launch(
+        self, pool: str, concurrency: int, env: dict[str, str]
+    ) -> tuple[int, subprocess.Popen[bytes]]:
         index = len(self.processes)
         log = (self.logs / f"worker-{index}.log").open("wb")
         environment = {**os.environ, **self.env, **{f"EVALUATOR_{k}": v for k, v in env.items()}}
@@ -114,8 +125,7 @@ class Workers:
             env=environment, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         self.processes.append(process)
-        self._wait_ready(index, process)
-        return process
+        return index, process
 
     def _wait_ready(self, index: int, process: subprocess.Popen[bytes]) -> None:
         log = self.logs / f"worker-{index}.log"
@@ -134,7 +144,7 @@ class Workers:
                 process.send_signal(signal.SIGTERM)
         for process in self.processes:
             try:
-                process.wait(timeout=15)
+                process.wait(timeout=3)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()

@@ -5,6 +5,7 @@ judge's requests are counted at the loopback stand-in."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -49,14 +50,13 @@ def evaluations(store: Store, pks: list[int]) -> dict[int, int]:
 async def test_two_workers_judge_every_call_exactly_once(
     service: ServiceFactory, workers: Workers, stand_in: StandIn, booking_request: dict[str, Any]
 ) -> None:
-    workers.start(concurrency=4)
-    workers.start(concurrency=4)
+    workers.start(2, concurrency=4)
     async with service() as running:
         pks = await post_calls(running, booking_request, 12)
         await asyncio.to_thread(wait_judged, running.store, pks)
         stored = evaluations(running.store, pks)
     sent = prompts(stand_in)
-    assert stored == {pk: 1 for pk in pks}
+    assert stored == dict.fromkeys(pks, 1)
     # Every request is another call's or another metric group's: none was sent twice.
     assert len(sent) == len(set(sent)) and len(sent) >= len(pks)
     # Both workers took part.
@@ -67,7 +67,7 @@ async def test_a_killed_worker_s_call_is_delivered_again_and_judged_once(
     service: ServiceFactory, workers: Workers, stand_in: StandIn, booking_request: dict[str, Any]
 ) -> None:
     stand_in.latency = 1.5  # long enough to kill the worker while its request is out
-    master = workers.start(pool="prefork", concurrency=1)
+    (master,) = workers.start(pool="prefork", concurrency=1)
     async with service() as running:
         pks = await post_calls(running, booking_request, 3)
         deadline = time.monotonic() + 30
@@ -79,7 +79,7 @@ async def test_a_killed_worker_s_call_is_delivered_again_and_judged_once(
         killed_at = len(stand_in.requests)
         await asyncio.to_thread(wait_judged, running.store, pks, 90.0)
         stored = evaluations(running.store, pks)
-    assert stored == {pk: 1 for pk in pks}
+    assert stored == dict.fromkeys(pks, 1)
     # The killed task was rejected back to the broker and delivered again.
     assert "WorkerLostError" in workers.log(0) or "Process" in workers.log(0)
     repeats = [text for text, n in Counter(prompts(stand_in)).items() if n > 1]
@@ -127,10 +127,8 @@ def _pipe(source: socket.socket, sink: socket.socket) -> None:
         pass
     finally:
         for s in (source, sink):
-            try:
+            with contextlib.suppress(OSError):
                 s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 @pytest.fixture
@@ -156,6 +154,6 @@ async def test_calls_posted_while_the_broker_is_down_are_judged_when_it_returns(
         proxy.start()  # the broker is back: the sweeper publishes what was kept
         await asyncio.to_thread(wait_judged, running.store, pks)
         stored = evaluations(running.store, pks)
-    assert stored == {pk: 1 for pk in pks}
+    assert stored == dict.fromkeys(pks, 1)
     sent = prompts(stand_in)
     assert len(sent) == len(set(sent))
