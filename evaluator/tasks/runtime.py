@@ -21,6 +21,7 @@ from evaluator.judge.cache import CachingJudge
 from evaluator.judge.rate_limit import RateLimitedJudge
 from evaluator.judge.schema import Judge
 from evaluator.judge.shared_limits import SharedInFlight, SharedInFlightJudge, SharedRateLimiter
+from evaluator.reevaluate.parallel import Limits, limited
 from evaluator.store.calls import Claim, Store
 from evaluator.tasks.job import JobContext
 
@@ -111,7 +112,9 @@ class Runtime:
                 store = Store(settings.database_url, busy_timeout=settings.db_busy_timeout)
                 self._stack.callback(store.close)
                 judge, _notice = self._stack.enter_context(open_judge(settings))
-                judge = shared_limits(judge, settings)
+                # At most `concurrency` requests in flight from this process, whatever the
+                # tasks running at once (re-evaluation chunks judge many calls each).
+                judge = shared_limits(limited(judge, Limits(settings.concurrency)), settings)
                 self._context = JobContext(store, definitions, judge, self.settings)
             return self._context
 
