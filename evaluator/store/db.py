@@ -133,7 +133,7 @@ def _translated() -> Iterator[None]:
 
 def _make_engine(url: str, busy_timeout: float) -> Engine:
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
+        return create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=10)
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": busy_timeout})
 
     @event.listens_for(engine, "connect")
