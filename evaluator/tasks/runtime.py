@@ -101,6 +101,12 @@ class Runtime:
                 with contextlib.suppress(Exception):
                     store.renew(claims, lease)
 
+    def use(self, context: JobContext) -> None:
+        """Run the tasks with this context instead of building one (a worker embedded in a
+        process that already has its store and judge: tests, a single-process setup)."""
+        with self._lock:
+            self._context = context
+
     def context(self) -> JobContext:
         with self._lock:
             if self._context is None:

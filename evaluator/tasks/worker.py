@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -43,7 +44,7 @@ def register(app: Celery, settings: Settings) -> None:
     runtime = Runtime(settings)
     publisher = Publisher(settings, app)
     lease = settings.lease_seconds
-    task: Any = app.task  # Celery's decorator is untyped
+    task: Any = functools.partial(app.task, shared=False)  # untyped; this app only
 
     @task(name=CALL_TASK, bind=True, max_retries=None)
     def evaluate_call(self: Task, pk: int) -> str:
