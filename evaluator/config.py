@@ -72,6 +72,13 @@ class Settings(BaseSettings):
     wait_timeout_seconds: float = Field(default=300.0, gt=0)
     webhook_url: str | None = None
     webhook_secret: str | None = None
+    # Alerts' webhooks may only go to URLs starting with one of these (comma-separated), and
+    # a JSON delivery without its own secret is signed with alert_webhook_secret.
+    alert_webhook_allow: str = "https://hooks.slack.com/"
+    alert_webhook_secret: str | None = None
+    # The review UI's session cookie: its lifetime, and Secure (set true behind HTTPS).
+    ui_session_seconds: int = Field(default=8 * 3600, ge=60)
+    ui_secure_cookie: bool = False
     # Audio (evaluator/ingest/audio/): speech to text, caps, where recordings are kept.
     stt_model: str | None = Field(
         default=None, description="hosted speech-to-text (litellm), e.g. openai/whisper-1"

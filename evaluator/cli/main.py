@@ -11,6 +11,7 @@ import typer
 from evaluator.cli.audio import transcribe as transcribe_recording
 from evaluator.cli.common import err
 from evaluator.cli.evaluate import evaluate, transcript
+from evaluator.cli.golden import golden_app
 from evaluator.cli.metrics import metrics_app
 from evaluator.cli.reevaluate import reevaluate
 from evaluator.cli.regress import regress
@@ -23,6 +24,7 @@ app.command()(evaluate)
 app.command()(transcript)
 app.command("transcribe")(transcribe_recording)
 app.add_typer(metrics_app, name="metrics")
+app.add_typer(golden_app, name="golden")
 app.command("offline-server")(offline_server_command)
 app.command()(serve)
 app.command()(regress)

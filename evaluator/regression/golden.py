@@ -237,7 +237,7 @@ def _labels(
         value, note = (raw.get("value"), raw.get("note")) if isinstance(raw, dict) else (raw, None)
         if isinstance(raw, dict) and set(raw) - {"value", "note"}:
             raise DefinitionError(str(path), "a label takes only value and note", where)
-        problem = _label_problem(value, metrics.get(metric_id), agent)
+        problem = label_problem(value, metrics.get(metric_id), agent)
         if problem:
             raise DefinitionError(str(path), problem, where)
         if value is None:
@@ -248,7 +248,7 @@ def _labels(
     return labels
 
 
-def _label_problem(
+def label_problem(
     value: Any, metric: MetricDefinition | None, agent: AgentDefinition
 ) -> str | None:
     if value == NOT_APPLICABLE:

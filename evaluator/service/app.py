@@ -23,11 +23,14 @@ from evaluator.bootstrap import Definitions, load_definitions, open_judge
 from evaluator.config import Settings
 from evaluator.errors import RequestValidationError
 from evaluator.judge.schema import Judge
+from evaluator.service.alerting import Alerting
 from evaluator.service.deps import Service, ServiceConfigError, Unauthorized, api_keys
 from evaluator.service.dispatch import CeleryDispatch, Dispatcher
 from evaluator.service.errors import install_error_handlers
 from evaluator.service.limits import BodySizeLimit, error_body
 from evaluator.service.routes import routers
+from evaluator.service.routes.alerts import allowed_destinations, install_alert_errors
+from evaluator.service.ui import mount_ui
 from evaluator.service.webhook import Webhook
 from evaluator.service.worker import EvaluationWorker
 from evaluator.store.calls import CallNotFoundError, Store
@@ -64,8 +67,10 @@ def create_app(
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     _error_handlers(app)
     install_error_handlers(app)  # Cekura's 404/409 shapes, over the ones above
+    install_alert_errors(app)
     for router in routers():  # in matching order: named actions before call-logs/{id}/
         app.include_router(router)
+    mount_ui(app)
     return app
 
 
@@ -104,7 +109,12 @@ def _lifespan(
                 if settings.webhook_url
                 else None
             )
-            worker = EvaluationWorker(service.store, service.definitions, active, settings, webhook)
+            alerting = Alerting(service.store, service.definitions.catalogue,
+                                allow=allowed_destinations(service),
+                                secret=settings.alert_webhook_secret)  # fmt: skip
+            worker = EvaluationWorker(
+                service.store, service.definitions, active, settings, webhook, alerting
+            )
             async with _running(service, worker):
                 yield
 

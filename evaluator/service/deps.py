@@ -4,6 +4,7 @@ API-key check, and both as typed dependencies (``ServiceDep``, ``AUTHORIZED``)."
 from __future__ import annotations
 
 import hmac
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
@@ -21,6 +22,8 @@ __all__ = [
     "PREFIX",
     "VERSIONS",
     "CallPk",
+    "Principal",
+    "PrincipalDep",
     "Service",
     "ServiceConfigError",
     "ServiceDep",
@@ -50,6 +53,19 @@ def api_keys(settings: Settings) -> list[str]:
     return [k.strip() for k in settings.api_keys.split(",") if k.strip()]
 
 
+@dataclass(frozen=True)
+class Principal:
+    """Who presented a key: its id, its project (``None``: every project, an admin key), and
+    whether it may only read."""
+
+    key_id: str | None
+    project_id: str | None
+    read_only: bool
+
+
+ADMIN = Principal(key_id=None, project_id=None, read_only=False)
+
+
 class Service:
     """What the endpoints share: settings, definitions, store, worker."""
 
@@ -68,6 +84,11 @@ class Service:
         given = presented.encode()
         # Compare against every key, in constant time, so timing reveals nothing.
         return sum(hmac.compare_digest(given, key) for key in self._keys) > 0
+
+    def authenticate(self, presented: str | None) -> Principal | None:
+        """The principal of a presented key, or ``None`` when it is not accepted. The keys of
+        ``EVALUATOR_API_KEYS`` are admins that may write."""
+        return ADMIN if self.key_ok(presented) else None
 
     def running_worker(self) -> Dispatcher:
         if self.worker is None:
@@ -99,3 +120,15 @@ async def _authorized(
 
 
 AUTHORIZED = [Depends(_authorized)]
+
+
+async def _principal(
+    service: ServiceDep, key: Annotated[str | None, Depends(presented_key)]
+) -> Principal:
+    principal = service.authenticate(key)
+    if principal is None:
+        raise Unauthorized()
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(_principal)]

@@ -24,7 +24,7 @@ from evaluator.service.deps import ServiceDep
 from evaluator.service.schemas import MAX_ID
 from evaluator.store.types import CallFilter, ConditionOp, MetricCondition
 
-__all__ = ["LIST_PARAMS", "call_filter", "reject_unknown"]
+__all__ = ["LIST_PARAMS", "call_filter", "condition", "read_filters_v2", "reject_unknown"]
 
 ShownStatus = Literal["success", "failure", "reviewed_success", "reviewed_failure", "evaluating"]
 NoNul = Query(max_length=1000, pattern=r"^[^\x00]*$")
@@ -77,7 +77,7 @@ async def call_filter(
     if project_id is not None and project_id != DEFAULT_PROJECT:
         where = replace(where, call_pks=())
     if filters_v2 is not None:
-        where = _filters_v2(catalogue, where, filters_v2)
+        where = read_filters_v2(catalogue, where, filters_v2)
     return where
 
 
@@ -116,7 +116,9 @@ def _metric_param(catalogue: Catalogue, text: str) -> MetricCondition:
     return condition(catalogue, ref, op, values, "metric")
 
 
-def condition(catalogue: Catalogue, ref: str, op: str, value: Any, field: str) -> MetricCondition:
+def condition(
+    catalogue: Catalogue, ref: int | str, op: str, value: Any, field: str
+) -> MetricCondition:
     """A condition on a metric, its value read by the metric's type (400 naming ``field``)."""
     try:
         metric = catalogue.metric(ref)
@@ -159,7 +161,7 @@ def _bool(value: Any, field: str) -> bool:
     raise RequestValidationError({field: [f"{value!r} is not true or false"]})
 
 
-def _filters_v2(catalogue: Catalogue, where: CallFilter, text: str) -> CallFilter:
+def read_filters_v2(catalogue: Catalogue, where: CallFilter, text: str) -> CallFilter:
     """Cekura's ``filters_v2``: ``{field, op, value}`` or ``{operator: "and", conditions}``
     over the list's call fields (``eq``; ``timestamp`` with gt/gte/lt/lte) and metrics
     (``metric:<id|slug>``, any op). ``or`` is not supported: a 400 says so."""

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from evaluator.bootstrap import Definitions
 from evaluator.config import Settings
@@ -24,6 +25,9 @@ from evaluator.service.webhook import Webhook
 from evaluator.store.calls import Claim, Store
 from evaluator.store.deliveries import DeliveryStore
 from evaluator.tasks.job import JobContext, evaluate_claim, retry_delay
+
+if TYPE_CHECKING:  # the alerting module reads the list filters, which need the worker
+    from evaluator.service.alerting import Alerting
 
 __all__ = ["EvaluationWorker", "retry_delay"]
 
@@ -41,12 +45,14 @@ class EvaluationWorker:
         judge: Judge,
         settings: Settings,
         webhook: Webhook | None = None,
+        alerting: Alerting | None = None,
     ) -> None:
         self.store = store
         self.definitions = definitions
         self.judge = judge
         self.settings = settings
         self.webhook = webhook
+        self.alerting = alerting
         self._wake = asyncio.Event()
         self._progress = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -142,12 +148,17 @@ class EvaluationWorker:
         self._progress = asyncio.Event()
 
     async def _notify(self, pk: int) -> None:
+        if self.webhook is None and self.alerting is None:
+            return
+        call = await asyncio.to_thread(self.store.get_call, pk)
+        if self.alerting is not None:
+            # In order, after each evaluation: a rule's window is the calls judged before it.
+            await self.alerting.check(call)
         webhook = self.webhook
         if webhook is None:
             return
         deliveries = DeliveryStore(self.store)
         delivery_id = await asyncio.to_thread(deliveries.add, pk, webhook.url)
-        call = await asyncio.to_thread(self.store.get_call, pk)
 
         async def record(error: str | None, retry_in: float | None) -> object:
             return await asyncio.to_thread(

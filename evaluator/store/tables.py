@@ -27,7 +27,16 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "CallRow", "EvaluationRow", "MetricResultRow", "RecordingRow", "ReviewRow"]
+__all__ = [
+    "AlertFiringRow",
+    "AlertRow",
+    "Base",
+    "CallRow",
+    "EvaluationRow",
+    "MetricResultRow",
+    "RecordingRow",
+    "ReviewRow",
+]
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -101,6 +110,18 @@ class CallRow(Base):
         Index("ix_calls_agent_call_id", "agent_id", "call_id"),
         Index("ix_calls_queue", "evaluation_status", "next_attempt_at"),
         Index("ix_calls_occurred_at", "occurred_at"),
+        Index("ix_calls_agent_occurred_at", "agent_id", "occurred_at"),
+        # The review UI's list counts and pages live calls without reading their wide rows
+        # (body, request, transcript): every column its filters and order need.
+        Index(
+            "ix_calls_list",
+            "deleted_at",
+            "occurred_at",
+            "id",
+            "agent_id",
+            "current_evaluation_id",
+            "evaluation_status",
+        ),
     )
 
 
@@ -162,6 +183,15 @@ class MetricResultRow(Base):
     # for metric conditions in list filters.
     numeric_id: Mapped[int | None] = mapped_column(Integer)
     number_value: Mapped[float | None] = mapped_column(Float)
+
+    # Metric conditions (list filters, dashboards, alert windows) look up one metric of one
+    # run: the pair, with the outcome and the value, answers them from the index alone.
+    __table_args__ = (
+        Index(
+            "ix_metric_results_run_metric", "evaluation_id", "metric_id", "outcome", "number_value"
+        ),
+        Index("ix_metric_results_metric", "metric_id", "evaluation_id"),
+    )
 
 
 class ReviewRow(Base):
@@ -259,3 +289,46 @@ class MetricVoteRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_metric_votes_call_metric", "call_pk", "metric_id"),)
+
+
+class AlertRow(Base):
+    """An alert rule on one metric (Cekura's alert): ``source`` says which kind (its
+    ``sub_type``) and over what window, ``threshold`` when it fires, ``notifications`` where
+    it is delivered and the cool-down between deliveries."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(255))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    project: Mapped[int] = mapped_column(Integer)
+    source_type: Mapped[str] = mapped_column(String(32))
+    source_id: Mapped[int | None] = mapped_column(Integer)
+    source: Mapped[dict[str, Any]] = mapped_column(JSON)
+    threshold: Mapped[dict[str, Any]] = mapped_column(JSON)
+    notifications: Mapped[dict[str, Any]] = mapped_column(JSON)
+    trigger_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_triggered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AlertFiringRow(Base):
+    """One firing of an alert: the call whose evaluation set it off, what was seen, and what
+    became of its delivery (sent, failed, held back by the cool-down, or no destination)."""
+
+    __tablename__ = "alert_firings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
+    call_pk: Mapped[int | None] = mapped_column(Integer)
+    metric_id: Mapped[str] = mapped_column(String(255))
+    value: Mapped[float | None] = mapped_column(Float)
+    message: Mapped[str] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    delivery: Mapped[str] = mapped_column(String(16))
+    delivery_error: Mapped[str | None] = mapped_column(Text)
+    fired_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_alert_firings_alert", "alert_id", "id"),)

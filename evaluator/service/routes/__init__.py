@@ -1,5 +1,5 @@
 """The service's routes, one module per resource: health, observe, the providers' own
-webhooks, call logs (with their named actions and evaluation runs, under v1 and v2)."""
+webhooks, alerts, call logs (with their named actions and evaluation runs, under v1 and v2)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from fastapi import APIRouter
 
 from evaluator.service.deps import VERSIONS
 from evaluator.service.routes import (
+    alerts,
     call_log_actions,
     call_logs,
     evaluation,
@@ -27,4 +28,4 @@ def routers() -> list[APIRouter]:
         for module in (call_log_actions, evaluation, call_logs):
             mounted.include_router(module.router)
         versioned.append(mounted)
-    return [health.router, observe.router, providers.router, *versioned]
+    return [health.router, observe.router, providers.router, alerts.router, *versioned]

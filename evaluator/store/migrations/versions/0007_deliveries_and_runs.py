@@ -1,7 +1,7 @@
 """durable completion webhooks (deliveries) and the sweeper's last re-publish of a call
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0008
 Create Date: 2026-11-29 11:15:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0004"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
