@@ -47,9 +47,7 @@ class JobQueue(Database):
         50/s and 1.7 s this way; ``benchmarks/bench_service_load.py``.)"""
         now = _now()
         due = (
-            select(CallRow.id)
-            .where(_claimable(now))
-            .order_by(CallRow.next_attempt_at, CallRow.id)
+            select(CallRow.id).where(_claimable(now)).order_by(CallRow.next_attempt_at, CallRow.id)
         )
         with self.session() as session:
             candidates = session.scalars(due.limit(8)).all()

@@ -136,9 +136,23 @@ class Runtime:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
 
     def close(self) -> None:
+        """Stop: jobs still running on the loop are cancelled (their tasks' threads return,
+        the calls' leases run out and the sweeper hands them on), then the store and judge
+        are closed."""
+        with self._lock:
+            loop, self._loop = self._loop, None
+        if loop is not None:
+            with contextlib.suppress(Exception):
+                asyncio.run_coroutine_threadsafe(_cancel_all(), loop).result(timeout=10)
+            loop.call_soon_threadsafe(loop.stop)
         with self._lock:
             self._stack.close()
             self._context = None
-            if self._loop is not None:
-                self._loop.call_soon_threadsafe(self._loop.stop)
-                self._loop = None
+
+
+async def _cancel_all() -> None:
+    current = asyncio.current_task()
+    pending = [t for t in asyncio.all_tasks() if t is not current]
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)

@@ -149,8 +149,10 @@ async def _celery_worker(
     app.evaluator_runtime.use(JobContext(store, definitions, judge, settings))
     with start_worker(app, pool="threads", concurrency=4, perform_ping_check=False,
                       shutdown_timeout=20.0, queues=[settings.task_queue]):  # fmt: skip
-        yield
-    app.evaluator_runtime.close()
+        try:
+            yield
+        finally:  # jobs still running are cancelled, so the worker can stop
+            app.evaluator_runtime.close()
     store.close()
 
 
