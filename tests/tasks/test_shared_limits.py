@@ -90,12 +90,13 @@ async def test_three_workers_keep_to_one_request_rate(
         await asyncio.to_thread(wait_judged, running.store, pks, 90.0)
     arrivals = sorted(stand_in.arrivals)
     assert len(arrivals) == 10  # one request a call
-    # 60/min is one a second with a second's burst: sent at 0, 0, 1, 2, ... 8 s. Any 4 s
-    # then holds at most 4 + 2, and one more for the time from send to arrival, which
-    # varies. Three workers each limited on its own would send about three times as many.
+    # 60/min is one a second with a second's burst: sent at 0, 0, 1, 2, ... 8 s. Arrivals
+    # bunch up against the schedule where a worker's first request is slow (litellm's first
+    # call, a loaded machine): allow any 4 s up to 9. Three workers each limited on its own
+    # would send about 18 in 4 s, and all 10 within 3 s.
     for i, start in enumerate(arrivals):
         within = sum(1 for t in arrivals[i:] if t < start + 4.0)
-        assert within <= 7, (i, within, [round(t - arrivals[0], 2) for t in arrivals])
+        assert within <= 9, (i, within, [round(t - arrivals[0], 2) for t in arrivals])
     assert arrivals[-1] - arrivals[0] >= 7.0
 
 
