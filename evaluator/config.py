@@ -124,6 +124,19 @@ class Settings(BaseSettings):
     # database_url (or cache_url), "redis" at cache_url (default redis://127.0.0.1:6379/0).
     cache: Literal["off", "sql", "redis"] = "sql"
     cache_url: str | None = None
+    # Celery (evaluator/tasks/): with a broker, `evaluator worker` processes judge the calls
+    # and `evaluator serve` only stores and publishes them (Redis or RabbitMQ URL).
+    broker_url: str | None = None
+    task_queue: str = Field(default="evaluator", description="calls; '<queue>.reevaluate' too")
+    sweep_seconds: float = Field(default=10.0, gt=0, description="sweeper's interval")
+    webhook_tries: int = Field(default=5, ge=1)
+    # One rate limit for every worker (evaluator/judge/shared_limits.py), kept in Redis at
+    # rate_limit_url (default: the broker's URL when it is Redis).
+    rate_limit_url: str | None = None
+    rate_limit_key: str = "evaluator:limits"
+    rpm: float | None = Field(default=None, gt=0, description="requests/min, all workers")
+    tpm: float | None = Field(default=None, gt=0, description="tokens/min, all workers")
+    max_in_flight: int | None = Field(default=None, ge=1, description="requests, all workers")
 
     def limits(self) -> Limits:
         """What one call may hold (``EVALUATOR_MAX_DEPTH``, ``EVALUATOR_MAX_TURNS``, ...), as

@@ -17,6 +17,7 @@ from evaluator.cli.reevaluate import reevaluate
 from evaluator.cli.regress import regress
 from evaluator.cli.serve import offline_server_command, serve
 from evaluator.cli.tenancy import keys_app, projects_app
+from evaluator.cli.worker import worker
 from evaluator.errors import DefinitionError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -31,6 +32,7 @@ app.command()(regress)
 app.command()(reevaluate)
 app.add_typer(projects_app, name="projects")
 app.add_typer(keys_app, name="keys")
+app.command()(worker)
 
 
 def main() -> None:

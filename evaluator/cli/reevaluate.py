@@ -32,11 +32,13 @@ __all__ = ["Limits", "reevaluate", "run_reevaluate"]
 
 def run_reevaluate(
     settings: Settings, options: RunOptions | None, *, resume: str | None, dry: bool,
-    limits: Limits, report_dir: Path | None, err: Console,
+    limits: Limits, report_dir: Path | None, err: Console, backend: str = "local",
 ) -> int:  # fmt: skip
     """Run (or resume, or only estimate) a re-evaluation; returns the exit code."""
     if options is None:
         return 2
+    if backend == "celery" and not dry:
+        return _on_celery(settings, options, resume, report_dir, err)
     if limits.rpm is not None or limits.tpm is not None:
         # 429s are retried by the shared limiter, so everyone slows down together.
         settings = settings.model_copy(update={"num_retries": 0})
@@ -89,6 +91,53 @@ def _execute(
             return asyncio.run(runner.run(run_id))
 
         return run_id, _run_with_progress(in_this_process, err)
+
+
+def _on_celery(
+    settings: Settings, options: RunOptions, resume: str | None, report_dir: Path | None,
+    err: Console,
+) -> int:  # fmt: skip
+    """The run as chunks on Celery workers (``evaluator worker``), progress from the store."""
+    from evaluator.tasks.app import Publisher
+    from evaluator.tasks.chunks import run_on_workers
+
+    if not settings.broker_url:
+        err.print("reevaluate: --backend celery needs EVALUATOR_BROKER_URL", markup=False)
+        return 2
+    store = Store(settings.database_url)
+    publisher = Publisher(settings)
+    try:
+        store.upgrade()
+        run_id = resume or start_run(store, options, load_definitions(settings))
+        err.print(f"re-evaluation run [bold]{run_id}[/bold] on Celery workers "
+                  f"(resume with --resume {run_id}, stop with --cancel {run_id})")  # fmt: skip
+        runs = RerunStore(store)
+        chunk = max(settings.max_in_flight or settings.concurrency, 8) * 2
+        progress = _run_with_progress(
+            lambda show: run_on_workers(runs, publisher, run_id, chunk, show), err
+        )
+    except EvaluatorError as exc:
+        err.print(f"reevaluate: {exc}", markup=False)
+        return 2
+    else:
+        _write_report(store, run_id, progress, report_dir, err)
+        return 1 if progress.failed else 0
+    finally:
+        publisher.close()
+        store.close()
+
+
+def cancel_run(settings: Settings, run_id: str, err: Console) -> int:
+    """``--cancel RUN``: chunks not started skip the run; what is judged stays stored."""
+    store = Store(settings.database_url)
+    try:
+        if RerunStore(store).cancel(run_id):
+            err.print(f"run {run_id} cancelled; resume with --resume {run_id}", markup=False)
+            return 0
+        err.print(f"reevaluate: no running re-evaluation run {run_id!r}", markup=False)
+        return 2
+    finally:
+        store.close()
 
 
 def _write_report(
@@ -199,6 +248,10 @@ def reevaluate(
         int, typer.Option("--workers", min=1, help="processes (when one is CPU-bound)")
     ] = 1,
     resume: Annotated[str | None, typer.Option("--resume", help="finish this run")] = None,
+    cancel: Annotated[str | None, typer.Option("--cancel", help="stop this run")] = None,
+    backend: Annotated[
+        str, typer.Option("--backend", help="local (this machine) | celery (the workers)")
+    ] = "local",
     apply: Annotated[bool, typer.Option("--apply", help="make results current")] = False,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="bypass the cache")] = False,
     report: Annotated[Path | None, typer.Option("--report", help="report folder")] = None,
@@ -209,6 +262,11 @@ def reevaluate(
 ) -> None:
     """Re-judge stored calls (changed metrics, a new model) and report what changed."""
     settings = settings_from(model, api_base, agents, metrics_dir)
+    if cancel is not None:
+        raise typer.Exit(cancel_run(settings, cancel, err))
+    if backend not in ("local", "celery"):
+        err.print(f"reevaluate: --backend: expected local or celery, got {backend!r}")
+        raise typer.Exit(2)
     if no_cache:
         settings = settings.model_copy(update={"cache": "off"})
     options = options_from_flags(
@@ -226,6 +284,13 @@ def reevaluate(
     )
     limits = Limits(concurrency or settings.concurrency, rpm, tpm, workers)
     code = run_reevaluate(
-        settings, options, resume=resume, dry=dry_run, limits=limits, report_dir=report, err=err
+        settings,
+        options,
+        resume=resume,
+        dry=dry_run,
+        limits=limits,
+        report_dir=report,
+        err=err,
+        backend=backend,
     )
     raise typer.Exit(code)

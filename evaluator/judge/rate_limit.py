@@ -20,6 +20,7 @@ from evaluator.judge.schema import Judge, JudgeAnswer, JudgeRequest
 __all__ = [
     "Clock",
     "InFlightLimitedJudge",
+    "Limiter",
     "MonotonicClock",
     "RateLimitedJudge",
     "RateLimiter",
@@ -44,6 +45,19 @@ class MonotonicClock:
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
+
+
+class Limiter(Protocol):
+    """What ``RateLimitedJudge`` needs: this process's ``RateLimiter``, or the one every
+    worker shares (``shared_limits.SharedRateLimiter``)."""
+
+    async def acquire(self, tokens: int) -> None: ...
+
+    def settle(self, estimated: int, actual: int) -> None: ...
+
+    def rate_limited(self, retry_after: float | None) -> None: ...
+
+    def succeeded(self) -> None: ...
 
 
 @dataclass
@@ -184,7 +198,7 @@ class RateLimitedJudge:
     judge no transport retries of its own for that to work."""
 
     judge: Judge
-    limiter: RateLimiter
+    limiter: Limiter
     max_tries: int = 8
 
     @property

@@ -79,7 +79,8 @@ class Progress:
 @dataclass
 class Reevaluation:
     """Runs (or resumes) a stored run with a judge; ``on_progress`` is told after each call.
-    With ``shard=(k, n)`` it judges only its share of the run (see ``judge_share``)."""
+    With ``shard=(k, n)`` it judges only its share of the run (see ``judge_share``); with
+    ``only``, only those calls of it (a Celery chunk)."""
 
     store: Store
     definitions: Definitions
@@ -88,6 +89,7 @@ class Reevaluation:
     on_progress: Callable[[Progress], None] | None = None
     progress: Progress = field(default_factory=Progress)
     shard: tuple[int, int] | None = None
+    only: frozenset[int] | None = None
     _writer: _ResultWriter | None = field(default=None, init=False, repr=False)
 
     async def run(self, run_id: str) -> Progress:
@@ -119,7 +121,7 @@ class Reevaluation:
         try:
             after = 0
             while page := await asyncio.to_thread(
-                runs.pending, run_id, after_pk=after, limit=PAGE, shard=self.shard
+                runs.pending, run_id, after_pk=after, limit=PAGE, shard=self.shard, only=self.only
             ):
                 for item in page:
                     await _put(queue, item, workers)

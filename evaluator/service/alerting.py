@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from evaluator.config import Settings
 from evaluator.contract import CallEvaluation
 from evaluator.errors import EvaluatorError
 from evaluator.scoring.alerts import Firing, Rule, evaluate_rule
@@ -29,7 +30,7 @@ from evaluator.store.alerts import Alert, AlertFiring, AlertStore, NewFiring
 from evaluator.store.calls import Store
 from evaluator.store.types import CallFilter
 
-__all__ = ["Alerting", "slack_message"]
+__all__ = ["Alerting", "destinations", "slack_message"]
 
 log = logging.getLogger("evaluator.service.alerting")
 
@@ -63,6 +64,11 @@ def json_message(alert: Alert, firing: AlertFiring, call: CallEvaluation) -> dic
         },
         "call_log": {"id": call.id, "call_id": call.call_id, "agent": call.agent},
     }
+
+
+def destinations(settings: Settings) -> list[str]:
+    """The URL prefixes alerts may be delivered to (``EVALUATOR_ALERT_WEBHOOK_ALLOW``)."""
+    return [p.strip() for p in settings.alert_webhook_allow.split(",") if p.strip()]
 
 
 class Alerting:

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError as FastAPIValidationError
@@ -30,6 +31,7 @@ from evaluator.service.deps import (
     Unauthorized,
     api_keys,
 )
+from evaluator.service.dispatch import CeleryDispatch, Dispatcher
 from evaluator.service.errors import install_error_handlers
 from evaluator.service.limits import BodySizeLimit, error_body
 from evaluator.service.routes import routers
@@ -86,13 +88,23 @@ def create_app_from_env() -> FastAPI:
 def _lifespan(
     service: Service, judge: Judge | None
 ) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
-    """Start-up: migrate, open the judge, start the worker; shut-down in reverse."""
+    """Start-up: migrate, open the judge, start the worker; shut-down in reverse. With a
+    broker (``EVALUATOR_BROKER_URL``) no judge is opened: Celery workers judge the calls."""
     settings = service.settings
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Every database call runs in the loop's default executor: size it for the runners
+        # and the requests together (Python's default, CPUs + 4, queued requests behind the
+        # runners' claims and made PostgreSQL's p99 seconds long).
+        threads = ThreadPoolExecutor(settings.concurrency + 32, thread_name_prefix="store")
+        asyncio.get_running_loop().set_default_executor(threads)
         await asyncio.to_thread(service.store.upgrade, blob_url=settings.blob_url)
         await asyncio.to_thread(_check_tenancy, service)
+        if settings.broker_url:
+            async with _running(service, CeleryDispatch(service.store, settings)):
+                yield
+            return
         with contextlib.ExitStack() as stack:
             active = judge
             if active is None:
@@ -116,15 +128,8 @@ def _lifespan(
                 alerting,
                 service.recordings,
             )
-            service.worker = worker
-            await worker.start()
-            try:
+            async with _running(service, worker):
                 yield
-            finally:
-                await worker.stop()
-                await service.recordings.close()
-                service.worker = None
-                service.store.close()
 
     return lifespan
 
@@ -148,6 +153,19 @@ def _check_tenancy(service: Service) -> None:
                 f"{agent.source or f'agent {agent.id}'}: project {agent.project} does not "
                 "exist; create it with `evaluator projects create NAME`"
             )
+
+
+@contextlib.asynccontextmanager
+async def _running(service: Service, dispatcher: Dispatcher) -> AsyncIterator[None]:
+    service.worker = dispatcher
+    await dispatcher.start()
+    try:
+        yield
+    finally:
+        await dispatcher.stop()
+        await service.recordings.close()
+        service.worker = None
+        service.store.close()
 
 
 def _error_handlers(app: FastAPI) -> None:

@@ -30,8 +30,8 @@ from evaluator.errors import RequestValidationError
 from evaluator.ingest.intake import read_request
 from evaluator.ingest.limits import Limits, check_fields, decode_text, loads_json
 from evaluator.ingest.transcripts import transcript_types
-from evaluator.service.recordings import Upload
 from evaluator.store.calls import NewCall
+from evaluator.tasks.recordings import Upload
 from evaluator.transcript import format_duration
 
 __all__ = ["OBSERVE_BODY", "ObserveBody", "read_json_body", "read_observe_body", "stored_call"]
@@ -203,7 +203,7 @@ def _form_value(key: str, texts: list[str]) -> Any:
 def stored_call(body: ObserveBody, catalogue: Catalogue, limits: Limits) -> NewCall:
     """Validate the call completely against ``limits`` (raises the field-keyed error) and
     shape it for the store, in the agent's project. A call that came as audio only is stored
-    with no transcript yet: the worker transcribes its recording (service/recordings.py). The
+    with no transcript yet: the worker transcribes its recording (tasks/recordings.py). The
     upload itself is the caller's to reference (``Recordings.accept_upload``)."""
     prepared = read_request(body.data, catalogue, limits, awaiting_audio=True)
     request, transcript = prepared.request, prepared.transcript

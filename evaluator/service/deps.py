@@ -23,11 +23,11 @@ from fastapi.security import APIKeyHeader
 from evaluator.bootstrap import Definitions
 from evaluator.config import Settings
 from evaluator.errors import EvaluatorError
-from evaluator.service.recordings import Recordings
+from evaluator.service.dispatch import Dispatcher
 from evaluator.service.schemas import MAX_ID
-from evaluator.service.worker import EvaluationWorker
 from evaluator.store.calls import Store
 from evaluator.store.tenancy import Tenancy
+from evaluator.tasks.recordings import Recordings
 
 __all__ = [
     "AUTHORIZED",
@@ -101,7 +101,7 @@ class Service:
         self.definitions = definitions
         self.store = store
         self.recordings = Recordings(settings, store)
-        self.worker: EvaluationWorker | None = None
+        self.worker: Dispatcher | None = None
         self.principal = ADMIN
         self._keys = [k.encode() for k in api_keys(settings)]
         self._views: dict[int | None, Definitions] = {None: definitions}
@@ -146,7 +146,7 @@ class Service:
         scoped.principal = principal
         return scoped
 
-    def running_worker(self) -> EvaluationWorker:
+    def running_worker(self) -> Dispatcher:
         if self.worker is None:
             raise ServiceConfigError("the evaluation worker is not running")
         return self.worker

@@ -1,37 +1,32 @@
-"""The completion webhook: the finished call log, POSTed with an HMAC-SHA256 signature.
-
-The receiver recomputes ``sha256=`` + hex(HMAC(secret, raw body)) and compares it with the
-``X-Evaluator-Signature`` header in constant time (``verify_signature`` does exactly that).
-Delivery is best effort: a few tries with backoff, then a logged warning; the call itself is
-already stored, so a receiver that missed a delivery can always ``GET`` it.
+"""The completion webhook as the in-process worker sends it: the finished call log, POSTed
+with an HMAC-SHA256 signature (``evaluator.tasks.delivery`` signs and builds the body), a
+few tries with backoff, each recorded through ``record`` (the store's delivery record).
+The call itself is already stored, so a receiver that missed a delivery can always ``GET`` it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
-import json
 import logging
+from collections.abc import Awaitable, Callable
 
 import httpx
 
 from evaluator.contract import CallEvaluation
+from evaluator.tasks.delivery import (
+    SIGNATURE_HEADER,
+    call_body,
+    headers_for,
+    sign,
+    verify_signature,
+)
 
 __all__ = ["SIGNATURE_HEADER", "Webhook", "sign", "verify_signature"]
 
-SIGNATURE_HEADER = "X-Evaluator-Signature"
 log = logging.getLogger("evaluator.service.webhook")
-
-
-def sign(body: bytes, secret: str) -> str:
-    """The signature header value of ``body``."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def verify_signature(body: bytes, secret: str, header: str) -> bool:
-    """Whether ``header`` is the signature of ``body`` (constant-time comparison)."""
-    return hmac.compare_digest(sign(body, secret), header)
+# A try's outcome (the error, or None once delivered) and the seconds until the next try
+# (None: no more tries).
+Record = Callable[[str | None, float | None], Awaitable[object]]
 
 
 class Webhook:
@@ -52,24 +47,25 @@ class Webhook:
         self.backoff_seconds = backoff_seconds
         self._transport = transport
 
-    async def deliver(self, call: CallEvaluation) -> bool:
+    async def deliver(self, call: CallEvaluation, record: Record | None = None) -> bool:
         """Send one call log; True once a receiver answered 2xx."""
-        body = json.dumps(call.model_dump(mode="json"), ensure_ascii=False).encode()
-        headers = {"Content-Type": "application/json", "X-Evaluator-Event": "call.finished"}
-        if self.secret:
-            headers[SIGNATURE_HEADER] = sign(body, self.secret)
+        body = call_body(call)
+        headers = headers_for(body, self.secret)
         async with httpx.AsyncClient(transport=self._transport, timeout=10.0) as client:
             for attempt in range(1, self.tries + 1):
                 try:
                     response = await client.post(self.url, content=body, headers=headers)
-                    if response.is_success:
-                        return True
-                    problem = f"HTTP {response.status_code}"
+                    problem = None if response.is_success else f"HTTP {response.status_code}"
                 except httpx.HTTPError as exc:
                     problem = f"{type(exc).__name__}: {exc}"
+                delay = self.backoff_seconds * 2 ** (attempt - 1)
+                if record is not None:
+                    await record(problem, delay if attempt < self.tries else None)
+                if problem is None:
+                    return True
                 log.warning(
                     "webhook %s for call %s, try %d: %s", self.url, call.id, attempt, problem
                 )
                 if attempt < self.tries:
-                    await asyncio.sleep(self.backoff_seconds * 2 ** (attempt - 1))
+                    await asyncio.sleep(delay)
         return False

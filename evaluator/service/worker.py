@@ -1,9 +1,10 @@
 """Background evaluation: workers claim stored calls, judge them, and store the results.
 
-Concurrency is bounded by the number of runner tasks (``Settings.concurrency``). A call
-whose evaluation fails (the judge unavailable, every LLM metric failed) is retried with
-exponential backoff up to ``max_attempts``, then left ``failed`` with its error; it can be
-queued again later. Claims carry a lease that a heartbeat renews, so calls left
+Concurrency is bounded by the number of runner tasks (``Settings.concurrency``). Each claimed
+call goes through ``evaluator.tasks.job.evaluate_claim``, the job Celery's workers run too:
+a call whose evaluation fails (the judge unavailable, every LLM metric failed) is retried
+with exponential backoff up to ``max_attempts``, then left ``failed`` with its error; it can
+be queued again later. Claims carry a lease that a heartbeat renews, so calls left
 ``evaluating`` by a process that died are taken over once their lease runs out; a clean
 shutdown hands its in-flight calls straight back.
 """
@@ -13,19 +14,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from evaluator.bootstrap import Definitions
 from evaluator.config import Settings
 from evaluator.contract import CallEvaluation
-from evaluator.engine import evaluate_prepared
-from evaluator.errors import RequestValidationError
-from evaluator.ingest.intake import read_request
 from evaluator.judge.schema import Judge
-from evaluator.service.recordings import RecordingFailed, Recordings
 from evaluator.service.webhook import Webhook
 from evaluator.store.calls import Claim, Store
+from evaluator.store.deliveries import DeliveryStore
+from evaluator.tasks.job import JobContext, evaluate_claim, retry_delay
+from evaluator.tasks.recordings import Recordings
 
 if TYPE_CHECKING:  # the alerting module reads the list filters, which need the worker
     from evaluator.service.alerting import Alerting
@@ -34,11 +34,6 @@ __all__ = ["EvaluationWorker", "retry_delay"]
 
 log = logging.getLogger("evaluator.service.worker")
 FINISHED = ("evaluated", "failed")
-
-
-def retry_delay(attempts: int, base_seconds: float, max_seconds: float) -> float:
-    """Seconds to wait after the ``attempts``-th failed attempt: base, 2x base, 4x base..."""
-    return float(min(max_seconds, base_seconds * 2 ** max(attempts - 1, 0)))
 
 
 class EvaluationWorker:
@@ -93,6 +88,10 @@ class EvaluationWorker:
         """A call was queued: look for work now instead of at the next poll."""
         self._wake.set()
 
+    async def queued(self, pks: Sequence[int]) -> None:
+        """Calls were stored or queued again (``evaluator.service.dispatch.Dispatcher``)."""
+        self.wake()
+
     async def wait_finished(self, pk: int, timeout: float) -> CallEvaluation:
         """The call once evaluated or failed for good, or as it stands after ``timeout``."""
         loop = asyncio.get_running_loop()
@@ -140,67 +139,14 @@ class EvaluationWorker:
                     await asyncio.to_thread(self.store.renew, claims, self.settings.lease_seconds)
 
     async def _evaluate(self, claim: Claim) -> None:
-        catalogue = self.definitions.catalogue
-        try:  # the recording step (service/recordings.py): fetch, transcribe, redact, keep
-            recording = await self.recordings.prepare(claim, catalogue) if self.recordings else None
-        except RecordingFailed as exc:
-            if exc.retryable:
-                await self._failed_attempt(claim, exc.message, None)
-            elif await asyncio.to_thread(self.store.give_up, claim, exc.message):
-                await self._notify(claim.call_pk)
-            return
-        try:
-            # Parsing and redaction are CPU work over the whole call: off the event loop.
-            prepared = await asyncio.to_thread(
-                read_request,
-                claim.effective_request(),
-                catalogue,
-                self.settings.limits(),
-                recording=recording,
-            )
-        except RequestValidationError as exc:
-            # Only when the definitions changed since the call was stored: retrying cannot help.
-            await asyncio.to_thread(self.store.give_up, claim, f"cannot evaluate: {exc}")
-            return
-        try:
-            evaluation = await evaluate_prepared(
-                prepared, judge=self.judge, renderer=self.definitions.renderer
-            )
-        except Exception as exc:  # a bug must not lose the call: count it as a failed attempt
-            log.exception("evaluating call %s raised", claim.call_pk)
-            await self._failed_attempt(claim, f"internal error: {type(exc).__name__}: {exc}", None)
-            return
-        if evaluation.evaluation_status == "failed":
-            await self._failed_attempt(
-                claim, evaluation.error_message or "evaluation failed", evaluation
-            )
-            return
-        if await asyncio.to_thread(self.store.complete, claim, evaluation, failed=False):
+        context = JobContext(
+            self.store, self.definitions, self.judge, self.settings, self.recordings
+        )
+        outcome = await evaluate_claim(claim, context)
+        if outcome.kind == "finished":
             await self._notify(claim.call_pk)
-
-    async def _failed_attempt(
-        self, claim: Claim, error: str, evaluation: CallEvaluation | None
-    ) -> None:
-        settings = self.settings
-        if claim.attempts < settings.max_attempts:
-            delay = retry_delay(
-                claim.attempts, settings.retry_base_seconds, settings.retry_max_seconds
-            )
-            at = datetime.now(UTC) + timedelta(seconds=delay)
-            log.warning("call %s attempt %d failed (%s); retry in %.1fs",
-                        claim.call_pk, claim.attempts, error, delay)  # fmt: skip
-            await asyncio.to_thread(self.store.retry_later, claim, error, at)
-            if delay == 0:
-                self.wake()
-            return
-        message = f"failed after {claim.attempts} attempts: {error}"
-        if evaluation is None:
-            done = await asyncio.to_thread(self.store.give_up, claim, message)
-        else:
-            evaluation = evaluation.model_copy(update={"error_message": message})
-            done = await asyncio.to_thread(self.store.complete, claim, evaluation, failed=True)
-        if done:
-            await self._notify(claim.call_pk)
+        elif outcome.kind == "retry" and outcome.retry_in == 0:
+            self.wake()
 
     def _signal_progress(self) -> None:
         self._progress.set()
@@ -213,8 +159,17 @@ class EvaluationWorker:
         if self.alerting is not None:
             # In order, after each evaluation: a rule's window is the calls judged before it.
             await self.alerting.check(call)
-        if self.webhook is None:
+        webhook = self.webhook
+        if webhook is None:
             return
-        task = asyncio.create_task(self.webhook.deliver(call))
+        deliveries = DeliveryStore(self.store)
+        delivery_id = await asyncio.to_thread(deliveries.add, pk, webhook.url)
+
+        async def record(error: str | None, retry_in: float | None) -> object:
+            return await asyncio.to_thread(
+                deliveries.record_try, delivery_id, error, retry_in=retry_in
+            )
+
+        task = asyncio.create_task(webhook.deliver(call, record))
         self._deliveries.add(task)
         task.add_done_callback(self._deliveries.discard)

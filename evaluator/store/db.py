@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
 
-from sqlalchemy import Connection, Engine, create_engine, event, select
+from sqlalchemy import Connection, Engine, create_engine, event, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -89,6 +89,10 @@ class Database:
         config.set_main_option("script_location", str(MIGRATIONS))
         config.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
         with self.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # Several processes starting at once (web processes, workers, the judgment
+                # cache's handle) migrate one after the other, not into each other.
+                connection.execute(text("SELECT pg_advisory_xact_lock(7215001)"))
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
 
@@ -144,7 +148,7 @@ def _translated() -> Iterator[None]:
 
 def _make_engine(url: str, busy_timeout: float) -> Engine:
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
+        return create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=10)
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": busy_timeout})
 
     @event.listens_for(engine, "connect")

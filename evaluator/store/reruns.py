@@ -103,6 +103,27 @@ class RerunStore:
                 .values(status=status, total=total or 0, updated_at=_now())
             )
 
+    def cancel(self, run_id: str) -> bool:
+        """Stop a run: chunks not yet started skip it, its pending items stay pending (for
+        ``--resume``). False when there is no such run or it had finished."""
+        with self._db.session() as session:
+            done = session.execute(
+                update(RerunRow)
+                .where(RerunRow.id == run_id, RerunRow.status.in_(("selecting", "running")))
+                .values(status="cancelled", updated_at=_now())
+            )
+            return bool(done.rowcount == 1)  # type: ignore[attr-defined]
+
+    def pending_ids(self, run_id: str, *, after_pk: int = 0, limit: int = 200) -> list[int]:
+        """A page of the run's pending call ids above ``after_pk`` (to publish as chunks)."""
+        with self._db.session() as session:
+            return list(session.scalars(
+                select(RerunItemRow.call_pk)
+                .where(RerunItemRow.run_id == run_id, RerunItemRow.state == "pending",
+                       RerunItemRow.call_pk > after_pk)
+                .order_by(RerunItemRow.call_pk).limit(limit)
+            ))  # fmt: skip
+
     def run(self, run_id: str) -> RunInfo | None:
         with self._db.session() as session:
             row = session.get(RerunRow, run_id)
@@ -118,10 +139,11 @@ class RerunStore:
 
     def pending(
         self, run_id: str, *, after_pk: int = 0, limit: int = 200,
-        shard: tuple[int, int] | None = None,
+        shard: tuple[int, int] | None = None, only: frozenset[int] | None = None,
     ) -> list[RerunItem]:  # fmt: skip
         """A page of the run's pending calls above ``after_pk``, with their current results;
-        with ``shard=(k, n)`` only the calls whose id is k modulo n (one worker process's)."""
+        with ``shard=(k, n)`` only the calls whose id is k modulo n (one worker process's),
+        with ``only`` only those calls (one Celery chunk's)."""
         query = (
             select(RerunItemRow.call_pk)
             .where(RerunItemRow.run_id == run_id, RerunItemRow.state == "pending",
@@ -132,6 +154,8 @@ class RerunStore:
         if shard is not None:
             index, count = shard
             query = query.where(RerunItemRow.call_pk % count == index)
+        if only is not None:
+            query = query.where(RerunItemRow.call_pk.in_(sorted(only)))
         with self._db.session() as session:
             return _items(session, list(session.scalars(query)))
 

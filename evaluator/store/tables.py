@@ -132,6 +132,9 @@ class CallRow(Base):
     # Set when the call was deleted with retain_evaluations: hidden from every read, its
     # evaluations and votes kept for the agent's statistics.
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the sweeper last re-published the call's task (Celery backend): a call is
+    # re-published at most once per lease, however deep the broker's queue.
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         Index("ix_calls_agent_call_id", "agent_id", "call_id"),
@@ -280,6 +283,27 @@ class RerunItemRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_reevaluation_items_state", "run_id", "state", "call_pk"),)
+
+
+class DeliveryRow(Base):
+    """A completion webhook owed to a receiver: kept until delivered or out of tries, so a
+    delivery survives a restart and can be inspected (``deliveries`` in the store)."""
+
+    __tablename__ = "deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_pk: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(Text)
+    event: Mapped[str] = mapped_column(String(32))
+    # pending -> delivered | failed (out of tries)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_deliveries_due", "status", "next_attempt_at"),)
 
 
 class MetricVoteRow(Base):

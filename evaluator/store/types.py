@@ -13,6 +13,7 @@ from evaluator.errors import EvaluatorError
 __all__ = [
     "EDITABLE_COLUMNS",
     "EVALUATING",
+    "Busy",
     "CallBusyError",
     "CallFilter",
     "CallInputs",
@@ -156,6 +157,15 @@ class CallFilter:
     is_reviewed: bool | None = None
     dropoff_point: str | None = None
     metrics: tuple[MetricCondition, ...] = ()
+
+
+@dataclass(frozen=True)
+class Busy:
+    """A call that cannot be claimed yet: another worker's lease holds it, or its retry is
+    not due; ``seconds`` until that changes."""
+
+    seconds: float
+    lease: bool = False  # True: another worker holds it; False: its retry is not due
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ mode), and keeps each request body, so a test can count what was sent. A real HT
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import socket
@@ -57,6 +58,12 @@ class StandIn:
 
     url: str = ""
     requests: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    # Seconds before each answer; when each request arrived (time.time()); the most
+    # requests it held at once.
+    latency: float = 0.0
+    arrivals: list[float] = field(default_factory=list, repr=False)
+    in_flight: int = 0
+    max_in_flight: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -79,6 +86,15 @@ class StandIn:
         request = json.loads(body)
         with self._lock:
             self.requests.append(request)
+            self.arrivals.append(time.time())
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.latency:
+                await asyncio.sleep(self.latency)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
         schema = request["response_format"]["schema"]
         answer = json.dumps(example_of(schema, schema.get("$defs", {})))
         prompt = sum(len(m.get("content") or "") for m in request["messages"]) // 4
@@ -98,9 +114,9 @@ async def _reply(send: Send, status: int, data: Any) -> None:
 
 
 @contextlib.contextmanager
-def serve_stand_in(start_timeout: float = 10.0) -> Iterator[StandIn]:
+def serve_stand_in(start_timeout: float = 10.0, latency: float = 0.0) -> Iterator[StandIn]:
     """The stand-in serving on a free loopback port (``url`` ends in ``/v1``); stopped on exit."""
-    stand_in = StandIn()
+    stand_in = StandIn(latency=latency)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(uvicorn.Config(stand_in, lifespan="off", log_level="warning"))

@@ -1,11 +1,14 @@
 """Fixtures of the service tests: the same suite on SQLite and PostgreSQL (``database_url``,
-in tests/conftest.py), an ASGI client with the service's lifespan (store migrated, workers
-running) and the scripted judge."""
+in tests/conftest.py), and on both backends (``backend``): the embedded worker, and Celery
+(PostgreSQL only) with a worker in a thread of the test process against Redis, so the
+scripted judge is the same object either way. An ASGI client with the service's lifespan
+(store migrated, workers running)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +24,7 @@ from evaluator.config import Settings
 from evaluator.judge.scripted import ScriptedJudge
 from evaluator.service.app import create_app
 from evaluator.service.deps import Service
-from evaluator.service.recordings import Recordings
+from evaluator.tasks.recordings import Recordings
 from tests.conftest import ROOT
 from tests.ingest.audio.fixtures import RememberingSTT
 
@@ -30,9 +33,47 @@ HEADERS = {"X-API-Key": API_KEY}
 FINISHED = ("evaluated", "failed")
 
 
+# The modules that run on both backends (the others test intake, errors and the HTTP layer,
+# which do not depend on who judges); the webhook test swaps the embedded worker's sender.
+BOTH_BACKENDS = ("test_service_api.py", "test_service_recovery.py", "test_service_call_logs.py")
+EMBEDDED_ONLY = ("test_completion_webhook_is_signed",)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Celery runs on PostgreSQL, for the modules above: other combinations are deselected."""
+    kept, dropped = [], []
+    for item in items:
+        params = getattr(item, "callspec", None)
+        backend = params.params.get("backend") if params else None
+        celery_ok = (
+            item.path.name in BOTH_BACKENDS
+            and params is not None
+            and params.params.get("database_url") == "postgresql"
+            and item.originalname not in EMBEDDED_ONLY  # type: ignore[attr-defined]
+        )
+        (dropped if backend == "celery" and not celery_ok else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+@pytest.fixture(params=["embedded", pytest.param("celery", marks=pytest.mark.celery)])
+def backend(request: pytest.FixtureRequest, database_url: str) -> str:
+    """Who judges: the in-process worker, or Celery (on PostgreSQL, the production store)."""
+    return str(request.param)
+
+
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
+def settings(database_url: str, tmp_path: Path, backend: str) -> Settings:
+    broker = {}
+    if backend == "celery":
+        from tests.tasks.conftest import REDIS, redis_or_skip
+
+        redis_or_skip()
+        broker = {"broker_url": REDIS, "task_queue": f"evaluator-svc-{uuid.uuid4().hex[:10]}",
+                  "sweep_seconds": 0.5}  # fmt: skip
     return Settings(
+        **broker,  # type: ignore[arg-type]
         database_url=database_url,
         blob_url=str(tmp_path / "blobs"),
         # Recordings sent beside a transcript are not fetched: the providers' example
@@ -87,15 +128,41 @@ def run_app(settings: Settings, definitions: Definitions) -> RunApp:
     @contextlib.asynccontextmanager
     async def run(judge: ScriptedJudge | None = None, **overrides: Any) -> AsyncIterator[Running]:
         judge = judge or ScriptedJudge()
-        app = create_app(
-            settings.model_copy(update=overrides), judge=judge, definitions=definitions
-        )
-        async with app.router.lifespan_context(app):
+        chosen = settings.model_copy(update=overrides)
+        app = create_app(chosen, judge=judge, definitions=definitions)
+        async with app.router.lifespan_context(app), _celery_worker(chosen, judge, definitions):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
                 yield Running(app, client, judge)
 
     return run
+
+
+@contextlib.asynccontextmanager
+async def _celery_worker(
+    settings: Settings, judge: ScriptedJudge, definitions: Definitions
+) -> AsyncIterator[None]:
+    """With a broker: a Celery worker (threads pool) in this process, judging with ``judge``."""
+    if not settings.broker_url:
+        yield
+        return
+    from celery.contrib.testing.worker import start_worker
+
+    from evaluator.store.calls import Store
+    from evaluator.tasks.app import make_app
+    from evaluator.tasks.job import JobContext
+
+    app = make_app(settings)
+    store = Store(settings.database_url)
+    recordings = Recordings(settings, store)
+    app.evaluator_runtime.use(JobContext(store, definitions, judge, settings, recordings))
+    with start_worker(app, pool="threads", concurrency=4, perform_ping_check=False,
+                      shutdown_timeout=20.0, queues=[settings.task_queue]):  # fmt: skip
+        try:
+            yield
+        finally:  # jobs still running are cancelled, so the worker can stop
+            app.evaluator_runtime.close()
+    store.close()
 
 
 def call_log(data: dict[str, Any]) -> CallLogList:

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from evaluator.judge.scripted import ScriptedJudge
 from evaluator.service.webhook import SIGNATURE_HEADER, Webhook, verify_signature
+from evaluator.store.deliveries import DeliveryStore
 from evaluator.store.tables import EvaluationRow
 from tests.service.conftest import HEADERS, RunApp, Running
 
@@ -115,10 +116,14 @@ async def test_completion_webhook_is_signed(
         pk = await _post(running, booking_request)
         await running.wait_finished(pk)
         for _ in range(500):
-            if received:
+            records = DeliveryStore(running.service.store).of_call(pk)
+            if received and records and records[0].status == "delivered":
                 break
             await asyncio.sleep(0.01)
     assert len(received) == 1
+    # The delivery is kept: one try, delivered.
+    assert [(d.url, d.status, d.attempts, d.last_error) for d in records] == [
+        (url, "delivered", 1, None)]  # fmt: skip
     body = received[0].content
     assert verify_signature(body, secret, received[0].headers[SIGNATURE_HEADER])
     assert not verify_signature(body + b" ", secret, received[0].headers[SIGNATURE_HEADER])

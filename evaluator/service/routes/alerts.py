@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from evaluator.calllog import wire_type
 from evaluator.errors import UnknownIdError
 from evaluator.service.alert_config import AlertBody, checked_values
+from evaluator.service.alerting import destinations
 from evaluator.service.bodies import read_json_body
 from evaluator.service.deps import PREFIX, Principal, PrincipalDep, Service, ServiceDep
 from evaluator.service.errors import NOT_FOUND
@@ -32,7 +33,7 @@ class Forbidden(Exception):
 
 
 def allowed_destinations(service: Service) -> list[str]:
-    return [p.strip() for p in service.settings.alert_webhook_allow.split(",") if p.strip()]
+    return destinations(service.settings)
 
 
 def alert_view(service: Service, alert: Alert) -> dict[str, Any]:

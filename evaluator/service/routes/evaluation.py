@@ -89,7 +89,7 @@ async def queue_calls(
     except CallNotFoundError as exc:
         of = f" of agent {agent_id}" if agent_id is not None else ""
         raise RequestValidationError({"call_logs": [f"{exc}{of}"]}) from None
-    service.running_worker().wake()
+    await service.running_worker().queued(queued)
     return queued
 
 

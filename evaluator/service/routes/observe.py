@@ -62,7 +62,8 @@ async def store_and_queue(
     if created and new.hold_until is not None and body.recording is not None and call.id:
         service.recordings.redact_upload(call.id, body.recording, catalogue)
     worker = service.running_worker()
-    worker.wake()
+    if created and call.id is not None:
+        await worker.queued([call.id])
     if wait and call.id is not None:
         call = await worker.wait_finished(call.id, service.settings.wait_timeout_seconds)
     return await asyncio.to_thread(list_items, service, [call]), created

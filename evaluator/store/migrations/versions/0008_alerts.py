@@ -1,7 +1,7 @@
 """Alerts and their firings; indexes for the review UI's call list and dashboards
 
 Revision ID: 0008
-Revises: 0004
+Revises: 0005 (chained after the merge: 0004, 0005, 0008, 0006, 0007, 0009)
 Create Date: 2026-11-29 11:00:00.000000
 """
 

@@ -16,7 +16,7 @@ After 0006 on purpose: 0006 rebuilds ``calls`` on SQLite (batch mode), which dro
 table's triggers; a revision that does so after this one must recreate them.
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0007 (after every migration that rebuilds calls on SQLite)
 Create Date: 2026-11-29 12:20:00.000000
 """
 
@@ -30,7 +30,7 @@ from alembic import op
 from evaluator.store.search import PG_INDEX, SEARCH_TABLE, SQLITE_TRIGGERS
 
 revision = "0009"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

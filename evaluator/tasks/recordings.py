@@ -63,7 +63,7 @@ from evaluator.transcript import format_duration
 
 __all__ = ["RecordingFailed", "Recordings", "Upload", "audio_only"]
 
-log = logging.getLogger("evaluator.service.recordings")
+log = logging.getLogger("evaluator.tasks.recordings")
 
 # Failures a later attempt can cure: the file is not there yet, the host is down or slow,
 # the hosted transcriber is busy. Everything else (refused address, caps, not audio, ...)
