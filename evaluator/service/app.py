@@ -115,6 +115,7 @@ def _lifespan(
                 webhook,
                 alerting,
                 service.recordings,
+                offload=service.offload,
             )
             service.worker = worker
             await worker.start()
@@ -122,6 +123,7 @@ def _lifespan(
                 yield
             finally:
                 await worker.stop()
+                await asyncio.to_thread(service.offload.shutdown)
                 await service.recordings.close()
                 service.worker = None
                 service.store.close()

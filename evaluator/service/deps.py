@@ -23,6 +23,7 @@ from fastapi.security import APIKeyHeader
 from evaluator.bootstrap import Definitions
 from evaluator.config import Settings
 from evaluator.errors import EvaluatorError
+from evaluator.service.offload import Offload
 from evaluator.service.recordings import Recordings
 from evaluator.service.schemas import MAX_ID
 from evaluator.service.worker import EvaluationWorker
@@ -101,6 +102,7 @@ class Service:
         self.definitions = definitions
         self.store = store
         self.recordings = Recordings(settings, store)
+        self.offload = Offload(settings.cpu_processes, settings.offload_min_bytes)
         self.worker: EvaluationWorker | None = None
         self.principal = ADMIN
         self._keys = [k.encode() for k in api_keys(settings)]

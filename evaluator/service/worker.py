@@ -19,10 +19,9 @@ from typing import TYPE_CHECKING
 from evaluator.bootstrap import Definitions
 from evaluator.config import Settings
 from evaluator.contract import CallEvaluation
-from evaluator.engine import evaluate_prepared
 from evaluator.errors import RequestValidationError
-from evaluator.ingest.intake import read_request
 from evaluator.judge.schema import Judge
+from evaluator.service.offload import Offload
 from evaluator.service.recordings import RecordingFailed, Recordings
 from evaluator.service.webhook import Webhook
 from evaluator.store.calls import Claim, Store
@@ -53,8 +52,12 @@ class EvaluationWorker:
         webhook: Webhook | None = None,
         alerting: Alerting | None = None,
         recordings: Recordings | None = None,
+        *,
+        offload: Offload | None = None,
     ) -> None:
         self.recordings = recordings
+        # Large calls' CPU stages in worker processes (service/offload.py); none: threads.
+        self.offload = offload or Offload(0, 0)
         self.store = store
         self.definitions = definitions
         self.judge = judge
@@ -150,22 +153,16 @@ class EvaluationWorker:
                 await self._notify(claim.call_pk)
             return
         try:
-            # Parsing and redaction are CPU work over the whole call: off the event loop.
-            prepared = await asyncio.to_thread(
-                read_request,
-                claim.effective_request(),
-                catalogue,
-                self.settings.limits(),
-                recording=recording,
-            )
+            # Parsing, redaction, computed metrics and prompts are CPU work over the whole
+            # call: in a process for a large call, else a thread; never on the event loop.
+            evaluation = await self.offload.evaluate(
+                claim.effective_request(), catalogue, self.definitions.renderer, self.judge,
+                self.settings.limits(), recording,
+            )  # fmt: skip
         except RequestValidationError as exc:
             # Only when the definitions changed since the call was stored: retrying cannot help.
             await asyncio.to_thread(self.store.give_up, claim, f"cannot evaluate: {exc}")
             return
-        try:
-            evaluation = await evaluate_prepared(
-                prepared, judge=self.judge, renderer=self.definitions.renderer
-            )
         except Exception as exc:  # a bug must not lose the call: count it as a failed attempt
             log.exception("evaluating call %s raised", claim.call_pk)
             await self._failed_attempt(claim, f"internal error: {type(exc).__name__}: {exc}", None)
