@@ -103,7 +103,9 @@ class Offload:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
 
-    async def _run(self, fn: Any, *args: Any) -> Any:
+    async def run(self, fn: Any, *args: Any) -> Any:
+        """``fn(*args)`` in a child (a module-level function, picklable arguments); a
+        ``_Refused`` it returns is raised as the field-keyed error."""
         if self._pool is None:
             # Starting a child blocks until the forkserver answers: not on the event loop.
             await asyncio.to_thread(self._start)
@@ -124,7 +126,7 @@ class Offload:
         """``bodies.stored_call``, from the raw bytes of a large JSON body (``body.raw``) in
         a process, else in a thread. Raises the same field-keyed errors."""
         if body.raw is not None and self.wanted(len(body.raw)):
-            new: NewCall = await self._run(_intake, body.raw, catalogue, limits)
+            new: NewCall = await self.run(_intake, body.raw, catalogue, limits)
             return new
         if body.raw is not None:  # small after all: parsed here
             body = await asyncio.to_thread(intake_json, body.raw)
@@ -148,12 +150,12 @@ class Offload:
             staged = await asyncio.to_thread(stage_in_thread, prepared, renderer, judge.model)
             judged = await judge_staged(staged, prepared.agent, prepared.metrics, judge)
             return await asyncio.to_thread(finish_call, prepared, judged)
-        blob, agent_id, metric_ids, staged = await self._run(
+        blob, agent_id, metric_ids, staged = await self.run(
             _stage, request, catalogue, limits, recording, judge.model
         )
         metrics = [catalogue.metric(i) for i in metric_ids]
         judged = await judge_staged(staged, catalogue.agent(agent_id), metrics, judge)
-        evaluation: CallEvaluation = await self._run(_finish, blob, judged, EngineOptions())
+        evaluation: CallEvaluation = await self.run(_finish, blob, judged, EngineOptions())
         return evaluation
 
 
