@@ -1,8 +1,9 @@
 """Abusive bodies against a real server: does ``/health`` keep answering while each is handled?
 
 Starts the service (uvicorn, in a child process, on loopback, SQLite, the default limits, the
-scripted judge answering at once), then for each shape posts one body while a second thread
-asks ``GET /health`` back to back. For a body that is accepted it keeps asking until the call
+scripted judge answering at once), then for each shape posts one body while a second process
+asks ``GET /health`` back to back (its own process: the client parsing the polled call must
+not hold up the probe). For a body that is accepted it keeps asking until the call
 is evaluated (intake, redaction, computed metrics and prompts all count; the call is polled
 every 0.25 s). Prints, per shape,
 the answer the body got and the longest ``/health`` went unanswered.
