@@ -7,6 +7,8 @@ transcripts mention "refund"), then times, median of ``--repeat`` runs:
 - the calls list (page 1 of 25, with its count) filtered by metric conditions
   ``no_hallucination = false`` and ``latency_p95 > 2000`` and by success;
 - the same with an all-time transcript search ("refund");
+- that search alone, and a search every call matches ("check-up": the index cannot narrow it,
+  the worst case for the count);
 - the call page: one call read with its votes (``Store.get_call``, ``VoteStore.of_call``);
 - both pages through HTTP (the app in process: routing, session, rendering included).
 
@@ -157,6 +159,8 @@ def store_figures(url: str, repeat: int) -> dict[str, float]:
                 lambda: browse_calls(store, BrowseQuery(WHERE, search="refund")), repeat),
             "list, search only": median_ms(
                 lambda: browse_calls(store, BrowseQuery(search="refund")), repeat),
+            "list, search matching every call": median_ms(
+                lambda: browse_calls(store, BrowseQuery(search="check-up")), repeat),
             "call read + votes": median_ms(lambda: (store.get_call(pk), votes.of_call(pk)), repeat),
             "matches": float(found.total),
         }  # fmt: skip

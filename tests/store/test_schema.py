@@ -13,16 +13,19 @@ from evaluator.store.db import Database, writer_lock
 from evaluator.store.judgments import SqlBackend
 
 # What Alembic's env.py sees in a process of its own (``alembic revision --autogenerate``):
-# the metadata of evaluator.store.tables, with nothing else of the store imported.
+# the metadata of evaluator.store.tables, with nothing else of the store imported, and
+# env.py's filter (the transcript search's FTS5 table and trigram index, made by 0009).
 AUTOGENERATE = """
 import sys
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
+from evaluator.store.search import include_name
 from evaluator.store.tables import Base
 engine = create_engine(sys.argv[1])
 with engine.connect() as conn:
-    diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    context = MigrationContext.configure(conn, opts={"include_name": include_name})
+    diff = compare_metadata(context, Base.metadata)
 print(repr(diff))
 print(sorted(Base.metadata.tables))
 """
