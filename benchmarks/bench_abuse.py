@@ -1,8 +1,9 @@
 """Abusive bodies against a real server: does ``/health`` keep answering while each is handled?
 
 Starts the service (uvicorn, in a child process, on loopback, SQLite, the default limits, the
-scripted judge answering at once), then for each shape posts one body while a second thread
-asks ``GET /health`` back to back. For a body that is accepted it keeps asking until the call
+scripted judge answering at once), then for each shape posts one body while a second process
+asks ``GET /health`` back to back (its own process: the client parsing the polled call must
+not hold up the probe). For a body that is accepted it keeps asking until the call
 is evaluated (intake, redaction, computed metrics and prompts all count; the call is polled
 every 0.25 s). Prints, per shape,
 the answer the body got and the longest ``/health`` went unanswered.
@@ -17,11 +18,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -184,33 +185,49 @@ def shapes() -> list[Shape]:
 # Measuring
 
 
-class Prober(threading.Thread):
-    """Asks /health back to back; ``worst`` is the longest one request waited (ms)."""
+def _probe(base_url: str, ready: Any, stopping: Any, results: Any) -> None:
+    """The prober's loop, in its own process: parsing the polled megabyte-sized call in this
+    (the client's) process must not hold up the probe, only the server may."""
+    worst, count, failures = 0.0, 0, 0
+    with httpx.Client(base_url=base_url, timeout=60) as client:
+        while not stopping.is_set():
+            started = time.perf_counter()
+            try:
+                ok = client.get("/health").status_code == 200
+            except httpx.HTTPError:
+                ok = False
+            worst = max(worst, (time.perf_counter() - started) * 1000)
+            count += 1
+            failures += not ok
+            ready.set()
+            time.sleep(0.002)
+    results.put((worst, count, failures))
+
+
+class Prober:
+    """Asks /health back to back, from a child process; ``worst`` is the longest one request
+    waited (ms)."""
 
     def __init__(self, base_url: str) -> None:
-        super().__init__(daemon=True)
-        self.client = httpx.Client(base_url=base_url, timeout=60)
-        self.stopping = threading.Event()
+        context = multiprocessing.get_context("spawn")
+        self.stopping = context.Event()
+        self.results: Any = context.Queue()
+        self.ready = context.Event()
+        self.process = context.Process(
+            target=_probe, args=(base_url, self.ready, self.stopping, self.results), daemon=True
+        )
         self.worst = 0.0
         self.count = 0
         self.failures = 0
 
-    def run(self) -> None:
-        while not self.stopping.is_set():
-            started = time.perf_counter()
-            try:
-                ok = self.client.get("/health").status_code == 200
-            except httpx.HTTPError:
-                ok = False
-            self.worst = max(self.worst, (time.perf_counter() - started) * 1000)
-            self.count += 1
-            self.failures += not ok
-            time.sleep(0.002)
+    def start(self) -> None:
+        self.process.start()
+        self.ready.wait(120)  # probing before the shape is sent
 
     def stop(self) -> None:
         self.stopping.set()
-        self.join()
-        self.client.close()
+        self.worst, self.count, self.failures = self.results.get(timeout=120)
+        self.process.join()
 
 
 def one(base_url: str, name: str, body: bytes, serial: int) -> dict[str, Any]:

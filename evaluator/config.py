@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     docs: bool = True
     allow_duplicate_calls: bool = False
     max_body_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    # CPU-heavy steps of a large call (a body's parse, validation and redaction; a call's
+    # computed metrics and prompts) run in this many worker processes, so they never hold
+    # the GIL the event loop needs; 0 keeps them in threads. Bodies, and calls to evaluate,
+    # under offload_min_bytes stay in a thread (the process hop costs more than it saves).
+    cpu_processes: int = Field(default=2, ge=0)
+    offload_min_bytes: int = Field(default=64 * 1024, ge=0)
     # What one call may hold (evaluator/ingest/limits.py): each a 400 naming the field.
     max_depth: int = Field(default=32, ge=2, description="nesting of any JSON value")
     max_string_chars: int = Field(default=1_000_000, ge=1000, description="any one string")

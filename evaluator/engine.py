@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from evaluator.catalogue.definitions import Catalogue, MetricDefinition
+from evaluator.catalogue.definitions import AgentDefinition, Catalogue, MetricDefinition
 from evaluator.computed.base import Computed
 from evaluator.computed.registry import FUNCTIONS, run_computed
 from evaluator.contract import AUDIO_ONLY, CallEvaluation, MetricResult, ObserveRequest, Usage
@@ -27,6 +27,7 @@ from evaluator.ingest.intake import PreparedCall, prepare_call
 from evaluator.judge.budget import check_budget
 from evaluator.judge.messages import render_messages
 from evaluator.judge.schema import (
+    CALL_FIELDS,
     Judge,
     JudgeAnswer,
     JudgePlan,
@@ -45,7 +46,10 @@ __all__ = [
     "dry_run_requests",
     "evaluate_call",
     "evaluate_prepared",
+    "finish_call",
+    "judge_staged",
     "plan_requests",
+    "stage_call",
 ]
 
 
@@ -78,41 +82,88 @@ async def evaluate_prepared(
     options: EngineOptions | None = None,
 ) -> CallEvaluation:
     """Judge a call already validated by ``prepare_call`` (the service stores it in between)."""
-    opts = options or EngineOptions()
-    # Computed metrics and prompt rendering are CPU work over the whole transcript: off the
-    # event loop, so a long call never stalls the service that awaits this.
-    staged = await asyncio.to_thread(_stage, prepared, renderer)
-    computed, skipped, plans, requests = staged
-    over_budget = await asyncio.to_thread(
-        check_budget, requests, judge.model, prepared.limits.max_call_tokens
-    )
-    answers: list[JudgeAnswer | JudgeError] = (
-        [over_budget] * len(requests)
-        if over_budget is not None
+    # Computed metrics, prompt rendering and the assembly are CPU work over the whole
+    # transcript: off the event loop, so a long call never stalls the service that awaits
+    # this. The service can run the same two stages in a process (service/offload.py).
+    staged = await asyncio.to_thread(stage_call, prepared, renderer, judge.model)
+    judged = await judge_staged(staged, prepared.agent, prepared.metrics, judge)
+    return await asyncio.to_thread(finish_call, prepared, judged, options)
+
+
+@dataclass(frozen=True)
+class StagedCall:
+    """The CPU stage of an evaluation, all plain data (it crosses a process boundary): the
+    computed and not-applicable results, the metric ids of each judge request with its
+    rendered messages, and why the requests are refused when they exceed the budget."""
+
+    computed: list[MetricResult]
+    skipped: list[MetricResult]
+    plans: list[tuple[str, ...]]
+    messages: list[list[dict[str, str]]]
+    over_budget: str | None
+
+
+@dataclass(frozen=True)
+class Judged:
+    """The judge's part, plain data: results by metric id, the call's fields as text, the
+    errors and the usage."""
+
+    results: dict[str, MetricResult]
+    call_fields: dict[str, str | None]
+    errors: list[str]
+    usage: Usage
+
+
+def stage_call(prepared: PreparedCall, renderer: PromptRenderer, model: str) -> StagedCall:
+    """Computed metrics, triggers, plans and rendered prompts, and the token budget check."""
+    computed, skipped, plans, requests = _stage(prepared, renderer)
+    over = check_budget(requests, model, prepared.limits.max_call_tokens)
+    ids = [tuple(m.id for m in p.metrics) for p in plans]
+    messages = [r.messages for r in requests]
+    return StagedCall(computed, skipped, ids, messages, None if over is None else str(over))
+
+
+async def judge_staged(
+    staged: StagedCall, agent: AgentDefinition, metrics: Sequence[MetricDefinition], judge: Judge
+) -> Judged:
+    """Ask the judge the staged requests (none when over budget: each fails with why)."""
+    by_id = {m.id: m for m in metrics}
+    triggered = [by_id[i] for ids in staged.plans for i in ids]
+    plans = _plans(agent, triggered)
+    requests = [JudgeRequest(p.key, m, p.response_model)
+                for p, m in zip(plans, staged.messages, strict=True)]  # fmt: skip
+    answers: list[JudgeAnswer | str] = (
+        [staged.over_budget] * len(requests)
+        if staged.over_budget is not None
         else await asyncio.gather(*(_ask(judge, r) for r in requests))
     )
-    results: dict[str, MetricResult] = {r.id: r for r in [*computed, *skipped]}
+    results: dict[str, MetricResult] = {r.id: r for r in [*staged.computed, *staged.skipped]}
     call_fields: dict[str, Any] = {}
     errors: list[str] = []
     usage = Usage(model=judge.model)
     for plan, answer in zip(plans, answers, strict=True):
-        if isinstance(answer, JudgeError):
-            errors.append(str(answer))
-            results.update({m.id: _failed(m, str(answer), judge.model) for m in plan.metrics})
+        if isinstance(answer, str):
+            errors.append(answer)
+            results.update({m.id: _failed(m, answer, judge.model) for m in plan.metrics})
             continue
         usage = usage.plus(answer.usage)
         results.update(_plan_results(plan, answer, judge.model))
-        call_fields.update(
-            {
-                k: v
-                for k, v in answer.fields.items()
-                if k in ("topic", "dropoff_point", "evaluation")
-            }
-        )
+        call_fields.update({k: v for k, v in answer.fields.items() if k in CALL_FIELDS})
         errors.extend(f"{key}: {why}" for key, why in answer.errors.items())
+    texts = {"topic": _topic_text(call_fields.get("topic")),
+             "dropoff_point": _dropoff_text(call_fields.get("dropoff_point")),
+             "evaluation": call_fields.get("evaluation")}  # fmt: skip
+    return Judged(results, texts, errors, usage)
+
+
+def finish_call(
+    prepared: PreparedCall, judged: Judged, options: EngineOptions | None = None
+) -> CallEvaluation:
+    """Derived metrics and the call's evaluation, in the order of its metrics."""
+    results = dict(judged.results)
     _derive(prepared, results)
     ordered = [results[m.id] for m in prepared.metrics if m.id in results]
-    return _assemble(prepared, ordered, call_fields, errors, usage, opts)
+    return _assemble(prepared, ordered, judged, options or EngineOptions())
 
 
 def dry_run_requests(prepared: PreparedCall, renderer: PromptRenderer) -> list[JudgeRequest]:
@@ -138,19 +189,23 @@ def _stage(
 def plan_requests(prepared: PreparedCall, metrics: Sequence[MetricDefinition]) -> list[JudgePlan]:
     """One batched request for every LLM metric that is not isolated (plus topic, dropoff
     and the written evaluation), and one request per isolated metric."""
+    return _plans(prepared.agent, metrics)
+
+
+def _plans(agent: AgentDefinition, metrics: Sequence[MetricDefinition]) -> list[JudgePlan]:
     batched = tuple(m for m in metrics if m.is_llm and not m.isolated)
     plans = [
         JudgePlan(
             key="call",
             metrics=batched,
             include_call_fields=True,
-            response_model=build_response_model("CallJudgement", batched, prepared.agent, True),
+            response_model=build_response_model("CallJudgement", batched, agent, True),
         )
     ]
     for metric in metrics:
         if metric.is_llm and metric.isolated:
             model = build_response_model(
-                f"Judgement_{metric.id.replace('-', '_')}", [metric], prepared.agent, False
+                f"Judgement_{metric.id.replace('-', '_')}", [metric], agent, False
             )
             plans.append(
                 JudgePlan(
@@ -163,11 +218,11 @@ def plan_requests(prepared: PreparedCall, metrics: Sequence[MetricDefinition]) -
     return plans
 
 
-async def _ask(judge: Judge, request: JudgeRequest) -> JudgeAnswer | JudgeError:
+async def _ask(judge: Judge, request: JudgeRequest) -> JudgeAnswer | str:
     try:
         return await judge.answer(request)
     except JudgeError as exc:
-        return exc
+        return str(exc)
 
 
 def _failed(metric: MetricDefinition, reason: str, model: str | None) -> MetricResult:
@@ -305,17 +360,11 @@ def _derive(prepared: PreparedCall, results: dict[str, MetricResult]) -> None:
 
 
 def _assemble(
-    prepared: PreparedCall,
-    metrics: list[MetricResult],
-    call_fields: dict[str, Any],
-    errors: list[str],
-    usage: Usage,
-    opts: EngineOptions,
+    prepared: PreparedCall, metrics: list[MetricResult], judged: Judged, opts: EngineOptions
 ) -> CallEvaluation:
+    call_fields, errors = judged.call_fields, judged.errors
     request, agent, transcript = prepared.request, prepared.agent, prepared.transcript
     outcome = apply_rubric(agent.success, {m.id: m for m in metrics})
-    topic = call_fields.get("topic")
-    dropoff = call_fields.get("dropoff_point")
     now = opts.now or datetime.now(UTC)
     status = None if outcome.success is None else ("success" if outcome.success else "failure")
     return CallEvaluation(
@@ -328,8 +377,8 @@ def _assemble(
         status=status,
         feedback=request.feedback,
         metrics=metrics,
-        topic=_topic_text(topic),
-        dropoff_point=_dropoff_text(dropoff),
+        topic=call_fields["topic"],
+        dropoff_point=call_fields["dropoff_point"],
         call_ended_reason=request.call_ended_reason,
         customer_number=request.customer_number,
         timestamp=request.timestamp,
@@ -345,7 +394,7 @@ def _assemble(
             *outcome.reasons,
             *opts.extra_notes,
         ],
-        usage=usage,
+        usage=judged.usage,
         created_at=now,
         updated_at=now,
     )

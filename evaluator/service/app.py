@@ -127,6 +127,7 @@ def _lifespan(
                 webhook,
                 alerting,
                 service.recordings,
+                offload=service.offload,
             )
             async with _running(service, worker):
                 yield
@@ -163,6 +164,7 @@ async def _running(service: Service, dispatcher: Dispatcher) -> AsyncIterator[No
         yield
     finally:
         await dispatcher.stop()
+        await asyncio.to_thread(service.offload.shutdown)
         await service.recordings.close()
         service.worker = None
         service.store.close()

@@ -34,7 +34,14 @@ from evaluator.store.calls import NewCall
 from evaluator.tasks.recordings import Upload
 from evaluator.transcript import format_duration
 
-__all__ = ["OBSERVE_BODY", "ObserveBody", "read_json_body", "read_observe_body", "stored_call"]
+__all__ = [
+    "OBSERVE_BODY",
+    "ObserveBody",
+    "intake_json",
+    "read_json_body",
+    "read_observe_body",
+    "stored_call",
+]
 
 # Form fields that carry JSON when posted as multipart/form-data.
 JSON_FORM_FIELDS = ("transcript_json", "metadata", "dynamic_variables", "redact_fields")
@@ -68,6 +75,9 @@ class ObserveBody:
     text: str
     sha256: str
     recording: Upload | None
+    # A large JSON body left unparsed for intake to read in a process (service/offload.py);
+    # ``data`` and ``text`` are then empty.
+    raw: bytes | None = None
 
 
 def _invalid(message: str) -> RequestValidationError:
@@ -86,13 +96,15 @@ async def read_observe_body(
     *,
     repeated_as_list: bool = False,
     limits: Limits | None = None,
+    defer_from: int | None = None,
 ) -> ObserveBody:
     """The request's fields, whichever content type carried them, each checked against
     ``limits`` when given (depth, NUL, lone surrogates, non-finite numbers, sizes: one walk
     per field, off the event loop; the observe route leaves the walk to intake, which does
     the same with the same limits). Every failure, a body that cannot be read included, is a
     400 keyed by field. ``repeated_as_list``: a form field given more than once is a list
-    (``call_logs=1&call_logs=2``)."""
+    (``call_logs=1&call_logs=2``). ``defer_from``: a JSON body of at least this many bytes is
+    returned unread (``raw``), for ``intake_json`` to read where the caller chooses."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     try:
         if content_type in FORM_TYPES:
@@ -100,6 +112,8 @@ async def read_observe_body(
             body = await _form(form, repeated_as_list)
         elif content_type in ("application/json", ""):
             raw = await request.body()
+            if defer_from is not None and len(raw) >= defer_from:
+                return ObserveBody({}, "", "", None, raw)
             body = await asyncio.to_thread(_json_body, raw)
         else:
             raise _invalid(f"unsupported content type {content_type!r}: send application/json, "
@@ -110,6 +124,16 @@ async def read_observe_body(
         raise _invalid("expected a JSON object")
     if limits is not None:  # the observe route's intake walks the fields itself
         await asyncio.to_thread(check_fields, body.data, limits)
+    _recording_named(body)
+    return body
+
+
+def intake_json(raw: bytes) -> ObserveBody:
+    """A deferred JSON body read as ``read_observe_body`` reads one (CPU work: not on the
+    event loop)."""
+    body = _json_body(raw)
+    if not isinstance(body.data, dict):
+        raise _invalid("expected a JSON object")
     _recording_named(body)
     return body
 

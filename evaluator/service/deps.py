@@ -24,6 +24,7 @@ from evaluator.bootstrap import Definitions
 from evaluator.config import Settings
 from evaluator.errors import EvaluatorError
 from evaluator.service.dispatch import Dispatcher
+from evaluator.service.offload import Offload
 from evaluator.service.schemas import MAX_ID
 from evaluator.store.calls import Store
 from evaluator.store.tenancy import Tenancy
@@ -102,6 +103,7 @@ class Service:
         self.store = store
         self.recordings = Recordings(settings, store)
         self.worker: Dispatcher | None = None
+        self.offload = Offload(settings.cpu_processes, settings.offload_min_bytes)
         self.principal = ADMIN
         self._keys = [k.encode() for k in api_keys(settings)]
         self._views: dict[int | None, Definitions] = {None: definitions}

@@ -18,10 +18,19 @@ from evaluator.calllog import (
     call_log_list,
     detail_context,
 )
+from evaluator.catalogue.definitions import Catalogue
 from evaluator.contract import CallEvaluation
 from evaluator.service.deps import PREFIX, Service
+from evaluator.store.calls import Store
 
-__all__ = ["RECORDING_PATH", "detail_of", "details_of", "list_items", "rendered"]
+__all__ = [
+    "RECORDING_PATH",
+    "detail_of",
+    "detail_response",
+    "details_of",
+    "list_items",
+    "rendered",
+]
 
 RECORDING_PATH = "voice_recording"
 
@@ -32,15 +41,45 @@ def list_items(service: Service, calls: Iterable[CallEvaluation]) -> list[CallLo
     return [call_log_list(call, numbers) for call in calls]
 
 
+async def detail_response(service: Service, pk: int, base_url: URL | str) -> Response:
+    """``GET call-logs/{id}/``'s answer: read and rendered in a process for a large call
+    (service/offload.py), else in a thread."""
+    store, catalogue, offload = service.store, service.definitions.catalogue, service.offload
+    if offload.processes and offload.wanted(await asyncio.to_thread(store.stored_size, pk)):
+        where = (store.url, store.busy_timeout, store.project_id)
+        body = await offload.run(_detail_in_child, where, catalogue, pk, str(base_url))
+    else:
+        body = await asyncio.to_thread(lambda: _dump(_detail(store, catalogue, pk, base_url)))
+    return Response(body, media_type="application/json")
+
+
+_STORES: dict[tuple[str, float], Store] = {}
+
+
+def _detail_in_child(
+    where: tuple[str, float, int | None], catalogue: Catalogue, pk: int, base_url: str
+) -> bytes:
+    """In a pool's child: its own handle on the database (one per database, per child)."""
+    url, busy_timeout, project_id = where
+    store = _STORES.get((url, busy_timeout))
+    if store is None:
+        store = _STORES[(url, busy_timeout)] = Store(url, busy_timeout=busy_timeout)
+    return _dump(_detail(store.scoped(project_id), catalogue, pk, base_url))
+
+
 def detail_of(service: Service, pk: int, base_url: URL | str) -> CallLogDetail:
     """One stored call as ``GET call-logs/{id}/`` shows it."""
-    call = service.store.get_call(pk)
-    inputs = service.store.inputs(pk)
+    return _detail(service.store, service.definitions.catalogue, pk, base_url)
+
+
+def _detail(store: Store, catalogue: Catalogue, pk: int, base_url: URL | str) -> CallLogDetail:
+    call = store.get_call(pk)
+    inputs = store.inputs(pk)
     recording = ""
     if inputs.has_recording:
         recording = f"{str(base_url).rstrip('/')}{PREFIX}/call-logs/{pk}/{RECORDING_PATH}/"
     context = detail_context(
-        service.definitions.catalogue,
+        catalogue,
         inputs.request,
         call.agent,
         voice_recording_url=recording,

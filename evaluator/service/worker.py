@@ -21,6 +21,7 @@ from evaluator.bootstrap import Definitions
 from evaluator.config import Settings
 from evaluator.contract import CallEvaluation
 from evaluator.judge.schema import Judge
+from evaluator.service.offload import Offload
 from evaluator.service.webhook import Webhook
 from evaluator.store.calls import Claim, Store
 from evaluator.store.deliveries import DeliveryStore
@@ -48,8 +49,12 @@ class EvaluationWorker:
         webhook: Webhook | None = None,
         alerting: Alerting | None = None,
         recordings: Recordings | None = None,
+        *,
+        offload: Offload | None = None,
     ) -> None:
         self.recordings = recordings
+        # Large calls' CPU stages in worker processes (service/offload.py); none: threads.
+        self.offload = offload or Offload(0, 0)
         self.store = store
         self.definitions = definitions
         self.judge = judge
@@ -140,7 +145,12 @@ class EvaluationWorker:
 
     async def _evaluate(self, claim: Claim) -> None:
         context = JobContext(
-            self.store, self.definitions, self.judge, self.settings, self.recordings
+            self.store,
+            self.definitions,
+            self.judge,
+            self.settings,
+            self.recordings,
+            self.offload.evaluate,
         )
         outcome = await evaluate_claim(claim, context)
         if outcome.kind == "finished":

@@ -66,6 +66,13 @@ class Store(JobQueue, RecordingStore):
             if conn.execute(query).first() is None:
                 raise CallNotFoundError([pk])
 
+    def stored_size(self, pk: int) -> int:
+        """The length of a call's stored body (0 when there is none): whether reading it
+        whole is heavy work, without reading it."""
+        query = select(func.length(CallRow.body)).where(CallRow.id == pk, in_scope(self.project_id))
+        with self.connection(read_only=True) as conn:
+            return int(conn.execute(query).scalar() or 0)
+
     def stored_request(self, pk: int) -> dict[str, Any]:
         """The request a call is evaluated with: as received, with PATCHed fields applied."""
         with self.session() as session:

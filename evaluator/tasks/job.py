@@ -20,19 +20,23 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 from evaluator.bootstrap import Definitions
+from evaluator.catalogue.definitions import Catalogue
 from evaluator.config import Settings
 from evaluator.contract import CallEvaluation
 from evaluator.engine import evaluate_prepared
 from evaluator.errors import RequestValidationError
 from evaluator.ingest.intake import read_request
+from evaluator.ingest.limits import Limits
+from evaluator.ingest.recording import RecordingOutcome
 from evaluator.judge.schema import Judge
+from evaluator.judge.templates import PromptRenderer
 from evaluator.store.calls import Claim, Store
 from evaluator.tasks.recordings import RecordingFailed, Recordings
 
-__all__ = ["JobContext", "Outcome", "evaluate_claim", "retry_delay"]
+__all__ = ["Evaluate", "JobContext", "Outcome", "evaluate_claim", "in_threads", "retry_delay"]
 
 log = logging.getLogger("evaluator.tasks.job")
 
@@ -40,6 +44,37 @@ log = logging.getLogger("evaluator.tasks.job")
 def retry_delay(attempts: int, base_seconds: float, max_seconds: float) -> float:
     """Seconds to wait after the ``attempts``-th failed attempt: base, 2x base, 4x base..."""
     return float(min(max_seconds, base_seconds * 2 ** max(attempts - 1, 0)))
+
+
+class Evaluate(Protocol):
+    """Validate a stored request and judge it; raises ``RequestValidationError`` as
+    ``read_request`` does."""
+
+    async def __call__(
+        self,
+        request: dict[str, Any],
+        catalogue: Catalogue,
+        renderer: PromptRenderer,
+        judge: Judge,
+        limits: Limits,
+        recording: RecordingOutcome | None = None,
+    ) -> CallEvaluation: ...
+
+
+async def in_threads(
+    request: dict[str, Any],
+    catalogue: Catalogue,
+    renderer: PromptRenderer,
+    judge: Judge,
+    limits: Limits,
+    recording: RecordingOutcome | None = None,
+) -> CallEvaluation:
+    """``Evaluate`` off the event loop in this process: parsing and redaction are CPU work
+    over the whole call, so they run in a thread (the engine stages its own work in one)."""
+    prepared = await asyncio.to_thread(
+        read_request, request, catalogue, limits, recording=recording
+    )
+    return await evaluate_prepared(prepared, judge=judge, renderer=renderer)
 
 
 @dataclass(frozen=True)
@@ -52,6 +87,9 @@ class JobContext:
     judge: Judge
     settings: Settings
     recordings: Recordings | None = None
+    # How a stored request becomes an evaluation: in threads by default; the service's
+    # in-process worker passes its process pool's (``service/offload.py``) for large calls.
+    evaluate: Evaluate | None = None
 
 
 @dataclass(frozen=True)
@@ -76,22 +114,20 @@ async def evaluate_claim(claim: Claim, context: JobContext) -> Outcome:
             return await _failed_attempt(claim, context, exc.message, None)
         done = await asyncio.to_thread(store.give_up, claim, exc.message)
         return Outcome("finished" if done else "lost")
+    evaluate = context.evaluate or in_threads
     try:
-        prepared = await asyncio.to_thread(
-            read_request,
+        evaluation = await evaluate(
             claim.effective_request(),
             catalogue,
+            context.definitions.renderer,
+            context.judge,
             context.settings.limits(),
-            recording=recording,
+            recording,
         )
     except RequestValidationError as exc:
         # Only when the definitions changed since the call was stored: retrying cannot help.
         done = await asyncio.to_thread(store.give_up, claim, f"cannot evaluate: {exc}")
         return Outcome("finished" if done else "lost")
-    try:
-        evaluation = await evaluate_prepared(
-            prepared, judge=context.judge, renderer=context.definitions.renderer
-        )
     except Exception as exc:  # a bug must not lose the call: count it as a failed attempt
         log.exception("evaluating call %s raised", claim.call_pk)
         return await _failed_attempt(

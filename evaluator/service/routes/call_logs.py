@@ -16,7 +16,7 @@ from evaluator.service.listing import LIST_PARAMS, call_filter, reject_unknown
 from evaluator.service.patching import apply_patch
 from evaluator.service.routes.evaluation import queue_calls
 from evaluator.service.schemas import CallLogPage, CallLogPatch, Detail, body_spec, parse_body
-from evaluator.service.views import detail_of, list_items, rendered
+from evaluator.service.views import detail_of, detail_response, list_items, rendered
 from evaluator.store.calls import CallFilter
 
 __all__ = ["router"]
@@ -61,7 +61,7 @@ async def list_call_logs(
 @router.get("/{id}/", response_model=CallLogDetail, responses=NOT_FOUND)
 async def get_call_log(service: ServiceDep, request: Request, pk: CallPk) -> Response:
     """One stored call with its evaluation."""
-    return await rendered(await asyncio.to_thread(detail_of, service, pk, request.base_url))
+    return await detail_response(service, pk, request.base_url)
 
 
 @router.patch(

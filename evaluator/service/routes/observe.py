@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from evaluator.calllog import CallLogList
 from evaluator.errors import RequestValidationError
-from evaluator.service.bodies import OBSERVE_BODY, ObserveBody, read_observe_body, stored_call
+from evaluator.service.bodies import OBSERVE_BODY, ObserveBody, read_observe_body
 from evaluator.service.deps import AUTHORIZED, PREFIX, Service, ServiceDep
 from evaluator.service.views import list_items, rendered
 from evaluator.store.calls import DuplicateCallError
@@ -36,8 +36,12 @@ async def observe(
 ) -> Response:
     """Store a call and queue it for evaluation (status ``evaluating``), or with ``wait``
     judge it first. JSON, form-urlencoded or multipart (with a ``voice_recording`` file)."""
-    # Its fields are walked once, by intake (stored_call), with the configured limits.
-    body = await read_observe_body(request, service.settings.max_body_bytes)
+    # Its fields are walked once, by intake (stored_call), with the configured limits; a
+    # large JSON body is read there too, in a process (service/offload.py).
+    settings = service.settings
+    body = await read_observe_body(
+        request, settings.max_body_bytes, defer_from=settings.offload_min_bytes
+    )
     (call,), created = await store_and_queue(service, body, wait=wait)
     return await rendered(call, 201 if created else 200)
 
@@ -49,7 +53,7 @@ async def store_and_queue(
     it is new. ``duplicate_ok``: a known call_id with another body answers the stored call
     (providers send several events for one call) instead of a 400."""
     catalogue = service.definitions.catalogue
-    new = await asyncio.to_thread(stored_call, body, catalogue, service.settings.limits())
+    new = await service.offload.intake(body, catalogue, service.settings.limits())
     if body.recording is not None:  # checked (a 400 when unusable), then stored or held
         new = await service.recordings.accept_upload(new, body.recording)
     allow = service.settings.allow_duplicate_calls

@@ -1,0 +1,200 @@
+"""CPU-heavy steps of large calls in worker processes, so they never hold the event loop's GIL.
+
+Threads keep the CPU work off the event loop but not off the GIL: a 10,000-turn call parsed,
+redacted or rendered in a thread still delays ``/health`` by hundreds of milliseconds on two
+cores. Here the two heavy steps run in a ``ProcessPoolExecutor`` (``Settings.cpu_processes``
+children, started on first use by forkserver or spawn, never fork: the service has threads):
+
+- intake of a large JSON body: parse, field walk, validation, redaction, shaping for the
+  store (``intake``), from the raw bytes;
+- the CPU stages of a large call's evaluation: validation, computed metrics, prompts
+  (``stage``), and after the judge, derived metrics and the assembly (``finish``).
+
+What crosses the boundary is plain data: raw bytes, request dicts, the catalogue (about
+20 KB pickled), results. The call as parsed (``PreparedCall``) stays in the children: the
+stage hands it back pickled, as opaque bytes the parent only passes on to ``finish``. A
+field-keyed refusal comes back as its errors and is raised again as the same 400. Bodies
+and calls under ``Settings.offload_min_bytes`` stay in a thread: the hop costs more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import multiprocessing
+import pickle
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import Any
+
+from evaluator.catalogue.definitions import Catalogue
+from evaluator.contract import CallEvaluation
+from evaluator.engine import EngineOptions, Judged, StagedCall, finish_call, judge_staged
+from evaluator.engine import stage_call as stage_in_thread
+from evaluator.errors import RequestValidationError
+from evaluator.ingest.intake import PreparedCall, read_request
+from evaluator.ingest.limits import Limits
+from evaluator.ingest.recording import RecordingOutcome
+from evaluator.judge.schema import Judge
+from evaluator.judge.templates import PromptRenderer
+from evaluator.service.bodies import ObserveBody, intake_json, stored_call
+from evaluator.store.calls import NewCall
+
+__all__ = ["Offload", "approx_size"]
+
+
+@dataclass(frozen=True)
+class _Refused:
+    """A ``RequestValidationError`` raised in a child, as data (its errors)."""
+
+    errors: dict[str, list[str]]
+
+
+def approx_size(value: Any) -> int:
+    """Roughly the JSON size of a request's transcript, in bytes, without encoding it: a
+    text's length, or the turns' texts and about 64 bytes of keys per turn."""
+    transcript = value.get("transcript_json") if isinstance(value, dict) else None
+    if isinstance(transcript, str):
+        return len(transcript)
+    if isinstance(transcript, list):
+        return sum(64 + len(str(turn.get("content", ""))) if isinstance(turn, dict) else 64
+                   for turn in transcript)  # fmt: skip
+    return 0
+
+
+class Offload:
+    """The process pool of one service: lazily started, shut down by the app's lifespan."""
+
+    def __init__(self, processes: int, min_bytes: int) -> None:
+        self.processes = processes
+        self.min_bytes = min_bytes
+        self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def wanted(self, size: int) -> bool:
+        """Whether work on this many bytes goes to a process."""
+        return self.processes > 0 and size >= self.min_bytes
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._pool is None:
+                self._pool = self._started()
+
+    def _started(self) -> ProcessPoolExecutor:
+        methods = multiprocessing.get_all_start_methods()
+        context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+        pool = ProcessPoolExecutor(self.processes, mp_context=context)
+        # Children start on demand, one per task submitted while none is idle: start them
+        # all now, in this thread, each importing the pipeline once.
+        for future in [pool.submit(_ready) for _ in range(self.processes)]:
+            future.result()
+        return pool
+
+    @property
+    def started(self) -> bool:
+        return self._pool is not None
+
+    def shutdown(self) -> None:
+        """Stop the children (waiting for work in hand); the next use starts them again."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    async def run(self, fn: Any, *args: Any) -> Any:
+        """``fn(*args)`` in a child (a module-level function, picklable arguments); a
+        ``_Refused`` it returns is raised as the field-keyed error."""
+        if self._pool is None:
+            # Starting a child blocks until the forkserver answers: not on the event loop.
+            await asyncio.to_thread(self._start)
+        assert self._pool is not None
+        pool = self._pool
+        try:
+            result = await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
+        except BrokenProcessPool:  # a child died (killed, out of memory): fresh ones next time
+            if self._pool is pool:
+                self._pool = None
+                pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        if isinstance(result, _Refused):
+            raise RequestValidationError(result.errors)
+        return result
+
+    async def intake(self, body: ObserveBody, catalogue: Catalogue, limits: Limits) -> NewCall:
+        """``bodies.stored_call``, from the raw bytes of a large JSON body (``body.raw``) in
+        a process, else in a thread. Raises the same field-keyed errors."""
+        if body.raw is not None and self.wanted(len(body.raw)):
+            new: NewCall = await self.run(_intake, body.raw, catalogue, limits)
+            return new
+        if body.raw is not None:  # small after all: parsed here
+            body = await asyncio.to_thread(intake_json, body.raw)
+        return await asyncio.to_thread(stored_call, body, catalogue, limits)
+
+    async def evaluate(
+        self,
+        request: dict[str, Any],
+        catalogue: Catalogue,
+        renderer: PromptRenderer,
+        judge: Judge,
+        limits: Limits,
+        recording: RecordingOutcome | None = None,
+    ) -> CallEvaluation:
+        """Validate and judge a stored request: the CPU stages in a process for a large
+        call, else in threads. Raises ``RequestValidationError`` as ``read_request`` does."""
+        if not self.wanted(approx_size(request)):
+            prepared = await asyncio.to_thread(
+                read_request, request, catalogue, limits, recording=recording
+            )
+            staged = await asyncio.to_thread(stage_in_thread, prepared, renderer, judge.model)
+            judged = await judge_staged(staged, prepared.agent, prepared.metrics, judge)
+            return await asyncio.to_thread(finish_call, prepared, judged)
+        blob, agent_id, metric_ids, staged = await self.run(
+            _stage, request, catalogue, limits, recording, judge.model
+        )
+        metrics = [catalogue.metric(i) for i in metric_ids]
+        judged = await judge_staged(staged, catalogue.agent(agent_id), metrics, judge)
+        evaluation: CallEvaluation = await self.run(_finish, blob, judged, EngineOptions())
+        return evaluation
+
+
+# In the children
+
+
+def _ready() -> None:
+    """Nothing: a child that ran it has started and imported this module."""
+
+
+@functools.lru_cache(maxsize=8)
+def _renderer(prompt_dirs: tuple[Any, ...]) -> PromptRenderer:
+    """One renderer per set of prompt folders, per child (its templates load once)."""
+    return PromptRenderer(list(prompt_dirs))
+
+
+def _intake(raw: bytes, catalogue: Catalogue, limits: Limits) -> NewCall | _Refused:
+    try:
+        return stored_call(intake_json(raw), catalogue, limits)
+    except RequestValidationError as exc:
+        return _Refused(exc.errors)
+
+
+def _stage(
+    request: dict[str, Any],
+    catalogue: Catalogue,
+    limits: Limits,
+    recording: RecordingOutcome | None,
+    model: str,
+) -> tuple[bytes, int, list[str], StagedCall] | _Refused:
+    try:
+        prepared = read_request(request, catalogue, limits, recording=recording)
+    except RequestValidationError as exc:
+        return _Refused(exc.errors)
+    staged = stage_in_thread(prepared, _renderer(tuple(catalogue.prompt_dirs)), model)
+    blob = pickle.dumps(prepared, protocol=pickle.HIGHEST_PROTOCOL)
+    return blob, prepared.agent.id, [m.id for m in prepared.metrics], staged
+
+
+def _finish(blob: bytes, judged: Judged, options: EngineOptions) -> CallEvaluation:
+    prepared: PreparedCall = pickle.loads(blob)  # our own bytes, from _stage
+    return finish_call(prepared, judged, options)
