@@ -33,6 +33,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.bench_service_load import run_until_healthy  # noqa: E402
 from evaluator.config import Settings  # noqa: E402
 from evaluator.contract import PIICategory  # noqa: E402
 
@@ -56,21 +57,8 @@ def serve(port: int, database_url: str) -> None:
 
 
 def start_server(port: int, database_url: str) -> subprocess.Popen[bytes]:
-    code = (
-        f"import sys; sys.path.insert(0, {str(ROOT)!r}); "
-        "from benchmarks.bench_abuse import serve; "
-        f"serve({port}, {database_url!r})"
-    )
-    process = subprocess.Popen([sys.executable, "-c", code])
-    for _ in range(600):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    process.kill()
-    raise SystemExit("server did not start")
+    call = f"from benchmarks.bench_abuse import serve; serve({port}, {database_url!r})"
+    return run_until_healthy(call, port, tries=600)
 
 
 # The shapes

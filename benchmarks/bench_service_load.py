@@ -49,13 +49,19 @@ def serve(port: int, latency: float, database_url: str) -> None:
 
 
 def start_server(port: int, latency: float, database_url: str) -> subprocess.Popen[bytes]:
-    code = (
-        f"import sys; sys.path.insert(0, {str(ROOT)!r}); "
-        "from benchmarks.bench_service_load import serve; "
-        f"serve({port}, {latency}, {database_url!r})"
+    return run_until_healthy(
+        f"from benchmarks.bench_service_load import serve; "
+        f"serve({port}, {latency}, {database_url!r})",
+        port,
     )
+
+
+def run_until_healthy(call: str, port: int, tries: int = 300) -> subprocess.Popen[bytes]:
+    """A child Python running ``call`` (from the repository root), once its ``/health`` on
+    ``port`` answers 200; it is killed if it never does within ``tries`` tenths of a second."""
+    code = f"import sys; sys.path.insert(0, {str(ROOT)!r}); {call}"
     process = subprocess.Popen([sys.executable, "-c", code])
-    for _ in range(300):
+    for _ in range(tries):
         try:
             if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
                 return process

@@ -41,6 +41,7 @@ from evaluator.judge.schema import Judge
 from evaluator.judge.templates import PromptRenderer
 from evaluator.service.bodies import ObserveBody, intake_json, stored_call
 from evaluator.store.calls import NewCall
+from evaluator.tasks.job import in_threads
 
 __all__ = ["Offload", "approx_size"]
 
@@ -144,12 +145,7 @@ class Offload:
         """Validate and judge a stored request: the CPU stages in a process for a large
         call, else in threads. Raises ``RequestValidationError`` as ``read_request`` does."""
         if not self.wanted(approx_size(request)):
-            prepared = await asyncio.to_thread(
-                read_request, request, catalogue, limits, recording=recording
-            )
-            staged = await asyncio.to_thread(stage_in_thread, prepared, renderer, judge.model)
-            judged = await judge_staged(staged, prepared.agent, prepared.metrics, judge)
-            return await asyncio.to_thread(finish_call, prepared, judged)
+            return await in_threads(request, catalogue, renderer, judge, limits, recording)
         blob, agent_id, metric_ids, staged = await self.run(
             _stage, request, catalogue, limits, recording, judge.model
         )

@@ -20,7 +20,7 @@ from evaluator.store.rows import filtered
 from evaluator.store.tables import AlertFiringRow, AlertRow, CallRow, MetricResultRow
 from evaluator.store.types import CallFilter
 
-__all__ = ["Alert", "AlertFiring", "AlertNotFoundError", "AlertStore", "NewFiring"]
+__all__ = ["ALERT_FIELDS", "Alert", "AlertFiring", "AlertNotFoundError", "AlertStore", "NewFiring"]
 
 ALERT_FIELDS = (
     "name",

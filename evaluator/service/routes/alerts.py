@@ -20,7 +20,7 @@ from evaluator.service.bodies import read_json_body
 from evaluator.service.deps import PREFIX, Principal, PrincipalDep, Service, ServiceDep
 from evaluator.service.errors import NOT_FOUND
 from evaluator.service.schemas import body_spec, parse_body
-from evaluator.store.alerts import Alert, AlertNotFoundError, AlertStore
+from evaluator.store.alerts import ALERT_FIELDS, Alert, AlertNotFoundError, AlertStore
 
 __all__ = ["Forbidden", "alert_view", "router"]
 
@@ -149,19 +149,7 @@ async def update_alert(
     store = AlertStore(service.store)
     current = _visible(principal, await asyncio.to_thread(store.get, pk))
     body = parse_body(AlertBody, await read_json_body(request, service.settings.max_body_bytes))
-    stored = {
-        name: getattr(current, name)
-        for name in (
-            "name",
-            "enabled",
-            "project",
-            "source_type",
-            "source_id",
-            "source",
-            "threshold",
-            "notifications",
-        )
-    }
+    stored = {name: getattr(current, name) for name in ALERT_FIELDS}
     values = checked_values(
         body, stored, service.definitions.catalogue, allowed_destinations(service)
     )
