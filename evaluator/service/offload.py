@@ -40,10 +40,10 @@ from evaluator.ingest.recording import RecordingOutcome
 from evaluator.judge.schema import Judge
 from evaluator.judge.templates import PromptRenderer
 from evaluator.service.bodies import ObserveBody, intake_json, stored_call
-from evaluator.store.calls import NewCall
+from evaluator.store.calls import Claim, NewCall
 from evaluator.tasks.job import in_threads
 
-__all__ = ["Offload", "approx_size"]
+__all__ = ["Offload"]
 
 
 @dataclass(frozen=True)
@@ -51,18 +51,6 @@ class _Refused:
     """A ``RequestValidationError`` raised in a child, as data (its errors)."""
 
     errors: dict[str, list[str]]
-
-
-def approx_size(value: Any) -> int:
-    """Roughly the JSON size of a request's transcript, in bytes, without encoding it: a
-    text's length, or the turns' texts and about 64 bytes of keys per turn."""
-    transcript = value.get("transcript_json") if isinstance(value, dict) else None
-    if isinstance(transcript, str):
-        return len(transcript)
-    if isinstance(transcript, list):
-        return sum(64 + len(str(turn.get("content", ""))) if isinstance(turn, dict) else 64
-                   for turn in transcript)  # fmt: skip
-    return 0
 
 
 class Offload:
@@ -135,19 +123,20 @@ class Offload:
 
     async def evaluate(
         self,
-        request: dict[str, Any],
+        claim: Claim,
         catalogue: Catalogue,
         renderer: PromptRenderer,
         judge: Judge,
         limits: Limits,
         recording: RecordingOutcome | None = None,
     ) -> CallEvaluation:
-        """Validate and judge a stored request: the CPU stages in a process for a large
-        call, else in threads. Raises ``RequestValidationError`` as ``read_request`` does."""
-        if not self.wanted(approx_size(request)):
-            return await in_threads(request, catalogue, renderer, judge, limits, recording)
+        """Validate and judge a claimed call: the CPU stages in a process for a large call
+        (its stored text is decoded there, never here), else in threads. Raises
+        ``RequestValidationError`` as ``read_request`` does."""
+        if not self.wanted(len(claim.request_json)):
+            return await in_threads(claim, catalogue, renderer, judge, limits, recording)
         blob, agent_id, metric_ids, staged = await self.run(
-            _stage, request, catalogue, limits, recording, judge.model
+            _stage, claim, catalogue, limits, recording, judge.model
         )
         metrics = [catalogue.metric(i) for i in metric_ids]
         judged = await judge_staged(staged, catalogue.agent(agent_id), metrics, judge)
@@ -176,13 +165,14 @@ def _intake(raw: bytes, catalogue: Catalogue, limits: Limits) -> NewCall | _Refu
 
 
 def _stage(
-    request: dict[str, Any],
+    claim: Claim,
     catalogue: Catalogue,
     limits: Limits,
     recording: RecordingOutcome | None,
     model: str,
 ) -> tuple[bytes, int, list[str], StagedCall] | _Refused:
     try:
+        request = claim.effective_request()
         prepared = read_request(request, catalogue, limits, recording=recording)
     except RequestValidationError as exc:
         return _Refused(exc.errors)
@@ -192,5 +182,8 @@ def _stage(
 
 
 def _finish(blob: bytes, judged: Judged, options: EngineOptions) -> CallEvaluation:
+    """The evaluation, without the transcript it carries: the worker stores the run, and
+    the call's row already holds the transcript; a megabyte less to send back and decode."""
     prepared: PreparedCall = pickle.loads(blob)  # our own bytes, from _stage
-    return finish_call(prepared, judged, options)
+    evaluation = finish_call(prepared, judged, options)
+    return evaluation.model_copy(update={"transcript": "", "transcript_object": []})

@@ -12,14 +12,13 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Text, and_, cast, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from evaluator.contract import CallEvaluation, MetricResult, merged_results
+from evaluator.contract import AUDIO_ONLY, CallEvaluation, MetricResult, merged_results
 from evaluator.store.db import Database
 from evaluator.store.db import now as _now
 from evaluator.store.evaluations import call_logs, insert_evaluation
-from evaluator.store.rows import request_of
 from evaluator.store.scope import in_scope
 from evaluator.store.tables import CallRow
 from evaluator.store.types import Busy, CallNotFoundError, Claim, JobScope
@@ -128,15 +127,22 @@ class JobQueue(Database):
         )
         if taken.rowcount != 1:  # type: ignore[attr-defined]
             return None
-        row = session.get_one(CallRow, pk, populate_existing=True)
-        return Claim(
-            pk,
-            token,
-            row.attempts,
-            request_of(row),
-            row.job_scope,  # type: ignore[arg-type]
-            row.job_metric_ids,
-        )
+        request = CallRow.request
+        row = session.execute(
+            select(
+                CallRow.attempts,
+                cast(request, Text),  # decoded by whoever needs it, not here
+                CallRow.overrides,
+                CallRow.job_scope,
+                CallRow.job_metric_ids,
+                request["voice_recording_url"].as_string(),
+                request["transcript_json"].as_string().is_not(None),
+                request["transcript_type"].as_string(),
+            ).where(CallRow.id == pk)
+        ).one()
+        has_transcript = bool(row[6]) and row[7] != AUDIO_ONLY  # as ingest's audio_only
+        return Claim(pk, token, row[0], row[1], dict(row[2] or {}), row[3], row[4],
+                     recording_url=row[5], has_transcript=has_transcript)  # fmt: skip
 
     def queue_depth(self) -> int:
         """Calls waiting for a worker or being judged now (a read: waits for no writer)."""

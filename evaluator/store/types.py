@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,6 +28,7 @@ __all__ = [
     "RecordingRef",
     "RecordingSource",
     "StoreUnavailableError",
+    "effective_request",
 ]
 
 JobScope = Literal["request", "all", "chosen"]
@@ -170,20 +172,42 @@ class Busy:
 
 @dataclass(frozen=True)
 class Claim:
-    """A call a worker holds the lease on, and what to evaluate."""
+    """A call a worker holds the lease on, and what to evaluate.
+
+    The request stays the stored JSON text until someone needs it as data
+    (``effective_request``): a 10,000-turn call is a megabyte to decode, and the service's
+    worker hands it to a process (service/offload.py) without decoding it itself. What the
+    recording step must know first is read by the claim's query (``recording_url``,
+    ``has_transcript``)."""
 
     call_pk: int
     token: str
     attempts: int
-    request: dict[str, Any]
+    request_json: str  # as stored; PATCHed fields are in ``overrides``
+    overrides: dict[str, Any]
     job_scope: JobScope
     job_metric_ids: list[str] | None
+    recording_url: str | None = None
+    has_transcript: bool = True
 
     def effective_request(self) -> dict[str, Any]:
-        """The request to evaluate: ``all`` drops the metric choice, ``chosen`` replaces it."""
-        request = dict(self.request)
-        if self.job_scope == "all":
-            request.pop("metric_ids", None)
-        elif self.job_scope == "chosen":
-            request["metric_ids"] = list(self.job_metric_ids or [])
-        return request
+        """The request to evaluate: PATCHed fields applied; ``all`` drops the metric
+        choice, ``chosen`` replaces it. Decodes the stored text: CPU work on a large call."""
+        return effective_request(
+            json.loads(self.request_json), self.overrides, self.job_scope, self.job_metric_ids
+        )
+
+
+def effective_request(
+    stored: dict[str, Any],
+    overrides: dict[str, Any] | None,
+    scope: JobScope,
+    metric_ids: list[str] | None,
+) -> dict[str, Any]:
+    """A stored request as a job evaluates it (see ``Claim.effective_request``)."""
+    request = {**stored, **(overrides or {})}
+    if scope == "all":
+        request.pop("metric_ids", None)
+    elif scope == "chosen":
+        request["metric_ids"] = list(metric_ids or [])
+    return request

@@ -20,7 +20,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
 from evaluator.bootstrap import Definitions
 from evaluator.catalogue.definitions import Catalogue
@@ -28,7 +28,7 @@ from evaluator.config import Settings
 from evaluator.contract import CallEvaluation
 from evaluator.engine import evaluate_prepared
 from evaluator.errors import RequestValidationError
-from evaluator.ingest.intake import read_request
+from evaluator.ingest.intake import PreparedCall, read_request
 from evaluator.ingest.limits import Limits
 from evaluator.ingest.recording import RecordingOutcome
 from evaluator.judge.schema import Judge
@@ -47,12 +47,12 @@ def retry_delay(attempts: int, base_seconds: float, max_seconds: float) -> float
 
 
 class Evaluate(Protocol):
-    """Validate a stored request and judge it; raises ``RequestValidationError`` as
-    ``read_request`` does."""
+    """Validate a claimed call's stored request and judge it; raises
+    ``RequestValidationError`` as ``read_request`` does."""
 
     async def __call__(
         self,
-        request: dict[str, Any],
+        claim: Claim,
         catalogue: Catalogue,
         renderer: PromptRenderer,
         judge: Judge,
@@ -62,18 +62,21 @@ class Evaluate(Protocol):
 
 
 async def in_threads(
-    request: dict[str, Any],
+    claim: Claim,
     catalogue: Catalogue,
     renderer: PromptRenderer,
     judge: Judge,
     limits: Limits,
     recording: RecordingOutcome | None = None,
 ) -> CallEvaluation:
-    """``Evaluate`` off the event loop in this process: parsing and redaction are CPU work
-    over the whole call, so they run in a thread (the engine stages its own work in one)."""
-    prepared = await asyncio.to_thread(
-        read_request, request, catalogue, limits, recording=recording
-    )
+    """``Evaluate`` off the event loop in this process: decoding, parsing and redaction are
+    CPU work over the whole call, so they run in a thread (the engine stages its own work
+    in one)."""
+
+    def read() -> PreparedCall:
+        return read_request(claim.effective_request(), catalogue, limits, recording=recording)
+
+    prepared = await asyncio.to_thread(read)
     return await evaluate_prepared(prepared, judge=judge, renderer=renderer)
 
 
@@ -117,7 +120,7 @@ async def evaluate_claim(claim: Claim, context: JobContext) -> Outcome:
     evaluate = context.evaluate or in_threads
     try:
         evaluation = await evaluate(
-            claim.effective_request(),
+            claim,
             catalogue,
             context.definitions.renderer,
             context.judge,

@@ -202,8 +202,11 @@ class Recordings:
         """What the claimed call's recording says, or None when it has none to use. Raises
         ``RecordingFailed`` for a call that came as audio only and whose recording cannot
         be used."""
+        listen = not claim.has_transcript or claim.recording_url is not None
+        if not listen and await asyncio.to_thread(self.store.recording, claim.call_pk) is None:
+            return None  # nothing to listen to: the request need not even be decoded
         try:
-            request = parse_request(claim.effective_request())
+            request = await asyncio.to_thread(_request_of, claim)
         except RequestValidationError:
             return None  # intake's read_request answers for the request itself
         try:
@@ -309,3 +312,8 @@ def _name_of(url: str) -> str | None:
     """The last path segment of a download's URL (its file name), without the query."""
     name = url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
     return name[:255] or None
+
+
+def _request_of(claim: Claim) -> ObserveRequest:
+    """The claimed call's request, parsed (CPU work over the whole call: in a thread)."""
+    return parse_request(claim.effective_request())

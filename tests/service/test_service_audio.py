@@ -222,7 +222,9 @@ async def test_transcription_accuracy_flags_a_transcript_that_misheard_the_calle
     assert faithful_wer < 20 < misheard_wer  # 9 of the caller's ~40 words changed
     assert results[0]["extra"]["misheard"] is False and results[1]["extra"]["misheard"] is True
     pairs = results[1]["extra"]["differences"]
-    assert {"recording": "cleaning", "transcript": "filling"} in pairs, pairs
+    # Whisper may hear a neighbouring word differently ("book a" / "look at"): the pair
+    # holding the swapped word is what must be there.
+    assert any("cleaning" in p["recording"] and "filling" in p["transcript"] for p in pairs), pairs
 
 
 async def test_transcription_accuracy_is_not_applicable_unless_the_recording_was_transcribed(

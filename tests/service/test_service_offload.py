@@ -16,7 +16,8 @@ from evaluator.bootstrap import Definitions
 from evaluator.errors import RequestValidationError
 from evaluator.ingest.limits import Limits
 from evaluator.judge.scripted import ScriptedJudge
-from evaluator.service.offload import Offload, approx_size
+from evaluator.service.offload import Offload
+from evaluator.store.calls import Claim
 from tests.service.calls import OBSERVE
 from tests.service.conftest import HEADERS, RunApp
 
@@ -118,20 +119,14 @@ async def test_the_evaluation_stages_refuse_in_a_process_as_in_a_thread(
 ) -> None:
     """The worker's path: a stored request the definitions no longer accept."""
     request = {**booking_request, "agent": 999_999, "metric_ids": ["no-such-metric"]}
+    claim = Claim(1, "token", 1, json.dumps(request), {}, "request", None)
     catalogue, renderer = definitions.catalogue, definitions.renderer
     errors = []
     for offload in (Offload(1, 0), Offload(0, 0)):
         try:
             with pytest.raises(RequestValidationError) as refused:
-                await offload.evaluate(request, catalogue, renderer, ScriptedJudge(), Limits())
+                await offload.evaluate(claim, catalogue, renderer, ScriptedJudge(), Limits())
             errors.append(refused.value.errors)
         finally:
             offload.shutdown()
     assert errors[0] == errors[1] and "agent" in errors[0]
-
-
-def test_the_size_hint_counts_the_transcript() -> None:
-    turns = [{"role": "Main Agent", "content": "x" * 100}] * 10
-    assert approx_size({"transcript_json": turns}) == 10 * (64 + 100)
-    assert approx_size({"transcript_json": "y" * 500}) == 500
-    assert approx_size({"transcript_json": None}) == approx_size([]) == 0
