@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     # under offload_min_bytes stay in a thread (the process hop costs more than it saves).
     cpu_processes: int = Field(default=2, ge=0)
     offload_min_bytes: int = Field(default=64 * 1024, ge=0)
+    # Start those processes with the service (they import the pipeline once, in a forkserver)
+    # rather than at the first large call, which would otherwise wait for them.
+    offload_warm: bool = True
     # What one call may hold (evaluator/ingest/limits.py): each a 400 naming the field.
     max_depth: int = Field(default=32, ge=2, description="nesting of any JSON value")
     max_string_chars: int = Field(default=1_000_000, ge=1000, description="any one string")

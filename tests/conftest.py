@@ -20,6 +20,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+# Hundreds of apps start here: their CPU processes start at the first large call, as the
+# tests of the pool (tests/service/test_service_offload.py) check, not with every app.
+os.environ.setdefault("EVALUATOR_OFFLOAD_WARM", "false")
 
 import litellm
 from hypothesis import settings as hypothesis_settings

@@ -159,6 +159,8 @@ def _check_tenancy(service: Service) -> None:
 @contextlib.asynccontextmanager
 async def _running(service: Service, dispatcher: Dispatcher) -> AsyncIterator[None]:
     service.worker = dispatcher
+    if service.settings.offload_warm:
+        await asyncio.to_thread(service.offload.start)
     await dispatcher.start()
     try:
         yield

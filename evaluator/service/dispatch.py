@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from evaluator.config import Settings
-from evaluator.contract import CallEvaluation
 from evaluator.store.calls import Store
 from evaluator.tasks.app import Publisher
 from evaluator.tasks.sweep import sweep
@@ -34,9 +33,9 @@ class Dispatcher(Protocol):
     async def queued(self, pks: Sequence[int]) -> None:
         """Calls were committed (new, or queued again): see that they get judged."""
 
-    async def wait_finished(self, pk: int, timeout: float) -> CallEvaluation:
-        """The call once evaluated or failed for good, or as it stands after ``timeout``."""
-        ...
+    async def wait_finished(self, pk: int, timeout: float) -> None:
+        """Return once the call is evaluated or failed for good, or after ``timeout``
+        (reading only its state: a large call is not decoded while waiting)."""
 
     def wake(self) -> None:
         """Look for queued work now (the in-process worker; Celery's workers need no nudge:
@@ -74,14 +73,14 @@ class CeleryDispatch:
         # A failed publish is logged and left to the sweeper: the call is committed.
         await asyncio.to_thread(self.publisher.calls, list(pks))
 
-    async def wait_finished(self, pk: int, timeout: float) -> CallEvaluation:
+    async def wait_finished(self, pk: int, timeout: float) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
-            call = await asyncio.to_thread(self.store.get_call, pk)
+            state = await asyncio.to_thread(self.store.evaluation_state, pk)
             remaining = deadline - loop.time()
-            if call.evaluation_status in FINISHED or remaining <= 0:
-                return call
+            if state in FINISHED or remaining <= 0:
+                return
             await asyncio.sleep(min(remaining, self.settings.poll_seconds))
 
     async def _sweep_forever(self) -> None:

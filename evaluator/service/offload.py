@@ -40,17 +40,39 @@ from evaluator.ingest.recording import RecordingOutcome
 from evaluator.judge.schema import Judge
 from evaluator.judge.templates import PromptRenderer
 from evaluator.service.bodies import ObserveBody, intake_json, stored_call
-from evaluator.store.calls import Claim, NewCall
+from evaluator.store.calls import Claim, NewCall, Store
 from evaluator.tasks.job import in_threads
 
-__all__ = ["Offload"]
+__all__ = ["Offload", "Refused", "child_store"]
 
 
 @dataclass(frozen=True)
-class _Refused:
+class Refused:
     """A ``RequestValidationError`` raised in a child, as data (its errors)."""
 
     errors: dict[str, list[str]]
+
+
+# Where the children's functions live (this module's, the routes' and views'): imported
+# once by the forkserver, so a child starts as a fork, not by importing the pipeline again.
+CHILD_MODULES = (
+    "evaluator.service.offload",
+    "evaluator.service.routes.observe",
+    "evaluator.service.views",
+    "evaluator.service.worker",
+)
+
+_STORES: dict[tuple[str, float], Store] = {}
+
+
+def child_store(where: tuple[str, float, int | None]) -> Store:
+    """In a pool's child: its own handle on the service's database, ``where`` = (URL, busy
+    timeout, project id), opened once per database per child and scoped to the project."""
+    url, busy_timeout, project_id = where
+    store = _STORES.get((url, busy_timeout))
+    if store is None:
+        store = _STORES[(url, busy_timeout)] = Store(url, busy_timeout=busy_timeout)
+    return store.scoped(project_id)
 
 
 class Offload:
@@ -66,14 +88,23 @@ class Offload:
         """Whether work on this many bytes goes to a process."""
         return self.processes > 0 and size >= self.min_bytes
 
-    def _start(self) -> None:
+    def start(self) -> None:
+        """Start the children now, if there are to be any and they are not running (else
+        the first large call starts them). Blocks: call it in a thread."""
+        if self.processes <= 0:
+            return
         with self._lock:
             if self._pool is None:
                 self._pool = self._started()
 
     def _started(self) -> ProcessPoolExecutor:
         methods = multiprocessing.get_all_start_methods()
-        context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+        if "forkserver" in methods:
+            context = multiprocessing.get_context("forkserver")
+            # The forkserver imports the pipeline once; each child is a fork of it.
+            context.set_forkserver_preload(list(CHILD_MODULES))
+        else:
+            context = multiprocessing.get_context("spawn")
         pool = ProcessPoolExecutor(self.processes, mp_context=context)
         # Children start on demand, one per task submitted while none is idle: start them
         # all now, in this thread, each importing the pipeline once.
@@ -94,10 +125,10 @@ class Offload:
 
     async def run(self, fn: Any, *args: Any) -> Any:
         """``fn(*args)`` in a child (a module-level function, picklable arguments); a
-        ``_Refused`` it returns is raised as the field-keyed error."""
+        ``Refused`` it returns is raised as the field-keyed error."""
         if self._pool is None:
             # Starting a child blocks until the forkserver answers: not on the event loop.
-            await asyncio.to_thread(self._start)
+            await asyncio.to_thread(self.start)
         assert self._pool is not None
         pool = self._pool
         try:
@@ -107,7 +138,7 @@ class Offload:
                 self._pool = None
                 pool.shutdown(wait=False, cancel_futures=True)
             raise
-        if isinstance(result, _Refused):
+        if isinstance(result, Refused):
             raise RequestValidationError(result.errors)
         return result
 
@@ -157,11 +188,11 @@ def _renderer(prompt_dirs: tuple[Any, ...]) -> PromptRenderer:
     return PromptRenderer(list(prompt_dirs))
 
 
-def _intake(raw: bytes, catalogue: Catalogue, limits: Limits) -> NewCall | _Refused:
+def _intake(raw: bytes, catalogue: Catalogue, limits: Limits) -> NewCall | Refused:
     try:
         return stored_call(intake_json(raw), catalogue, limits)
     except RequestValidationError as exc:
-        return _Refused(exc.errors)
+        return Refused(exc.errors)
 
 
 def _stage(
@@ -170,12 +201,12 @@ def _stage(
     limits: Limits,
     recording: RecordingOutcome | None,
     model: str,
-) -> tuple[bytes, int, list[str], StagedCall] | _Refused:
+) -> tuple[bytes, int, list[str], StagedCall] | Refused:
     try:
         request = claim.effective_request()
         prepared = read_request(request, catalogue, limits, recording=recording)
     except RequestValidationError as exc:
-        return _Refused(exc.errors)
+        return Refused(exc.errors)
     staged = stage_in_thread(prepared, _renderer(tuple(catalogue.prompt_dirs)), model)
     blob = pickle.dumps(prepared, protocol=pickle.HIGHEST_PROTOCOL)
     return blob, prepared.agent.id, [m.id for m in prepared.metrics], staged

@@ -21,6 +21,7 @@ from evaluator.calllog import (
 from evaluator.catalogue.definitions import Catalogue
 from evaluator.contract import CallEvaluation
 from evaluator.service.deps import PREFIX, Service
+from evaluator.service.offload import child_store
 from evaluator.store.calls import Store
 
 __all__ = [
@@ -46,25 +47,30 @@ async def detail_response(service: Service, pk: int, base_url: URL | str) -> Res
     (service/offload.py), else in a thread."""
     store, catalogue, offload = service.store, service.definitions.catalogue, service.offload
     if offload.processes and offload.wanted(await asyncio.to_thread(store.stored_size, pk)):
-        where = (store.url, store.busy_timeout, store.project_id)
+        where = store.where()
         body = await offload.run(_detail_in_child, where, catalogue, pk, str(base_url))
     else:
         body = await asyncio.to_thread(lambda: _dump(_detail(store, catalogue, pk, base_url)))
     return Response(body, media_type="application/json")
 
 
-_STORES: dict[tuple[str, float], Store] = {}
-
-
 def _detail_in_child(
     where: tuple[str, float, int | None], catalogue: Catalogue, pk: int, base_url: str
 ) -> bytes:
-    """In a pool's child: its own handle on the database (one per database, per child)."""
-    url, busy_timeout, project_id = where
-    store = _STORES.get((url, busy_timeout))
-    if store is None:
-        store = _STORES[(url, busy_timeout)] = Store(url, busy_timeout=busy_timeout)
-    return _dump(_detail(store.scoped(project_id), catalogue, pk, base_url))
+    """In a pool's child: the detail read and rendered there."""
+    return _dump(_detail(child_store(where), catalogue, pk, base_url))
+
+
+def list_item_in_child(
+    where: tuple[str, float, int | None], catalogue: Catalogue, pk: int
+) -> bytes:
+    """In a pool's child: one call in the list shape, rendered (a large call's answer)."""
+    return list_item_bytes(child_store(where).get_call(pk), catalogue)
+
+
+def list_item_bytes(call: CallEvaluation, catalogue: Catalogue) -> bytes:
+    """One call in the list shape, as the JSON the observe route answers."""
+    return _dump(call_log_list(call, catalogue.numbers()))
 
 
 def detail_of(service: Service, pk: int, base_url: URL | str) -> CallLogDetail:

@@ -47,9 +47,12 @@ class Webhook:
         self.backoff_seconds = backoff_seconds
         self._transport = transport
 
-    async def deliver(self, call: CallEvaluation, record: Record | None = None) -> bool:
-        """Send one call log; True once a receiver answered 2xx."""
-        body = call_body(call)
+    async def deliver(
+        self, call: CallEvaluation, record: Record | None = None, body: bytes | None = None
+    ) -> bool:
+        """Send one call log (``body``: its JSON, already made off the event loop; else
+        made here); True once a receiver answered 2xx."""
+        body = call_body(call) if body is None else body
         headers = headers_for(body, self.secret)
         async with httpx.AsyncClient(transport=self._transport, timeout=10.0) as client:
             for attempt in range(1, self.tries + 1):

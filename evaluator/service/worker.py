@@ -21,10 +21,11 @@ from evaluator.bootstrap import Definitions
 from evaluator.config import Settings
 from evaluator.contract import CallEvaluation
 from evaluator.judge.schema import Judge
-from evaluator.service.offload import Offload
+from evaluator.service.offload import Offload, child_store
 from evaluator.service.webhook import Webhook
 from evaluator.store.calls import Claim, Store
 from evaluator.store.deliveries import DeliveryStore
+from evaluator.tasks.delivery import call_body
 from evaluator.tasks.job import JobContext, evaluate_claim, retry_delay
 from evaluator.tasks.recordings import Recordings
 
@@ -97,16 +98,16 @@ class EvaluationWorker:
         """Calls were stored or queued again (``evaluator.service.dispatch.Dispatcher``)."""
         self.wake()
 
-    async def wait_finished(self, pk: int, timeout: float) -> CallEvaluation:
-        """The call once evaluated or failed for good, or as it stands after ``timeout``."""
+    async def wait_finished(self, pk: int, timeout: float) -> None:
+        """Return once the call is evaluated or failed for good, or after ``timeout``."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
             progress = self._progress
-            call = await asyncio.to_thread(self.store.get_call, pk)
+            state = await asyncio.to_thread(self.store.evaluation_state, pk)
             remaining = deadline - loop.time()
-            if call.evaluation_status in FINISHED or remaining <= 0:
-                return call
+            if state in FINISHED or remaining <= 0:
+                return
             # Woken by this process's workers; polling covers other processes.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(progress.wait(), min(remaining, self.settings.poll_seconds))
@@ -165,11 +166,11 @@ class EvaluationWorker:
     async def _notify(self, pk: int) -> None:
         if self.webhook is None and self.alerting is None:
             return
-        call = await asyncio.to_thread(self.store.get_call, pk)
+        webhook = self.webhook
+        call, body = await self._finished(pk, with_body=webhook is not None)
         if self.alerting is not None:
             # In order, after each evaluation: a rule's window is the calls judged before it.
             await self.alerting.check(call)
-        webhook = self.webhook
         if webhook is None:
             return
         deliveries = DeliveryStore(self.store)
@@ -180,6 +181,30 @@ class EvaluationWorker:
                 deliveries.record_try, delivery_id, error, retry_in=retry_in
             )
 
-        task = asyncio.create_task(webhook.deliver(call, record))
+        task = asyncio.create_task(webhook.deliver(call, record, body))
         self._deliveries.add(task)
         task.add_done_callback(self._deliveries.discard)
+
+    async def _finished(self, pk: int, *, with_body: bool) -> tuple[CallEvaluation, bytes | None]:
+        """A finished call for the alerts and the webhook, and the webhook's body. A large
+        call is read and its body made in a process (service/offload.py): the call handed
+        back here is without its transcript, which only the body needs."""
+        store, offload = self.store, self.offload
+        if offload.processes and offload.wanted(await asyncio.to_thread(store.stored_size, pk)):
+            found: tuple[CallEvaluation, bytes | None] = await offload.run(
+                _finished_in_child, store.where(), pk, with_body
+            )
+            return found
+        return await asyncio.to_thread(_finished_here, store, pk, with_body)
+
+
+def _finished_here(store: Store, pk: int, with_body: bool) -> tuple[CallEvaluation, bytes | None]:
+    call = store.get_call(pk)
+    return call, call_body(call) if with_body else None
+
+
+def _finished_in_child(
+    where: tuple[str, float, int | None], pk: int, with_body: bool
+) -> tuple[CallEvaluation, bytes | None]:
+    call, body = _finished_here(child_store(where), pk, with_body)
+    return call.model_copy(update={"transcript": "", "transcript_object": []}), body

@@ -73,6 +73,15 @@ class Store(JobQueue, RecordingStore):
         with self.connection(read_only=True) as conn:
             return int(conn.execute(query).scalar() or 0)
 
+    def evaluation_state(self, pk: int) -> str:
+        """A call's ``evaluation_status`` alone (for waiting on it without reading it)."""
+        query = select(CallRow.evaluation_status).where(CallRow.id == pk, in_scope(self.project_id))
+        with self.connection(read_only=True) as conn:
+            state = conn.execute(query).scalar()
+        if state is None:
+            raise CallNotFoundError([pk])
+        return str(state)
+
     def stored_request(self, pk: int) -> dict[str, Any]:
         """The request a call is evaluated with: as received, with PATCHed fields applied."""
         with self.session() as session:

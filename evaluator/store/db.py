@@ -77,6 +77,11 @@ class Database:
         view.project_id = project_id
         return view
 
+    def where(self) -> tuple[str, float, int | None]:
+        """What another process needs to open this same handle: URL, busy timeout, project
+        (picklable; ``evaluator.service.offload.child_store`` opens it)."""
+        return self.url, self.busy_timeout, self.project_id
+
     def upgrade(self, *, blob_url: str | None = None) -> None:
         """Apply the Alembic migrations shipped in the package, up to the newest.
         ``blob_url``: the recordings' blob store, for the migration that moves recordings

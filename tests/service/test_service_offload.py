@@ -5,11 +5,13 @@ JSON body and every call through the pool; ``cpu_processes=0`` keeps everything 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from evaluator.bootstrap import Definitions
@@ -17,6 +19,7 @@ from evaluator.errors import RequestValidationError
 from evaluator.ingest.limits import Limits
 from evaluator.judge.scripted import ScriptedJudge
 from evaluator.service.offload import Offload
+from evaluator.service.webhook import Webhook
 from evaluator.store.calls import Claim
 from tests.service.calls import OBSERVE
 from tests.service.conftest import HEADERS, RunApp
@@ -130,3 +133,65 @@ async def test_the_evaluation_stages_refuse_in_a_process_as_in_a_thread(
         finally:
             offload.shutdown()
     assert errors[0] == errors[1] and "agent" in errors[0]
+
+
+async def test_a_large_post_is_stored_and_answered_by_a_process_as_by_a_thread(
+    run_app: RunApp, booking_request: dict[str, Any]
+) -> None:
+    """Re-posts, a clashing call_id, and ``wait``: the answers a body stored by a child of
+    the pool gets are those of one stored in this process."""
+    seen = []
+    for run, overrides in enumerate((IN_PROCESS, IN_THREAD)):
+        first = {**booking_request, "call_id": f"same-{run}"}
+        clash = {**first, "feedback": "another body"}
+        async with run_app(**overrides) as running:
+            post = running.client.post
+            created = await post(OBSERVE, json=first, headers=HEADERS)
+            again = await post(OBSERVE, json=first, headers=HEADERS)
+            clashed = await post(OBSERVE, json=clash, headers=HEADERS)
+            waited = await post(f"{OBSERVE}?wait=true", headers=HEADERS,
+                                json={**booking_request, "call_id": f"waited-{run}"})  # fmt: skip
+            assert running.service.offload.started is (overrides is IN_PROCESS)
+        # The re-post answers the stored call, as it stands by then (maybe judged already).
+        assert (again.status_code, again.json()["id"]) == (200, created.json()["id"])
+        assert list(clashed.json()) == ["call_id"]
+        seen.append([(r.status_code, _stable(r.json())) for r in (created, clashed, waited)])
+    assert seen[0] == seen[1]
+    assert [code for code, _ in seen[0]] == [201, 400, 201]
+    assert seen[0][2][1]["evaluation_status"] == "evaluated" and seen[0][2][1]["metrics"]
+
+
+async def test_the_webhook_of_a_call_judged_in_a_process_carries_the_whole_call(
+    run_app: RunApp, booking_request: dict[str, Any]
+) -> None:
+    """The call the worker reads back for the webhook (and alerts) is read in a process;
+    the webhook's body is the whole call log, transcript included."""
+    received: list[httpx.Request] = []
+
+    def receiver(request: httpx.Request) -> httpx.Response:
+        received.append(request)
+        return httpx.Response(204)
+
+    url = "http://hooks.example/evaluated"
+    async with run_app(webhook_url=url, **IN_PROCESS) as running:
+        worker = running.service.running_worker()
+        worker.webhook = Webhook(url, None, transport=httpx.MockTransport(receiver))
+        posted = await running.client.post(OBSERVE, json=booking_request, headers=HEADERS)
+        pk = posted.json()["id"]
+        detail = await running.wait_finished(pk)
+        for _ in range(500):
+            if received:
+                break
+            await asyncio.sleep(0.01)
+    assert len(received) == 1
+    sent = json.loads(received[0].content)
+    assert sent["id"] == pk and sent["evaluation_status"] == "evaluated"
+    said = [turn["content"] for turn in detail["transcript_object"]]
+    assert said and [turn["content"] for turn in sent["transcript_object"]] == said
+
+
+async def test_the_pool_starts_with_the_service_when_warm(run_app: RunApp) -> None:
+    async with run_app(offload_warm=True, cpu_processes=1) as running:
+        assert running.service.offload.started  # before any call came
+    async with run_app(offload_warm=False, cpu_processes=1) as running:
+        assert not running.service.offload.started

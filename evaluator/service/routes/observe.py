@@ -8,10 +8,19 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from evaluator.calllog import CallLogList
+from evaluator.catalogue.definitions import Catalogue
 from evaluator.errors import RequestValidationError
-from evaluator.service.bodies import OBSERVE_BODY, ObserveBody, read_observe_body
+from evaluator.ingest.limits import Limits
+from evaluator.service.bodies import (
+    OBSERVE_BODY,
+    ObserveBody,
+    intake_json,
+    read_observe_body,
+    stored_call,
+)
 from evaluator.service.deps import AUTHORIZED, PREFIX, Service, ServiceDep
-from evaluator.service.views import list_items, rendered
+from evaluator.service.offload import Refused, child_store
+from evaluator.service.views import list_item_bytes, list_item_in_child, list_items, rendered
 from evaluator.store.calls import DuplicateCallError
 
 __all__ = ["router", "store_and_queue"]
@@ -42,6 +51,8 @@ async def observe(
     body = await read_observe_body(
         request, settings.max_body_bytes, defer_from=settings.offload_min_bytes
     )
+    if body.raw is not None and service.offload.wanted(len(body.raw)):
+        return await _store_in_process(service, body.raw, wait=wait)
     (call,), created = await store_and_queue(service, body, wait=wait)
     return await rendered(call, 201 if created else 200)
 
@@ -69,5 +80,44 @@ async def store_and_queue(
     if created and call.id is not None:
         await worker.queued([call.id])
     if wait and call.id is not None:
-        call = await worker.wait_finished(call.id, service.settings.wait_timeout_seconds)
+        await worker.wait_finished(call.id, service.settings.wait_timeout_seconds)
+        call = await asyncio.to_thread(service.store.get_call, call.id)
     return await asyncio.to_thread(list_items, service, [call]), created
+
+
+async def _store_in_process(service: Service, raw: bytes, *, wait: bool) -> Response:
+    """A large JSON body, from its bytes to its answer, in a process of the pool
+    (service/offload.py): parsed, validated, redacted, stored by the child's own database
+    handle, and rendered there. What comes back is the answer's bytes and the call's id:
+    this process never holds the call, so its event loop never waits on that work's GIL."""
+    store, catalogue, offload = service.store, service.definitions.catalogue, service.offload
+    limits, allow = service.settings.limits(), service.settings.allow_duplicate_calls
+    answer, pk, created = await offload.run(
+        _store_in_child, store.where(), raw, catalogue, limits, allow
+    )
+    worker = service.running_worker()
+    if created:
+        await worker.queued([pk])
+    if wait:
+        await worker.wait_finished(pk, service.settings.wait_timeout_seconds)
+        answer = await offload.run(list_item_in_child, store.where(), catalogue, pk)
+    return Response(answer, status_code=201 if created else 200, media_type="application/json")
+
+
+def _store_in_child(
+    where: tuple[str, float, int | None],
+    raw: bytes,
+    catalogue: Catalogue,
+    limits: Limits,
+    allow_duplicates: bool,
+) -> tuple[bytes, int, bool] | Refused:
+    """In a pool's child: ``store_and_queue``'s work on a JSON body, less the queueing."""
+    try:
+        new = stored_call(intake_json(raw), catalogue, limits)
+        call, created = child_store(where).add_call(new, allow_duplicates=allow_duplicates)
+    except RequestValidationError as exc:
+        return Refused(exc.errors)
+    except DuplicateCallError as exc:
+        return Refused({"call_id": [str(exc)]})
+    assert call.id is not None  # stored
+    return list_item_bytes(call, catalogue), call.id, created
