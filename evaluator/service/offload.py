@@ -26,6 +26,7 @@ import pickle
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.context import BaseContext
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,11 +99,12 @@ class Offload:
                 self._pool = self._started()
 
     def _started(self) -> ProcessPoolExecutor:
-        methods = multiprocessing.get_all_start_methods()
-        if "forkserver" in methods:
-            context = multiprocessing.get_context("forkserver")
+        context: BaseContext
+        if "forkserver" in multiprocessing.get_all_start_methods():
+            forkserver = multiprocessing.get_context("forkserver")
             # The forkserver imports the pipeline once; each child is a fork of it.
-            context.set_forkserver_preload(list(CHILD_MODULES))
+            forkserver.set_forkserver_preload(list(CHILD_MODULES))
+            context = forkserver
         else:
             context = multiprocessing.get_context("spawn")
         pool = ProcessPoolExecutor(self.processes, mp_context=context)
