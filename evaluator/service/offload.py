@@ -26,8 +26,8 @@ import pickle
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from multiprocessing.context import BaseContext
 from dataclasses import dataclass
+from multiprocessing.context import BaseContext
 from typing import Any
 
 from evaluator.catalogue.definitions import Catalogue
