@@ -20,8 +20,10 @@ and calls under ``Settings.offload_min_bytes`` stay in a thread: the hop costs m
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import multiprocessing
+import os
 import pickle
 import threading
 from concurrent.futures import ProcessPoolExecutor
@@ -107,7 +109,7 @@ class Offload:
             context = forkserver
         else:
             context = multiprocessing.get_context("spawn")
-        pool = ProcessPoolExecutor(self.processes, mp_context=context)
+        pool = ProcessPoolExecutor(self.processes, mp_context=context, initializer=_lower_priority)
         # Children start on demand, one per task submitted while none is idle: start them
         # all now, in this thread, each importing the pipeline once.
         for future in [pool.submit(_ready) for _ in range(self.processes)]:
@@ -178,6 +180,16 @@ class Offload:
 
 
 # In the children
+
+
+# How much less CPU priority the children have than the service (``nice``): when both want
+# a core, the event loop answering requests gets it first and a child's long parse waits.
+CHILD_NICENESS = 10
+
+
+def _lower_priority() -> None:
+    with contextlib.suppress(OSError, AttributeError):  # not on every platform
+        os.nice(CHILD_NICENESS)
 
 
 def _ready() -> None:

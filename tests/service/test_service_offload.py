@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from evaluator.bootstrap import Definitions
 from evaluator.errors import RequestValidationError
 from evaluator.ingest.limits import Limits
 from evaluator.judge.scripted import ScriptedJudge
-from evaluator.service.offload import Offload
+from evaluator.service.offload import CHILD_NICENESS, Offload
 from evaluator.service.webhook import Webhook
 from evaluator.store.calls import Claim
 from tests.service.calls import OBSERVE
@@ -195,3 +196,13 @@ async def test_the_pool_starts_with_the_service_when_warm(run_app: RunApp) -> No
         assert running.service.offload.started  # before any call came
     async with run_app(offload_warm=False, cpu_processes=1) as running:
         assert not running.service.offload.started
+
+
+async def test_the_children_yield_the_cpu_to_the_service() -> None:
+    """A child's long parse must not take a core from the event loop answering requests."""
+    offload = Offload(1, 0)
+    try:
+        child = await offload.run(os.nice, 0)  # its niceness, unchanged
+    finally:
+        offload.shutdown()
+    assert child == min(os.nice(0) + CHILD_NICENESS, 19)
