@@ -117,6 +117,10 @@ def offline_server(
         "--chat_format", "gemma", "--host", "127.0.0.1", "--port", str(chosen),
         "--n_ctx", str(context), "--n_threads", str(max(1, os.cpu_count() or 1)),
         "--seed", "0", "--verbose", "false",
+        # Logits of every position (the server's default) are only for logprobs, which no
+        # judgment asks for: a buffer of n_ctx x 262,144 floats (8.6 GB at 8,192), filled
+        # for each token. Only the last position's are kept.
+        "--logits_all", "false",
     ]  # fmt: skip
     # The server logs a lot (model metadata, grammars): to a file, never to a pipe nobody
     # reads, which fills up and stalls the server mid-request.
