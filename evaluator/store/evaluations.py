@@ -13,7 +13,7 @@ from evaluator.store.db import now as _now
 from evaluator.store.rows import call_log, evaluation_values
 from evaluator.store.tables import Base, CallRow, EvaluationRow, MetricResultRow, ReviewRow
 
-__all__ = ["call_logs", "insert_evaluation"]
+__all__ = ["call_logs", "insert_evaluation", "insert_evaluations"]
 
 
 def insert_evaluation(
@@ -29,6 +29,31 @@ def insert_evaluation(
             insert(_table(MetricResultRow)), [{**r, "evaluation_id": run_id} for r in results]
         )
     return run_id
+
+
+def insert_evaluations(
+    session: Session, judged: list[tuple[int, CallEvaluation, list[MetricResult]]], source: str
+) -> list[int]:
+    """``insert_evaluation`` for several calls at once: one multi-row insert of the runs
+    (their ids returned in the order given) and one of all their metric rows."""
+    if not judged:
+        return []
+    now = _now()
+    values = [evaluation_values(pk, ev, metrics, source, now) for pk, ev, metrics in judged]
+    table = _table(EvaluationRow)
+    inserted = session.execute(
+        insert(table).returning(table.c.id, sort_by_parameter_order=True),
+        [run for run, _ in values],
+    )
+    run_ids = [int(row[0]) for row in inserted]
+    results = [
+        {**r, "evaluation_id": run_id}
+        for run_id, (_, rows) in zip(run_ids, values, strict=True)
+        for r in rows
+    ]
+    if results:
+        session.execute(insert(_table(MetricResultRow)), results)
+    return run_ids
 
 
 def _table(row: type[Base]) -> Table:
