@@ -3,14 +3,14 @@ back as call logs (current run, its results and the human review) in three queri
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Row, Table, insert, select
 from sqlalchemy.orm import Session
 
 from evaluator.contract import CallEvaluation, MetricResult
 from evaluator.store.db import now as _now
-from evaluator.store.rows import call_log, evaluation_values
+from evaluator.store.rows import METRIC_COLUMNS, call_log, evaluation_values
 from evaluator.store.tables import Base, CallRow, EvaluationRow, MetricResultRow, ReviewRow
 
 __all__ = ["call_logs", "insert_evaluation", "insert_evaluations"]
@@ -66,9 +66,9 @@ def call_logs(session: Session, rows: list[CallRow]) -> list[CallEvaluation]:
     runs = {
         e.id: e for e in session.scalars(select(EvaluationRow).where(EvaluationRow.id.in_(run_ids)))
     }
-    results: dict[int, list[MetricResultRow]] = {}
-    for m in session.scalars(
-        select(MetricResultRow)
+    results: dict[int, list[Row[Any]]] = {}
+    for m in session.execute(
+        select(*METRIC_COLUMNS)
         .where(MetricResultRow.evaluation_id.in_(run_ids))
         .order_by(MetricResultRow.evaluation_id, MetricResultRow.position)
     ):

@@ -25,7 +25,7 @@ from evaluator.contract import CallEvaluation, MetricResult
 from evaluator.store.calls import Store
 from evaluator.store.db import now as _now
 from evaluator.store.evaluations import call_logs, insert_evaluations
-from evaluator.store.rows import metric_result, request_of
+from evaluator.store.rows import METRIC_COLUMNS, metric_result, request_of
 from evaluator.store.tables import (
     Base,
     CallRow,
@@ -328,8 +328,8 @@ def _pending(run_id: str, pk: int) -> Any:
 
 def _metrics_of(session: Session, run_ids: list[int]) -> dict[int, list[MetricResult]]:
     out: dict[int, list[MetricResult]] = {}
-    for row in session.scalars(
-        select(MetricResultRow)
+    for row in session.execute(
+        select(*METRIC_COLUMNS)
         .where(MetricResultRow.evaluation_id.in_(run_ids))
         .order_by(MetricResultRow.evaluation_id, MetricResultRow.position)
     ):
