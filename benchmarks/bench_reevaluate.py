@@ -10,8 +10,10 @@ Prints:
   rate limit), and the share of the ideal throughput reached,
 - LLM requests per call, prompt tokens per call against one request per metric,
 - peak memory (max RSS), the second identical run's requests (should be 0),
-- the engine's own time per call (scripted judge answering instantly), and the CPU per call
-  of the whole run (the engine's processes, and the stand-in's apart).
+- the engine's own time and CPU per call (scripted judge answering instantly), and the CPU
+  per call of the whole run (the engine's processes, and the stand-in's apart): process CPU
+  time, which other processes' load on the machine does not inflate,
+- the load average around the run (the throughput does depend on it).
 ``--workers N`` runs the re-evaluation in N processes (``evaluator reevaluate --workers``).
 
     python benchmarks/bench_reevaluate.py --calls 10000 --latency 1.0 --concurrency 64
@@ -27,6 +29,7 @@ import copy
 import gc
 import json
 import multiprocessing
+import os
 import resource
 import shutil
 import socket
@@ -158,15 +161,19 @@ async def _prompt_tokens(definitions: Definitions, body: dict[str, Any]) -> tupl
     return len(batched), tokens(batched), tokens(single)
 
 
-async def _engine_ms(definitions: Definitions, body: dict[str, Any], runs: int = 200) -> float:
+async def _engine_ms(
+    definitions: Definitions, body: dict[str, Any], runs: int = 200
+) -> tuple[float, float]:
+    """Median wall time and median CPU time (this process, all its threads) of one call."""
     judge = ScriptedJudge()
-    times = []
+    times, cpus = [], []
     for _ in range(runs):
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         call = read_request(body, definitions.catalogue)
         await evaluate_prepared(call, judge=judge, renderer=definitions.renderer)
         times.append(time.perf_counter() - started)
-    return statistics.median(times) * 1000
+        cpus.append(time.process_time() - cpu)
+    return statistics.median(times) * 1000, statistics.median(cpus) * 1000
 
 
 def _rss_mb(field: str = "VmRSS") -> float:
@@ -181,6 +188,10 @@ def _reset_peak() -> None:
     """Start VmHWM again from the current RSS, so a phase's own peak can be read."""
     with contextlib.suppress(OSError):
         Path("/proc/self/clear_refs").write_text("5")
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def _cpu() -> float:
@@ -221,11 +232,13 @@ def _print(
 ) -> None:  # fmt: skip
     print(f"calls {args.calls}, 10 LLM metrics each, latency {args.latency} s, "
           f"concurrency {args.concurrency}, rpm {args.rpm}, workers {args.workers}")  # fmt: skip
-    print(f"first run: wall {wall:.1f} s, ideal {ideal:.1f} s: {ideal / wall:.0%} of ideal")
+    print(f"first run: wall {wall:.1f} s, ideal {ideal:.1f} s: {ideal / wall:.0%} of ideal "
+          f"({args.calls / wall:.1f} calls/s; load average before it {first['load']})")  # fmt: skip
     print(f"  {progress.done} judged, {progress.failed} failed, {first['refused']} refused (429)")
     print(f"  CPU per call: {1000 * progress.cpu_seconds / args.calls:.1f} ms in the engine "
-          f"(all threads and workers), {1000 * first['server_cpu'] / args.calls:.1f} ms in the "
-          "stand-in")  # fmt: skip
+          f"(process CPU time of all threads and workers), "
+          f"{1000 * first['server_cpu'] / args.calls:.1f} ms in the stand-in; load average "
+          f"after the run {first['load_after']}")  # fmt: skip
     print(f"LLM requests per call: {first['requests'] / args.calls:.2f}; most in flight at "
           f"once at the stand-in: {first['most_in_flight']}")  # fmt: skip
     print(f"second identical run: {second['requests'] - first['requests']} LLM requests, "
@@ -264,10 +277,13 @@ async def main(args: argparse.Namespace) -> None:
         gc.collect()
         _reset_peak()
         memory = (_rss_mb(), 0.0)
+        load = _load()
         wall, progress = await _run(store, settings, args, backend)
+        load_after = _load()
         memory = (memory[0], _rss_mb("VmHWM"))
         first = _stats(port)
         first["server_cpu"] = first["cpu_seconds"] - idle["cpu_seconds"]
+        first["load"], first["load_after"] = load, load_after
         wall2, progress2 = await _run(store, settings, args, backend)
         second = _stats(port)
     finally:
@@ -286,8 +302,10 @@ async def main(args: argparse.Namespace) -> None:
     if args.workers > 1:
         workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         print(f"  largest worker process or the stand-in: {workers:.0f} MB max RSS")
-    engine = await _engine_ms(definitions, body)
-    print(f"engine's own time per call (scripted judge, median): {engine:.1f} ms")
+    engine, engine_cpu = await _engine_ms(definitions, body)
+    print(f"engine's own time per call (scripted judge, median): {engine:.1f} ms wall, "
+          f"{engine_cpu:.1f} ms CPU")  # fmt: skip
+    print(f"load average at the end: {_load()}")
     backend.close()
     store.close()
     shutil.rmtree(folder, ignore_errors=True)

@@ -1,4 +1,6 @@
-"""The judge: the one LLM boundary, and the only importer of litellm and instructor.
+"""The judge: the one LLM boundary. It and its two helpers (``structured``: instructor's
+side, ``replies``: reading what the server sent) are the only importers of litellm and
+instructor.
 
 A request is a list of messages and a response model; the answer is the parsed fields, the
 fields that failed (with why), the raw completion and the usage. Two kinds of retry are kept
@@ -10,13 +12,15 @@ that did validate are kept and the rest are reported as failures: never as a low
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import os
+import weakref
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -27,7 +31,14 @@ from pydantic import BaseModel
 
 from evaluator.contract import Usage
 from evaluator.errors import JudgeOutputError, JudgeUnavailableError
+from evaluator.judge.replies import Reply as _Reply
+from evaluator.judge.replies import first_line as _first_line
+from evaluator.judge.replies import retry_after as _retry_after
+from evaluator.judge.replies import text_of as _text_of
 from evaluator.judge.schema import Judge, JudgeAnswer, JudgeRequest, salvage
+from evaluator.judge.structured import checked_once, grammar_friendly, grammar_schema
+from evaluator.judge.structured import system_into_user as _system_into_user
+from evaluator.judge.structured import without_schema_text as _without_schema_text
 from evaluator.judge.transport import RetriesExhausted, send_with_retries
 
 __all__ = [
@@ -37,7 +48,11 @@ __all__ = [
     "JudgeSettings",
     "LiteLLMJudge",
     "choose_mode",
+    "grammar_friendly",
 ]
+
+# Re-exported for the judge's tests, which read them here.
+_REEXPORTED = (_system_into_user, _without_schema_text)
 
 StructuredMode = Literal["auto", "tools", "json_schema", "json", "constrained_json"]
 _MODES = {
@@ -107,26 +122,15 @@ def choose_mode(settings: JudgeSettings) -> instructor.Mode:
 
 
 @dataclass(frozen=True)
-class _Reply:
-    """One response of the server, with the usage it reported and its price, read the moment
-    it arrived. Read later they would be wrong: on every re-ask instructor rewrites the
-    response's ``usage`` in place to the running total of the attempts so far, so summing
-    the responses' usage afterwards counts the first attempts again and again."""
+class _Exchange:
+    """One request's own part of the judge's calls to litellm: its response model (for the
+    constrained grammar) and the replies it received."""
 
-    response: Any
-    prompt_tokens: int
-    completion_tokens: int
-    cost_usd: float | None
+    replies: list[_Reply]
+    response_model: type[BaseModel]
 
-    @classmethod
-    def of(cls, response: Any) -> _Reply:
-        counted = getattr(response, "usage", None)
-        return cls(
-            response=response,
-            prompt_tokens=int(getattr(counted, "prompt_tokens", 0) or 0),
-            completion_tokens=int(getattr(counted, "completion_tokens", 0) or 0),
-            cost_usd=_price_of(response),
-        )
+
+_EXCHANGE: contextvars.ContextVar[_Exchange] = contextvars.ContextVar("judge_exchange")
 
 
 class LiteLLMJudge:
@@ -138,6 +142,10 @@ class LiteLLMJudge:
         self.settings = settings
         self._mode = choose_mode(settings)
         self._slots = asyncio.Semaphore(settings.max_parallel) if settings.max_parallel else None
+        # One instructor client for every request (building one per request was a tenth of
+        # the judge's CPU); what is particular to a request reaches ``_complete`` through
+        # ``_EXCHANGE``, set for the request's own task.
+        self._client = instructor.from_litellm(self._complete, mode=self._mode, async_client=True)
 
     @property
     def model(self) -> str:
@@ -156,14 +164,12 @@ class LiteLLMJudge:
 
     async def _answer(self, request: JudgeRequest) -> JudgeAnswer:
         replies: list[_Reply] = []
-        client = instructor.from_litellm(
-            self._completion(replies, request.response_model), mode=self._mode, async_client=True
-        )
+        exchange = _EXCHANGE.set(_Exchange(replies, request.response_model))
         started = time.perf_counter()
         try:
-            parsed = await client.create(
+            parsed = await self._client.create(
                 messages=request.messages,  # type: ignore[arg-type]
-                response_model=_instructor_model(request.response_model),
+                response_model=instructor_model(request.response_model),
                 max_retries=self.settings.max_reasks,
                 **self._call_kwargs(),
             )
@@ -180,6 +186,8 @@ class LiteLLMJudge:
             if isinstance(exc, IncompleteOutputException):
                 return self._salvaged(request, replies, exc, started)
             raise JudgeOutputError(self.model, f"{type(exc).__name__}: {exc}") from exc
+        finally:
+            _EXCHANGE.reset(exchange)
         fields = {
             (info.alias or name): getattr(parsed, name)
             for name, info in request.response_model.model_fields.items()
@@ -209,44 +217,32 @@ class LiteLLMJudge:
             kwargs["api_key"] = s.api_key
         return kwargs
 
-    def _completion(
-        self, replies: list[_Reply], response_model: type[BaseModel]
-    ) -> Callable[..., Coroutine[Any, Any, Any]]:
-        """litellm's acompletion, recording each raw response (with its usage and price as it
-        arrived) for usage and evidence, and (in constrained_json mode) adding the schema to
-        ``response_format``."""
-        constrained = self.settings.structured_mode == "constrained_json"
-        merge_system = self.settings.merge_system
-
-        grammar_schema = (
-            _grammar_schema(response_model, self.settings.constrained_max_chars)
-            if constrained
-            else None
+    async def _complete(self, **kwargs: Any) -> Any:
+        """litellm's acompletion for instructor, recording each raw response (with its usage
+        and price as it arrived) for usage and evidence, and (in constrained_json mode)
+        adding the schema to ``response_format``."""
+        exchange = _EXCHANGE.get()
+        if self.settings.structured_mode == "constrained_json":
+            schema = grammar_schema(exchange.response_model, self.settings.constrained_max_chars)
+            kwargs["response_format"] = {"type": "json_object", "schema": schema}
+            kwargs["messages"] = _without_schema_text(kwargs.get("messages", []))
+        if self.settings.merge_system:
+            kwargs["messages"] = _system_into_user(kwargs.get("messages", []))
+        # The HTTP timeout is given here, to litellm only: instructor reads a `timeout`
+        # argument as a deadline across all its re-asks, which made the number of re-asks
+        # depend on how fast the server was.
+        # Transport retries have one owner, judge/transport.py: litellm's and the OpenAI
+        # client's own are off (they stacked, and skipped Retry-After).
+        response = await send_with_retries(
+            lambda: litellm.acompletion(
+                **kwargs, timeout=self.settings.timeout, num_retries=0, max_retries=0
+            ),
+            retries=self.settings.num_retries,
+            is_transient=_is_transient,
+            retry_after=_retry_after,
         )
-
-        async def complete(**kwargs: Any) -> Any:
-            if constrained:
-                kwargs["response_format"] = {"type": "json_object", "schema": grammar_schema}
-                kwargs["messages"] = _without_schema_text(kwargs.get("messages", []))
-            if merge_system:
-                kwargs["messages"] = _system_into_user(kwargs.get("messages", []))
-            # The HTTP timeout is given here, to litellm only: instructor reads a `timeout`
-            # argument as a deadline across all its re-asks, which made the number of
-            # re-asks depend on how fast the server was.
-            # Transport retries have one owner, judge/transport.py: litellm's and the
-            # OpenAI client's own are off (they stacked, and skipped Retry-After).
-            response = await send_with_retries(
-                lambda: litellm.acompletion(
-                    **kwargs, timeout=self.settings.timeout, num_retries=0, max_retries=0
-                ),
-                retries=self.settings.num_retries,
-                is_transient=_is_transient,
-                retry_after=_retry_after,
-            )
-            replies.append(_Reply.of(response))
-            return response
-
-        return complete
+        exchange.replies.append(_Reply.of(response, _price_of(response)))
+        return response
 
     def _usage(self, replies: list[_Reply]) -> Usage:
         """The sum of what the server reported for each response of this request."""
@@ -286,78 +282,6 @@ class LiteLLMJudge:
         return JudgeUnavailableError(self.model, reason)
 
 
-_INSTRUCTOR_SCHEMA_TEXT = "As a genius expert, your task is to understand the content"
-
-
-def _without_schema_text(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Drop the JSON schema instructor appends to the system message in JSON mode: with
-    constrained decoding the grammar already enforces it, and for a small model with a short
-    context it only costs tokens (about half the prompt for the full catalogue)."""
-    out = []
-    for message in messages:
-        content = message.get("content")
-        if message.get("role") == "system" and isinstance(content, str):
-            cut = content.find(_INSTRUCTOR_SCHEMA_TEXT)
-            if cut > 0:
-                message = {**message, "content": content[:cut].rstrip()}
-        out.append(message)
-    return out
-
-
-@functools.lru_cache(maxsize=512)
-def _instructor_model(response_model: type[BaseModel]) -> type[BaseModel]:
-    """The response model as instructor's ``OpenAISchema`` subclass, made once per model.
-    Handed a plain model, instructor wraps it in a new class on every request, whose JSON
-    schema is then built afresh each time (about 60% of the judge's CPU per request)."""
-    wrapped: type[BaseModel] = instructor.openai_schema(response_model)
-    return wrapped
-
-
-@functools.lru_cache(maxsize=512)
-def _grammar_schema(response_model: type[BaseModel], max_chars: int) -> dict[str, Any]:
-    schema: dict[str, Any] = grammar_friendly(response_model.model_json_schema(), max_chars)
-    return schema
-
-
-def _system_into_user(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """System messages folded into the first user message (Gemma has no system role, and
-    llama-cpp-python's ``gemma`` chat format silently drops system messages)."""
-    system = "\n\n".join(
-        str(m["content"]) for m in messages if m.get("role") == "system" and m.get("content")
-    )
-    rest = [m for m in messages if m.get("role") != "system"]
-    if not system:
-        return rest
-    for index, message in enumerate(rest):
-        if message.get("role") == "user":
-            merged = {**message, "content": f"{system}\n\n{message.get('content', '')}"}
-            return [*rest[:index], merged, *rest[index + 1 :]]
-    return [{"role": "user", "content": system}, *rest]
-
-
-def grammar_friendly(schema: Any, max_chars: int) -> Any:
-    """A copy of a JSON schema that grammar-constrained decoders (llama.cpp) enforce fully:
-    free strings get ``maxLength``, small integer ranges become enums (their grammar does not
-    apply ``minimum``/``maximum``)."""
-    if isinstance(schema, list):
-        return [grammar_friendly(item, max_chars) for item in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out = {key: grammar_friendly(value, max_chars) for key, value in schema.items()}
-    if out.get("type") == "string" and "enum" not in out and "const" not in out:
-        out.setdefault("maxLength", max_chars)
-    low, high = out.get("minimum"), out.get("maximum")
-    if (
-        out.get("type") == "integer"
-        and isinstance(low, int)
-        and isinstance(high, int)
-        and high - low <= 200
-    ):
-        out = {k: v for k, v in out.items() if k not in ("type", "minimum", "maximum")}
-        out["enum"] = list(range(low, high + 1))
-    return out
-
-
 def _transport_cause(exc: BaseException) -> BaseException | None:
     seen: BaseException | None = exc
     while seen is not None:
@@ -392,23 +316,6 @@ def _is_transient(exc: BaseException) -> bool:
     return isinstance(status, int) and (status in (408, 409, 429) or status >= 500)
 
 
-def _retry_after(exc: BaseException) -> float | None:
-    """The server's ``Retry-After`` in seconds (the delta form), if it sent one."""
-    headers = getattr(exc, "headers", None) or getattr(
-        getattr(exc, "response", None), "headers", None
-    )
-    value = None
-    if headers is not None:
-        try:
-            value = headers.get("retry-after") or headers.get("Retry-After")
-        except AttributeError:
-            value = None
-    try:
-        return float(value) if value is not None else None
-    except ValueError:  # an HTTP date: rare from model APIs; fall back to backoff
-        return None
-
-
 def _price_of(response: Any) -> float | None:
     """What litellm priced the response at when it returned it (``None``: a model it has no
     price for). Read back rather than priced again: pricing is ~1 ms of CPU per response."""
@@ -422,19 +329,38 @@ def _price_of(response: Any) -> float | None:
         return None
 
 
-def _text_of(response: Any) -> str | None:
+# The response models' instructor classes made by ``instructor_model``, each checked once.
+_CHECKED: weakref.WeakSet[type] = weakref.WeakSet()
+
+
+@functools.lru_cache(maxsize=512)
+def instructor_model(response_model: type[BaseModel]) -> type[BaseModel]:
+    """The response model as instructor's ``OpenAISchema`` subclass, made once per model.
+    Handed a plain model, instructor wraps it in a new class on every request, whose JSON
+    schema is then built afresh each time (about 60% of the judge's CPU per request)."""
+    wrapped: type[BaseModel] = instructor.openai_schema(response_model)
+    _REJECT_ASYNC_VALIDATORS(wrapped)  # raises as instructor would, before any request
+    _CHECKED.add(wrapped)
+    return wrapped
+
+
+def _install_checked_once() -> Callable[[Any], None]:
+    """Put ``checked_once`` where instructor looks its async-validator check up (its module,
+    and the one module that imported the name); returns the original check. Nothing changes
+    with an instructor that has no such check (another version)."""
     try:
-        message = response.choices[0].message
-    except (AttributeError, IndexError):
-        return None
-    if getattr(message, "content", None):
-        return str(message.content)
-    calls = getattr(message, "tool_calls", None)
-    if calls:
-        return str(calls[0].function.arguments)
-    return None
+        from instructor.v2.core import patch
+        from instructor.v2.validation import async_validators
+    except ImportError:  # pragma: no cover - another instructor layout: nothing to skip
+        return lambda _model: None
+    original: Callable[[Any], None] = async_validators.reject_async_validators
+    if getattr(original, "__evaluator_checked_once__", False):
+        return original.__wrapped__  # type: ignore[attr-defined, no-any-return]
+    faster = checked_once(original, _CHECKED)
+    async_validators.reject_async_validators = faster  # type: ignore[assignment]
+    if getattr(patch, "reject_async_validators", None) is original:
+        patch.reject_async_validators = faster  # type: ignore[attr-defined, assignment]
+    return original
 
 
-def _first_line(text: str) -> str:
-    line = text.strip().splitlines()[0] if text.strip() else ""
-    return line[:300]
+_REJECT_ASYNC_VALIDATORS = _install_checked_once()

@@ -8,7 +8,6 @@ Metrics with an ``automatic`` or question trigger answer ``applicable`` first.
 
 from __future__ import annotations
 
-import copy
 import functools
 import json
 from collections.abc import Sequence
@@ -221,7 +220,9 @@ def build_response_model(
 
 class _ResponseBase(BaseModel):
     """Base of every response model: strict, and its JSON schema built once per class (the
-    judge and instructor each ask for it on every request; building it took ~11 ms)."""
+    judge and instructor each ask for it on every request; building it took ~11 ms). Each
+    caller gets its own copy (instructor edits it), made from the schema's JSON text:
+    several times faster than ``copy.deepcopy`` of the same dicts."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -233,14 +234,15 @@ class _ResponseBase(BaseModel):
         except TypeError:  # an unhashable argument: no memo
             return super().model_json_schema(*args, **kwargs)
         if cached is None:
-            cached = super().model_json_schema(*args, **kwargs)
+            cached = json.dumps(super().model_json_schema(*args, **kwargs))
             if len(_SCHEMA_CACHE) >= 4 * _MODEL_CACHE_SIZE:
                 _SCHEMA_CACHE.clear()
             _SCHEMA_CACHE[key] = cached
-        return copy.deepcopy(cached)
+        schema: dict[str, Any] = json.loads(cached)
+        return schema
 
 
-_SCHEMA_CACHE: dict[tuple[Any, ...], dict[str, Any]] = {}
+_SCHEMA_CACHE: dict[tuple[Any, ...], str] = {}
 
 
 # A memo of a pure function of the definitions (not configuration, not call state).

@@ -3,17 +3,17 @@ back as call logs (current run, its results and the human review) in three queri
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Row, Table, insert, select
 from sqlalchemy.orm import Session
 
 from evaluator.contract import CallEvaluation, MetricResult
 from evaluator.store.db import now as _now
-from evaluator.store.rows import call_log, evaluation_values
+from evaluator.store.rows import METRIC_COLUMNS, call_log, evaluation_values
 from evaluator.store.tables import Base, CallRow, EvaluationRow, MetricResultRow, ReviewRow
 
-__all__ = ["call_logs", "insert_evaluation"]
+__all__ = ["call_logs", "insert_evaluation", "insert_evaluations"]
 
 
 def insert_evaluation(
@@ -31,6 +31,31 @@ def insert_evaluation(
     return run_id
 
 
+def insert_evaluations(
+    session: Session, judged: list[tuple[int, CallEvaluation, list[MetricResult]]], source: str
+) -> list[int]:
+    """``insert_evaluation`` for several calls at once: one multi-row insert of the runs
+    (their ids returned in the order given) and one of all their metric rows."""
+    if not judged:
+        return []
+    now = _now()
+    values = [evaluation_values(pk, ev, metrics, source, now) for pk, ev, metrics in judged]
+    table = _table(EvaluationRow)
+    inserted = session.execute(
+        insert(table).returning(table.c.id, sort_by_parameter_order=True),
+        [run for run, _ in values],
+    )
+    run_ids = [int(row[0]) for row in inserted]
+    results = [
+        {**r, "evaluation_id": run_id}
+        for run_id, (_, rows) in zip(run_ids, values, strict=True)
+        for r in rows
+    ]
+    if results:
+        session.execute(insert(_table(MetricResultRow)), results)
+    return run_ids
+
+
 def _table(row: type[Base]) -> Table:
     return cast(Table, row.__table__)
 
@@ -41,9 +66,9 @@ def call_logs(session: Session, rows: list[CallRow]) -> list[CallEvaluation]:
     runs = {
         e.id: e for e in session.scalars(select(EvaluationRow).where(EvaluationRow.id.in_(run_ids)))
     }
-    results: dict[int, list[MetricResultRow]] = {}
-    for m in session.scalars(
-        select(MetricResultRow)
+    results: dict[int, list[Row[Any]]] = {}
+    for m in session.execute(
+        select(*METRIC_COLUMNS)
         .where(MetricResultRow.evaluation_id.in_(run_ids))
         .order_by(MetricResultRow.evaluation_id, MetricResultRow.position)
     ):

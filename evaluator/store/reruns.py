@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
+    Table,
+    bindparam,
     func,
     select,
     update,
@@ -22,9 +24,10 @@ from sqlalchemy.orm import Session
 from evaluator.contract import CallEvaluation, MetricResult
 from evaluator.store.calls import Store
 from evaluator.store.db import now as _now
-from evaluator.store.evaluations import call_logs, insert_evaluation
-from evaluator.store.rows import metric_result, request_of
+from evaluator.store.evaluations import call_logs, insert_evaluations
+from evaluator.store.rows import METRIC_COLUMNS, metric_result, request_of
 from evaluator.store.tables import (
+    Base,
     CallRow,
     EvaluationRow,
     MetricResultRow,
@@ -203,31 +206,51 @@ class RerunStore:
     ) -> int:  # fmt: skip
         """Write several judged calls in one transaction (one commit, not one per call). Each
         call's rows are written only if its item is claimed here, pending -> done, so a call
-        another worker or process already stored is skipped. Returns how many were stored."""
+        another worker or process already stored is skipped. Returns how many were stored.
+        A handful of statements per batch, not four per call: the claim returns the calls
+        it took, their runs and metric rows go in one insert each, the links in one
+        executemany."""
         source = f"reevaluate:{run_id}"[:32]
-        stored = 0
+        first: dict[int, tuple[RerunItem, CallEvaluation, list[MetricResult]]] = {}
+        for entry in judged:  # a call given twice is stored once, as by one claim each
+            first.setdefault(entry[0].call_pk, entry)
+        if not first:
+            return 0
+        items = _table(RerunItemRow)
+        now = _now()
         with self._db.session() as session:
-            for item, evaluation, metrics in judged:
-                claimed = session.execute(
-                    _pending(run_id, item.call_pk).values(
-                        state="done", updated_at=_now(), before_evaluation_id=item.evaluation_id
-                    )
+            claimed = set(
+                session.scalars(
+                    update(items)
+                    .where(items.c.run_id == run_id, items.c.state == "pending",
+                           items.c.call_pk.in_(sorted(first)))
+                    .values(state="done", updated_at=now)
+                    .returning(items.c.call_pk)
                 )
-                if claimed.rowcount != 1:  # type: ignore[attr-defined]
-                    continue
-                run = insert_evaluation(session, item.call_pk, evaluation, metrics, source)
+            )  # fmt: skip
+            mine = [first[pk] for pk in first if pk in claimed]
+            if not mine:
+                return 0
+            runs = insert_evaluations(
+                session, [(item.call_pk, ev, metrics) for item, ev, metrics in mine], source
+            )
+            session.execute(
+                update(items)
+                .where(items.c.run_id == run_id, items.c.call_pk == bindparam("pk"))
+                .values(before_evaluation_id=bindparam("before"),
+                        after_evaluation_id=bindparam("after")),
+                [{"pk": item.call_pk, "before": item.evaluation_id, "after": run}
+                 for (item, _, _), run in zip(mine, runs, strict=True)],
+            )  # fmt: skip
+            if make_current:
+                calls = _table(CallRow)
                 session.execute(
-                    update(RerunItemRow)
-                    .where(RerunItemRow.run_id == run_id, RerunItemRow.call_pk == item.call_pk)
-                    .values(after_evaluation_id=run)
-                )
-                if make_current:
-                    session.execute(
-                        update(CallRow).where(CallRow.id == item.call_pk)
-                        .values(current_evaluation_id=run)
-                    )  # fmt: skip
-                stored += 1
-        return stored
+                    update(calls).where(calls.c.id == bindparam("pk"))
+                    .values(current_evaluation_id=bindparam("run")),
+                    [{"pk": item.call_pk, "run": run}
+                     for (item, _, _), run in zip(mine, runs, strict=True)],
+                )  # fmt: skip
+            return len(mine)
 
     def iter_report_rows(self, run_id: str, page: int = 500) -> Iterator[ReportRow]:
         """A run's judged calls with their before/after results, read page by page."""
@@ -305,8 +328,8 @@ def _pending(run_id: str, pk: int) -> Any:
 
 def _metrics_of(session: Session, run_ids: list[int]) -> dict[int, list[MetricResult]]:
     out: dict[int, list[MetricResult]] = {}
-    for row in session.scalars(
-        select(MetricResultRow)
+    for row in session.execute(
+        select(*METRIC_COLUMNS)
         .where(MetricResultRow.evaluation_id.in_(run_ids))
         .order_by(MetricResultRow.evaluation_id, MetricResultRow.position)
     ):
@@ -316,3 +339,7 @@ def _metrics_of(session: Session, run_ids: list[int]) -> dict[int, list[MetricRe
 
 def _logs(session: Session, rows: list[CallRow]) -> dict[int, CallEvaluation]:
     return {row.id: log for row, log in zip(rows, call_logs(session, rows), strict=True)}
+
+
+def _table(row: type[Base]) -> Table:
+    return cast(Table, row.__table__)

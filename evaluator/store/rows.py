@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, exists, literal, not_, or_, select
+from sqlalchemy import ColumnElement, Row, Select, and_, case, exists, literal, not_, or_, select
 
 from evaluator.contract import CallEvaluation, MetricResult, Usage, apply_overrides
 from evaluator.store.scope import in_scope
@@ -13,6 +14,7 @@ from evaluator.store.tables import CallRow, EvaluationRow, MetricResultRow, Revi
 from evaluator.store.types import EVALUATING, CallFilter, MetricCondition, NewCall
 
 __all__ = [
+    "METRIC_COLUMNS",
     "call_log",
     "call_row",
     "evaluation_values",
@@ -80,8 +82,30 @@ def _number(score: Any) -> float | None:
     return float(score) if isinstance(score, int | float) else None
 
 
-def metric_result(row: MetricResultRow) -> MetricResult:
-    """A stored metric row as the contract's result."""
+# What ``metric_result`` reads, selected as plain columns where many rows are read at once
+# (building an ORM object per row cost more than the rest of reading a call log).
+METRIC_COLUMNS = (
+    MetricResultRow.evaluation_id,
+    MetricResultRow.metric_id,
+    MetricResultRow.numeric_id,
+    MetricResultRow.name,
+    MetricResultRow.type,
+    MetricResultRow.score,
+    MetricResultRow.enum,
+    MetricResultRow.value,
+    MetricResultRow.explanation,
+    MetricResultRow.outcome,
+    MetricResultRow.error,
+    MetricResultRow.unit,
+    MetricResultRow.details,
+    MetricResultRow.version,
+    MetricResultRow.model,
+)
+
+
+def metric_result(row: MetricResultRow | Row[Any]) -> MetricResult:
+    """A stored metric row (an ORM object, or a plain row of ``METRIC_COLUMNS``) as the
+    contract's result."""
     return MetricResult(
         id=row.metric_id,
         numeric_id=row.numeric_id,
@@ -114,7 +138,7 @@ def request_of(row: CallRow) -> dict[str, Any]:
 def call_log(
     row: CallRow,
     run: EvaluationRow | None,
-    results: list[MetricResultRow],
+    results: Sequence[MetricResultRow | Row[Any]],
     review: ReviewRow | None,
 ) -> CallEvaluation:
     """The call log the API returns: request fields, the current run, the human review.

@@ -113,3 +113,48 @@ def test_offline_identity_keeps_cache_keys_stable_across_ports() -> None:
         JudgeSettings(model="m", api_base="http://a/v1").describe()
         != JudgeSettings(model="m", api_base="http://b/v1").describe()
     )
+
+
+def test_async_validator_check_is_skipped_only_for_the_judges_checked_classes() -> None:
+    import weakref
+
+    from evaluator.judge.structured import checked_once
+
+    seen: list[object] = []
+
+    def check(model: object) -> None:
+        seen.append(model)
+        if model is Refused:
+            raise ValueError("async validator")
+
+    class Ours:
+        pass
+
+    class Other:
+        pass
+
+    class Refused:
+        pass
+
+    checked: weakref.WeakSet[type] = weakref.WeakSet([Ours])
+    once = checked_once(check, checked)
+    once(Ours)
+    once(Other)
+    once(Other)
+    assert seen == [Other, Other]
+    with pytest.raises(ValueError, match="async validator"):
+        once(Refused)
+
+
+def test_the_judges_response_models_still_pass_instructors_own_check(
+    definitions: Definitions, booking_call: PreparedCall
+) -> None:
+    from instructor.v2.validation import async_validators
+
+    from evaluator.engine import dry_run_requests
+    from evaluator.judge.litellm_judge import _CHECKED, instructor_model
+
+    for request in dry_run_requests(booking_call, definitions.renderer):
+        wrapped = instructor_model(request.response_model)
+        assert wrapped in _CHECKED
+        async_validators.reject_async_validators.__wrapped__(wrapped)  # the unskipped check
