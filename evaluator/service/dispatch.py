@@ -38,10 +38,6 @@ class Dispatcher(Protocol):
         """The call once evaluated or failed for good, or as it stands after ``timeout``."""
         ...
 
-    def wake(self) -> None:
-        """Look for queued work now (the in-process worker; Celery's workers need no nudge:
-        ``queued`` published the calls)."""
-
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...
@@ -65,10 +61,6 @@ class CeleryDispatch:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
         await asyncio.to_thread(self.publisher.close)
-
-    def wake(self) -> None:
-        """Nothing to wake: calls are published by ``queued``, and the sweeper publishes
-        any call left pending past a lease."""
 
     async def queued(self, pks: Sequence[int]) -> None:
         # A failed publish is logged and left to the sweeper: the call is committed.

@@ -178,6 +178,9 @@ class Claim:
     request: dict[str, Any]
     job_scope: JobScope
     job_metric_ids: list[str] | None
+    # Whether a recording is stored for the call (uploaded, or kept from an earlier try):
+    # without one, and without a voice_recording_url, there is no recording to look up.
+    recorded: bool = True
 
     def effective_request(self) -> dict[str, Any]:
         """The request to evaluate: ``all`` drops the metric choice, ``chosen`` replaces it."""

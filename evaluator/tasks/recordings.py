@@ -202,6 +202,8 @@ class Recordings:
         """What the claimed call's recording says, or None when it has none to use. Raises
         ``RecordingFailed`` for a call that came as audio only and whose recording cannot
         be used."""
+        if not claim.recorded and not claim.request.get("voice_recording_url"):
+            return None  # nothing stored, nothing to fetch: no lookup, no second parse
         try:
             request = parse_request(claim.effective_request())
         except RequestValidationError:
