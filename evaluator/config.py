@@ -83,7 +83,7 @@ class Settings(BaseSettings):
     # PostgreSQL connections per process (web process or Celery worker): this many kept,
     # up to db_max_overflow more while busy. Processes x (size + overflow), plus the
     # judgment cache's few, must stay under the server's max_connections.
-    db_pool_size: int = Field(default=10, ge=1)
+    db_pool_size: int = Field(default=5, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
     max_attempts: int = Field(default=5, ge=1)
     retry_base_seconds: float = Field(default=5.0, ge=0)

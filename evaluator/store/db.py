@@ -45,7 +45,7 @@ class Pool:
     ``busy_timeout``, then gets ``StoreUnavailableError`` (a 503 with ``Retry-After``).
     SQLite has no pool: one connection per thread, as needed."""
 
-    size: int = 10
+    size: int = 5
     overflow: int = 10
 
 
