@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # the audio stack (PyAV, numpy, faster-whisper) loads only wh
     from evaluator.ingest.audio.decode import AudioLimits
     from evaluator.ingest.audio.fetch import FetchSettings
     from evaluator.ingest.audio.stt import SpeechToText
+    from evaluator.store.db import Pool
 
 __all__ = ["Settings", "builtin_dir"]
 
@@ -79,8 +80,14 @@ class Settings(BaseSettings):
     max_call_tokens: int = Field(
         default=500_000, ge=1, description="judge budget per call, estimated before sending"
     )
-    # Longest a request waits for the database (a SQLite writer, a lock) before a 503.
+    # Longest a request waits for the database (a SQLite writer, a lock, a pooled
+    # PostgreSQL connection) before a 503.
     db_busy_timeout: float = Field(default=10.0, gt=0)
+    # PostgreSQL connections per process (web process or Celery worker): this many kept,
+    # up to db_max_overflow more while busy. Processes x (size + overflow), plus the
+    # judgment cache's few, must stay under the server's max_connections.
+    db_pool_size: int = Field(default=5, ge=1)
+    db_max_overflow: int = Field(default=10, ge=0)
     max_attempts: int = Field(default=5, ge=1)
     retry_base_seconds: float = Field(default=5.0, ge=0)
     retry_max_seconds: float = Field(default=300.0, ge=0)
@@ -146,6 +153,12 @@ class Settings(BaseSettings):
     rpm: float | None = Field(default=None, gt=0, description="requests/min, all workers")
     tpm: float | None = Field(default=None, gt=0, description="tokens/min, all workers")
     max_in_flight: int | None = Field(default=None, ge=1, description="requests, all workers")
+
+    def db_pool(self) -> Pool:
+        """The store's connection pool (``EVALUATOR_DB_POOL_SIZE``, ``_DB_MAX_OVERFLOW``)."""
+        from evaluator.store.db import Pool
+
+        return Pool(self.db_pool_size, self.db_max_overflow)
 
     def limits(self) -> Limits:
         """What one call may hold (``EVALUATOR_MAX_DEPTH``, ``EVALUATOR_MAX_TURNS``, ...), as

@@ -3,7 +3,6 @@ the calls the service publishes and the chunks of ``evaluator reevaluate --backe
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -77,9 +76,8 @@ def alerts_after_evaluation(
     allow = destinations(settings)
 
     async def check(context: JobContext, pk: int) -> list[AlertFiring]:
-        call = await asyncio.to_thread(context.store.get_call, pk)
         alerting = Alerting(context.store, context.definitions.catalogue, allow=allow,
                             secret=settings.alert_webhook_secret)  # fmt: skip
-        return await alerting.check(call)
+        return await alerting.check_stored(pk)
 
     return check

@@ -13,6 +13,8 @@ judge's request (see verdicts.py).
 from __future__ import annotations
 
 import ast
+import functools
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +36,19 @@ FUNCTIONS = {
 }
 
 
+# CPython 3.11's parser is not safe to run in several threads at once: it can fail with
+# "SystemError: AST constructor recursion depth mismatch" (seen under load, with calls
+# finished in parallel threads). Each expression is parsed once, one parse at a time.
+_PARSE_LOCK = threading.Lock()
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed(expression: str) -> ast.AST:
+    with _PARSE_LOCK:
+        node: ast.AST = EvalWithCompoundTypes().parse(expression)
+        return node
+
+
 @dataclass(frozen=True)
 class TriggerDecision:
     """Whether a trigger fired, and the sentence that says why (kept with the result)."""
@@ -45,7 +60,8 @@ class TriggerDecision:
 def check_expression(expression: str) -> None:
     """Raise ``ValueError`` when the expression is not a valid single expression."""
     try:
-        ast.parse(expression, mode="eval")
+        with _PARSE_LOCK:
+            ast.parse(expression, mode="eval")
     except SyntaxError as exc:
         raise ValueError(
             f"trigger expression is not valid: {exc.msg} at column {exc.offset}"
@@ -57,7 +73,7 @@ def evaluate_expression(expression: str, names: Mapping[str, Any]) -> TriggerDec
     fire, and the reason says which."""
     evaluator = EvalWithCompoundTypes(names=dict(names), functions=FUNCTIONS)
     try:
-        result = evaluator.eval(expression)
+        result = evaluator.eval(expression, _parsed(expression))
     except KeyError as exc:
         return TriggerDecision(False, f"trigger `{expression}` did not fire: no value for {exc}")
     except (InvalidExpression, TypeError, ValueError, ZeroDivisionError, SyntaxError) as exc:
@@ -72,7 +88,7 @@ def compute_expression(expression: str, names: Mapping[str, Any]) -> tuple[Any, 
     metric it reads has no value (not applicable, failed, not run) or the arithmetic fails."""
     evaluator = EvalWithCompoundTypes(names=dict(names), functions=FUNCTIONS)
     try:
-        return evaluator.eval(expression), None
+        return evaluator.eval(expression, _parsed(expression)), None
     except KeyError as exc:
         return None, f"`{expression}` has no value: {exc} has none for this call"
     except ZeroDivisionError:

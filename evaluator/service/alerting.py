@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
@@ -96,6 +97,29 @@ class Alerting:
         if not scored or call.id is None:
             return []
         alerts = await asyncio.to_thread(self.alerts.list_alerts, enabled=True)
+        return await self._run(alerts, call, scored)
+
+    async def check_stored(
+        self, pk: int, read: Callable[[int], Awaitable[CallEvaluation]] | None = None
+    ) -> list[AlertFiring]:
+        """``check`` on call ``pk`` as stored, read only when some alert is enabled (most
+        calls of most deployments: one query, not the five of reading the call). ``read``:
+        how to read it (the service's worker reads a large call in a process)."""
+        alerts = await asyncio.to_thread(self.alerts.list_alerts, enabled=True)
+        if not alerts:
+            return []
+        if read is None:
+            call = await asyncio.to_thread(self.store.get_call, pk)
+        else:
+            call = await read(pk)
+        scored = {m.id for m in call.metrics if m.outcome == "scored"}
+        if not scored or call.id is None:
+            return []
+        return await self._run(alerts, call, scored)
+
+    async def _run(
+        self, alerts: list[Alert], call: CallEvaluation, scored: set[str]
+    ) -> list[AlertFiring]:
         fired = []
         for alert in alerts:
             try:

@@ -57,7 +57,8 @@ def create_app(
     """The application. ``judge`` defaults to the configured one (opened at start-up).
     ``EVALUATOR_DOCS=false`` serves no ``/docs``, ``/redoc`` or ``/openapi.json``."""
     definitions = definitions or load_definitions(settings)
-    store = Store(settings.database_url, busy_timeout=settings.db_busy_timeout)
+    store = Store(settings.database_url, busy_timeout=settings.db_busy_timeout,
+                  pool=settings.db_pool())  # fmt: skip
     service = Service(settings, definitions, store)
     app = FastAPI(
         title="voice-evaluator observe service",

@@ -37,10 +37,6 @@ class Dispatcher(Protocol):
         """Return once the call is evaluated or failed for good, or after ``timeout``
         (reading only its state: a large call is not decoded while waiting)."""
 
-    def wake(self) -> None:
-        """Look for queued work now (the in-process worker; Celery's workers need no nudge:
-        ``queued`` published the calls)."""
-
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...
@@ -64,10 +60,6 @@ class CeleryDispatch:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
         await asyncio.to_thread(self.publisher.close)
-
-    def wake(self) -> None:
-        """Nothing to wake: calls are published by ``queued``, and the sweeper publishes
-        any call left pending past a lease."""
 
     async def queued(self, pks: Sequence[int]) -> None:
         # A failed publish is logged and left to the sweeper: the call is committed.

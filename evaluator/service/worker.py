@@ -62,7 +62,10 @@ class EvaluationWorker:
         self.settings = settings
         self.webhook = webhook
         self.alerting = alerting
-        self._wake = asyncio.Event()
+        # One token per call queued, taken by one idle runner: a posted call wakes one
+        # runner, not all of them (32 runners racing for one call cost PostgreSQL dozens of
+        # statements per call). Bounded: busy runners look for work again anyway.
+        self._wake: asyncio.Queue[None] = asyncio.Queue(maxsize=settings.concurrency)
         self._progress = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._deliveries: set[asyncio.Task[bool]] = set()
@@ -90,13 +93,18 @@ class EvaluationWorker:
         if self._deliveries:
             await asyncio.gather(*self._deliveries, return_exceptions=True)
 
-    def wake(self) -> None:
-        """A call was queued: look for work now instead of at the next poll."""
-        self._wake.set()
+    def wake(self, calls: int = 1) -> None:
+        """``calls`` were queued: that many idle runners look for work now instead of at
+        their next poll."""
+        for _ in range(calls):
+            try:
+                self._wake.put_nowait(None)
+            except asyncio.QueueFull:
+                return
 
     async def queued(self, pks: Sequence[int]) -> None:
         """Calls were stored or queued again (``evaluator.service.dispatch.Dispatcher``)."""
-        self.wake()
+        self.wake(len(pks))
 
     async def wait_finished(self, pk: int, timeout: float) -> None:
         """Return once the call is evaluated or failed for good, or after ``timeout``."""
@@ -133,8 +141,7 @@ class EvaluationWorker:
 
     async def _idle(self) -> None:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), self.settings.poll_seconds)
-        self._wake.clear()
+            await asyncio.wait_for(self._wake.get(), self.settings.poll_seconds)
 
     async def _heartbeat(self) -> None:
         while not self._stopping:
@@ -164,15 +171,15 @@ class EvaluationWorker:
         self._progress = asyncio.Event()
 
     async def _notify(self, pk: int) -> None:
-        if self.webhook is None and self.alerting is None:
-            return
-        webhook = self.webhook
-        call, body = await self._finished(pk, with_body=webhook is not None)
-        if self.alerting is not None:
-            # In order, after each evaluation: a rule's window is the calls judged before it.
-            await self.alerting.check(call)
+        webhook, alerting = self.webhook, self.alerting
         if webhook is None:
+            if alerting is not None:  # the call is read only if an alert may need it
+                await alerting.check_stored(pk, read=self._finished_call)
             return
+        call, body = await self._finished(pk, with_body=True)
+        if alerting is not None:
+            # In order, after each evaluation: a rule's window is the calls judged before it.
+            await alerting.check(call)
         deliveries = DeliveryStore(self.store)
         delivery_id = await asyncio.to_thread(deliveries.add, pk, webhook.url)
 
@@ -184,6 +191,10 @@ class EvaluationWorker:
         task = asyncio.create_task(webhook.deliver(call, record, body))
         self._deliveries.add(task)
         task.add_done_callback(self._deliveries.discard)
+
+    async def _finished_call(self, pk: int) -> CallEvaluation:
+        call, _ = await self._finished(pk, with_body=False)
+        return call
 
     async def _finished(self, pk: int, *, with_body: bool) -> tuple[CallEvaluation, bytes | None]:
         """A finished call for the alerts and the webhook, and the webhook's body. A large

@@ -16,7 +16,7 @@ from evaluator.store.db import now as _now
 from evaluator.store.evaluations import call_logs
 from evaluator.store.queue import JobQueue
 from evaluator.store.recordings import RecordingStore
-from evaluator.store.rows import call_row, filtered, request_of, shown_status
+from evaluator.store.rows import call_log, call_row, filtered, request_of, shown_status
 from evaluator.store.scope import in_scope, live_call
 from evaluator.store.tables import CallRow, EvaluationRow, MetricResultRow, RecordingRow, ReviewRow
 from evaluator.store.types import (
@@ -115,7 +115,8 @@ class Store(JobQueue, RecordingStore):
                 if new.recording is not None:
                     session.add(RecordingRow(call_pk=row.id, **new.recording.__dict__))
                 # As committed (pending): a worker may claim it the moment it is visible.
-                stored = call_logs(session, [row])[0]
+                # A new call has no run and no review yet: nothing to read back.
+                stored = call_log(row, None, [], None)
             return stored, True
         except IntegrityError:
             pass

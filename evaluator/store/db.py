@@ -11,26 +11,42 @@ from __future__ import annotations
 
 import copy
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
 
 from sqlalchemy import Connection, Engine, create_engine, event, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
 from evaluator.store.types import StoreUnavailableError
 
-__all__ = ["MIGRATIONS", "Database", "now", "writer_lock"]
+__all__ = ["MIGRATIONS", "Database", "Pool", "now", "writer_lock"]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 # Process-wide by nature: a lock shared by every handle on the same SQLite file.
 _FILE_LOCKS: dict[str, threading.Lock] = {}
 _FILE_LOCKS_GUARD = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Pool:
+    """The connections one handle keeps to a database server (PostgreSQL): ``size`` kept
+    open, up to ``overflow`` more while busy. Every process (web process, Celery worker)
+    holds its own, so processes x (size + overflow) must stay under the server's
+    ``max_connections``. A thread that finds all of them taken waits up to the handle's
+    ``busy_timeout``, then gets ``StoreUnavailableError`` (a 503 with ``Retry-After``).
+    SQLite has no pool: one connection per thread, as needed."""
+
+    size: int = 5
+    overflow: int = 10
 
 
 def now() -> datetime:
@@ -54,12 +70,13 @@ def writer_lock(url: str) -> threading.Lock | None:
 class Database:
     """An engine with sessions: SQLite file by default, PostgreSQL by URL."""
 
-    def __init__(self, url: str, *, busy_timeout: float = 10.0) -> None:
+    def __init__(self, url: str, *, busy_timeout: float = 10.0, pool: Pool | None = None) -> None:
         self.url = url
-        # How long a writer waits for the SQLite file before giving up (StoreUnavailableError):
-        # a request must not hang behind a long transaction.
+        # How long a writer waits for the SQLite file, or any thread for one of the pool's
+        # PostgreSQL connections, before giving up (StoreUnavailableError): a request must
+        # not hang behind a long transaction or a crowd of others.
         self.busy_timeout = busy_timeout
-        self.engine: Engine = _make_engine(url, busy_timeout)
+        self.engine: Engine = _make_engine(url, busy_timeout, pool or Pool())
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._lock = writer_lock(url)
         database = make_url(url).database
@@ -143,17 +160,26 @@ class Database:
 
 @contextmanager
 def _translated() -> Iterator[None]:
-    """The database's own trouble (a dropped connection, a locked file, a server gone) as
-    ``StoreUnavailableError``: the transaction was rolled back, so the caller may retry."""
+    """The database's own trouble (a dropped connection, a locked file, a server gone, no
+    free connection in the pool in time) as ``StoreUnavailableError``: the transaction was
+    rolled back, so the caller may retry."""
     try:
         yield
     except (OperationalError, InterfaceError) as exc:
         raise StoreUnavailableError(f"the database is unavailable: {exc.orig}") from exc
+    except PoolTimeoutError as exc:
+        raise StoreUnavailableError(
+            "the database is busy: every pooled connection is in use; try again "
+            "(EVALUATOR_DB_POOL_SIZE, EVALUATOR_DB_MAX_OVERFLOW)"
+        ) from exc
 
 
-def _make_engine(url: str, busy_timeout: float) -> Engine:
+def _make_engine(url: str, busy_timeout: float, pool: Pool) -> Engine:
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=10)
+        engine = create_engine(url, pool_size=pool.size, max_overflow=pool.overflow,
+                               pool_timeout=busy_timeout)  # fmt: skip
+        _ping_when_idle(engine)
+        return engine
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": busy_timeout})
 
     @event.listens_for(engine, "connect")
@@ -165,3 +191,36 @@ def _make_engine(url: str, busy_timeout: float) -> Engine:
         cursor.close()
 
     return engine
+
+
+# A pooled connection unused for longer than this is pinged before use.
+PING_AFTER_IDLE_SECONDS = 1.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Replace a connection the server dropped (a restart, an idle timeout, a proxy) before
+    a request uses it: one that sat idle in the pool is pinged first, and a dead one is
+    swapped for a new one (``DisconnectionError`` makes the pool retry). One just used is
+    not pinged: under load a ping on every checkout was a sixth of the store's round trips
+    (``pool_pre_ping``). A connection dropped while in use fails its transaction once
+    (``StoreUnavailableError``: a 503 to retry, or the job's next attempt), and the pool
+    then replaces every connection as old as the dropped one."""
+
+    @event.listens_for(engine, "connect")
+    def _fresh(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle = time.monotonic() - record.info.get("idle_since", 0.0)
+        if idle <= PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise DisconnectionError(f"the pooled connection was dropped: {exc}") from exc

@@ -61,18 +61,22 @@ def _table(row: type[Base]) -> Table:
 
 
 def call_logs(session: Session, rows: list[CallRow]) -> list[CallEvaluation]:
-    """The call logs of ``rows`` (current evaluation, its results, the review), in three queries."""
+    """The call logs of ``rows`` (current evaluation, its results, the review), in up to
+    three queries."""
     run_ids = [r.current_evaluation_id for r in rows if r.current_evaluation_id is not None]
-    runs = {
-        e.id: e for e in session.scalars(select(EvaluationRow).where(EvaluationRow.id.in_(run_ids)))
-    }
+    runs: dict[int, EvaluationRow] = {}
     results: dict[int, list[Row[Any]]] = {}
-    for m in session.execute(
-        select(*METRIC_COLUMNS)
-        .where(MetricResultRow.evaluation_id.in_(run_ids))
-        .order_by(MetricResultRow.evaluation_id, MetricResultRow.position)
-    ):
-        results.setdefault(m.evaluation_id, []).append(m)
+    if run_ids:  # none (calls not judged yet): two round trips saved
+        runs = {
+            e.id: e
+            for e in session.scalars(select(EvaluationRow).where(EvaluationRow.id.in_(run_ids)))
+        }
+        for m in session.execute(
+            select(*METRIC_COLUMNS)
+            .where(MetricResultRow.evaluation_id.in_(run_ids))
+            .order_by(MetricResultRow.evaluation_id, MetricResultRow.position)
+        ):
+            results.setdefault(m.evaluation_id, []).append(m)
     reviews = {
         v.call_pk: v
         for v in session.scalars(

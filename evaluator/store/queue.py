@@ -12,15 +12,15 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Text, and_, cast, func, or_, select, update
+from sqlalchemy import ColumnElement, Text, and_, cast, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from evaluator.contract import AUDIO_ONLY, CallEvaluation, MetricResult, merged_results
+from evaluator.contract import CallEvaluation, MetricResult, merged_results
 from evaluator.store.db import Database
 from evaluator.store.db import now as _now
 from evaluator.store.evaluations import call_logs, insert_evaluation
 from evaluator.store.scope import in_scope
-from evaluator.store.tables import CallRow
+from evaluator.store.tables import CallRow, RecordingRow
 from evaluator.store.types import Busy, CallNotFoundError, Claim, JobScope
 
 __all__ = ["Busy", "JobQueue"]
@@ -41,21 +41,23 @@ class JobQueue(Database):
     def claim_next(self, lease_seconds: float) -> Claim | None:
         """Take the next due call (pending, or evaluating with an expired lease), or None.
 
-        A few candidates are read without locks, then taken by a conditional UPDATE. (On
-        PostgreSQL, ``SELECT ... FOR UPDATE SKIP LOCKED`` in one transaction was measured
-        slower under 50 posting clients and 32 runners: 30 posts/s and a p99 of 6.2 s, against
-        50/s and 1.7 s this way; ``benchmarks/bench_service_load.py``.)"""
+        One statement, one round trip: ``UPDATE ... WHERE id = (SELECT ... LIMIT 1 FOR
+        UPDATE SKIP LOCKED) RETURNING``. On PostgreSQL concurrent claimers skip the rows
+        others are taking instead of queueing on their locks (reading a few candidates and
+        trying each with its own UPDATE made 32 runners wait on each other's row locks: ~16
+        statements per call posted under 50 clients, ``benchmarks/bench_service_load.py``);
+        SQLite ignores the locking clause, its writer lock already serialises claims."""
         now = _now()
         due = (
-            select(CallRow.id).where(_claimable(now)).order_by(CallRow.next_attempt_at, CallRow.id)
+            select(CallRow.id)
+            .where(_claimable(now))
+            .order_by(CallRow.next_attempt_at, CallRow.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
         )
         with self.session() as session:
-            candidates = session.scalars(due.limit(8)).all()
-        for pk in candidates:
-            claim = self._try_claim(pk, now, lease_seconds)
-            if claim is not None:
-                return claim
-        return None
+            return self._take(session, CallRow.id == due, now, lease_seconds)
 
     def claim_call(self, pk: int, lease_seconds: float) -> Claim | Busy | None:
         """Take one named call (a task's call): the claim; ``Busy`` with the seconds until it
@@ -110,13 +112,19 @@ class JobQueue(Database):
 
     def _try_claim(self, pk: int, now: datetime, lease_seconds: float) -> Claim | None:
         with self.session() as session:
-            return self._take(session, pk, now, lease_seconds)
+            return self._take(session, CallRow.id == pk, now, lease_seconds)
 
-    def _take(self, session: Session, pk: int, now: datetime, lease_seconds: float) -> Claim | None:
+    def _take(
+        self, session: Session, which: ColumnElement[bool], now: datetime, lease_seconds: float
+    ) -> Claim | None:
+        """Lease the call ``which`` names if it is claimable, reading it back in the same
+        statement (``RETURNING``)."""
         token = uuid.uuid4().hex
-        taken = session.execute(
+        recorded = exists().where(RecordingRow.call_pk == CallRow.id)
+        request = CallRow.request
+        found = session.execute(
             update(CallRow)
-            .where(CallRow.id == pk, _claimable(now))
+            .where(which, _claimable(now))
             .values(
                 evaluation_status="evaluating",
                 claim_token=token,
@@ -124,25 +132,23 @@ class JobQueue(Database):
                 attempts=CallRow.attempts + 1,
                 updated_at=now,
             )
-        )
-        if taken.rowcount != 1:  # type: ignore[attr-defined]
-            return None
-        request = CallRow.request
-        row = session.execute(
-            select(
+            .returning(
+                CallRow.id,
                 CallRow.attempts,
                 cast(request, Text),  # decoded by whoever needs it, not here
                 CallRow.overrides,
                 CallRow.job_scope,
                 CallRow.job_metric_ids,
                 request["voice_recording_url"].as_string(),
-                request["transcript_json"].as_string().is_not(None),
-                request["transcript_type"].as_string(),
-            ).where(CallRow.id == pk)
-        ).one()
-        has_transcript = bool(row[6]) and row[7] != AUDIO_ONLY  # as ingest's audio_only
-        return Claim(pk, token, row[0], row[1], dict(row[2] or {}), row[3], row[4],
-                     recording_url=row[5], has_transcript=has_transcript)  # fmt: skip
+                recorded,
+            )
+            .execution_options(synchronize_session=False)
+        ).one_or_none()
+        if found is None:
+            return None
+        pk, attempts, text, overrides, scope, metric_ids, url, has = found
+        return Claim(pk, token, attempts, text, dict(overrides or {}), scope, metric_ids,
+                     recording_url=url, recorded=bool(has))  # fmt: skip
 
     def queue_depth(self) -> int:
         """Calls waiting for a worker or being judged now (a read: waits for no writer)."""
@@ -220,25 +226,33 @@ class JobQueue(Database):
         ``chosen`` job merges its metrics into the previous results. Returns False when the
         claim was lost (lease expired and taken over, or the call re-queued): nothing written.
         """
-        now = _now()
-        with self.session() as session:
-            done = session.execute(
-                _held(claim).values(
-                    evaluation_status="failed" if failed else "evaluated",
-                    claim_token=None,
-                    lease_expires_at=None,
-                    last_error=evaluation.error_message if failed else None,
-                    updated_at=now,
+        source = {"request": "observe", "all": "rerun", "chosen": "evaluate_metrics"}
+        try:
+            with self.session() as session:
+                metrics = evaluation.metrics
+                if claim.job_scope == "chosen":
+                    current = self._current_metrics(session, claim.call_pk)
+                    metrics = merged_results(current, metrics)
+                run_id = insert_evaluation(
+                    session, claim.call_pk, evaluation, metrics, source[claim.job_scope]
                 )
-            )
-            if done.rowcount != 1:  # type: ignore[attr-defined]
-                return False
-            metrics = evaluation.metrics
-            if claim.job_scope == "chosen":
-                metrics = merged_results(self._current_metrics(session, claim.call_pk), metrics)
-            source = {"request": "observe", "all": "rerun", "chosen": "evaluate_metrics"}
-            self._insert_run(session, claim.call_pk, evaluation, metrics, source[claim.job_scope])
-            return True
+                # The run, then the call made to show it, only while the claim holds: one
+                # UPDATE (a round trip fewer than checking the claim first).
+                done = session.execute(
+                    _held(claim).values(
+                        evaluation_status="failed" if failed else "evaluated",
+                        claim_token=None,
+                        lease_expires_at=None,
+                        last_error=evaluation.error_message if failed else None,
+                        current_evaluation_id=run_id,
+                        updated_at=_now(),
+                    )
+                )
+                if done.rowcount != 1:  # type: ignore[attr-defined]
+                    raise _ClaimLost  # the run's rows are rolled back with it
+        except _ClaimLost:
+            return False
+        return True
 
     def record_evaluation(
         self, pk: int, evaluation: CallEvaluation, *, source: str, make_current: bool
@@ -292,7 +306,8 @@ class JobQueue(Database):
     # Internals
 
     def _current_metrics(self, session: Session, pk: int) -> list[MetricResult]:
-        row = session.get_one(CallRow, pk)
+        # Locked until the merged run is written: no other run becomes current meanwhile.
+        row = session.get_one(CallRow, pk, with_for_update=True)
         if row.current_evaluation_id is None:
             return []
         return call_logs(session, [row])[0].metrics
@@ -313,6 +328,10 @@ class JobQueue(Database):
                 update(CallRow).where(CallRow.id == pk).values(current_evaluation_id=run_id)
             )
         return run_id
+
+
+class _ClaimLost(Exception):
+    """Raised inside a transaction to roll it back: the claim no longer holds."""
 
 
 def _held(claim: Claim) -> Any:

@@ -178,7 +178,7 @@ class Claim:
     (``effective_request``): a 10,000-turn call is a megabyte to decode, and the service's
     worker hands it to a process (service/offload.py) without decoding it itself. What the
     recording step must know first is read by the claim's query (``recording_url``,
-    ``has_transcript``)."""
+    ``recorded``)."""
 
     call_pk: int
     token: str
@@ -187,8 +187,10 @@ class Claim:
     overrides: dict[str, Any]
     job_scope: JobScope
     job_metric_ids: list[str] | None
-    recording_url: str | None = None
-    has_transcript: bool = True
+    recording_url: str | None = None  # the request's voice_recording_url
+    # Whether a recording is stored for the call (uploaded, or kept from an earlier try):
+    # without one, and without a voice_recording_url, there is no recording to look up.
+    recorded: bool = True
 
     def effective_request(self) -> dict[str, Any]:
         """The request to evaluate: PATCHed fields applied; ``all`` drops the metric

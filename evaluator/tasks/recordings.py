@@ -202,9 +202,8 @@ class Recordings:
         """What the claimed call's recording says, or None when it has none to use. Raises
         ``RecordingFailed`` for a call that came as audio only and whose recording cannot
         be used."""
-        listen = not claim.has_transcript or claim.recording_url is not None
-        if not listen and await asyncio.to_thread(self.store.recording, claim.call_pk) is None:
-            return None  # nothing to listen to: the request need not even be decoded
+        if not claim.recorded and claim.recording_url is None:
+            return None  # nothing stored, nothing to fetch: no lookup, the request not decoded
         try:
             request = await asyncio.to_thread(_request_of, claim)
         except RequestValidationError:

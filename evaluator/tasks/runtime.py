@@ -125,7 +125,8 @@ class Runtime:
                     # 429s are retried by the shared limiter, so everyone slows down together.
                     settings = settings.model_copy(update={"num_retries": 0})
                 definitions = load_definitions(settings)
-                store = Store(settings.database_url, busy_timeout=settings.db_busy_timeout)
+                store = Store(settings.database_url, busy_timeout=settings.db_busy_timeout,
+                              pool=settings.db_pool())  # fmt: skip
                 self._stack.callback(store.close)
                 judge, _notice = self._stack.enter_context(open_judge(settings))
                 # At most `concurrency` requests in flight from this process, whatever the

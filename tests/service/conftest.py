@@ -33,22 +33,41 @@ HEADERS = {"X-API-Key": API_KEY}
 FINISHED = ("evaluated", "failed")
 
 
-# The modules that run on both backends (the others test intake, errors and the HTTP layer,
-# which do not depend on who judges); the webhook test swaps the embedded worker's sender.
-BOTH_BACKENDS = ("test_service_api.py", "test_service_recovery.py", "test_service_call_logs.py")
+# The modules that run on both backends: everything that waits for calls to be judged, or
+# acts on judged calls (alerts, re-evaluation from the UI, audio fetched by the worker).
+BOTH_BACKENDS = (
+    "test_service_api.py", "test_service_recovery.py", "test_service_call_logs.py",
+    "test_alerts_api.py", "test_service_redaction.py", "test_service_providers.py",
+    "test_service_tenancy.py", "test_service_bodies.py", "test_service_intake.py",
+    "test_service_audio.py", "test_service_audio_failures.py", "test_ui.py",
+    "test_ui_search.py",
+)  # fmt: skip
+# Not on Celery, because who judges does not matter to them: test_service_errors (the HTTP
+# layer's errors), test_service_unavailable (the web process's database trouble),
+# test_recording_ranges, test_service_json_property, test_service_schemathesis and
+# test_ui_browser (intake and pages); test_service_offload is about the web process's own
+# process pool, which the embedded worker shares and Celery's workers do not use;
+# test_end_to_end runs its own uvicorn server on SQLite.
+# Tests about the in-process worker itself: the completion webhook's sender is swapped on
+# the embedded worker (Celery's delivery task is tests/tasks' business).
 EMBEDDED_ONLY = ("test_completion_webhook_is_signed",)
+# Modules that pin a SQLite file of their own (audio: see their docstrings) run Celery on it:
+# the worker is a thread of the test process, so the file's writer lock is shared.
+OWN_DATABASE = ("test_service_audio.py", "test_service_audio_failures.py")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Celery runs on PostgreSQL, for the modules above: other combinations are deselected."""
+    """Celery runs on PostgreSQL (or a module's own database), for the modules above:
+    other combinations are deselected."""
     kept, dropped = [], []
     for item in items:
         params = getattr(item, "callspec", None)
         backend = params.params.get("backend") if params else None
+        database = params.params.get("database_url") if params else None
         celery_ok = (
             item.path.name in BOTH_BACKENDS
             and params is not None
-            and params.params.get("database_url") == "postgresql"
+            and (database == "postgresql" or item.path.name in OWN_DATABASE)
             and item.originalname not in EMBEDDED_ONLY  # type: ignore[attr-defined]
         )
         (dropped if backend == "celery" and not celery_ok else kept).append(item)
@@ -140,22 +159,28 @@ def run_app(settings: Settings, definitions: Definitions) -> RunApp:
 
 @contextlib.asynccontextmanager
 async def _celery_worker(
-    settings: Settings, judge: ScriptedJudge, definitions: Definitions
+    settings: Settings,
+    judge: ScriptedJudge,
+    definitions: Definitions,
+    stt: RememberingSTT | None = None,
 ) -> AsyncIterator[None]:
-    """With a broker: a Celery worker (threads pool) in this process, judging with ``judge``."""
+    """With a broker: a Celery worker (threads pool) in this process, judging with ``judge``
+    and running the alerts after each call, as ``evaluator worker`` does."""
     if not settings.broker_url:
         yield
         return
     from celery.contrib.testing.worker import start_worker
 
+    from evaluator.cli.worker import alerts_after_evaluation
     from evaluator.store.calls import Store
     from evaluator.tasks.app import make_app
     from evaluator.tasks.job import JobContext
 
     app = make_app(settings)
     store = Store(settings.database_url)
-    recordings = Recordings(settings, store)
+    recordings = Recordings(settings, store, stt=stt)
     app.evaluator_runtime.use(JobContext(store, definitions, judge, settings, recordings))
+    app.evaluator_runtime.after_evaluation = alerts_after_evaluation(settings)
     with start_worker(app, pool="threads", concurrency=4, perform_ping_check=False,
                       shutdown_timeout=20.0, queues=[settings.task_queue]):  # fmt: skip
         try:
@@ -195,7 +220,10 @@ def run_audio(settings: Settings, definitions: Definitions, stt: RememberingSTT)
         app = create_app(chosen, judge=judge, definitions=definitions)
         service = app.state.service
         service.recordings = Recordings(chosen, service.store, stt=stt)
-        async with app.router.lifespan_context(app):
+        async with (
+            app.router.lifespan_context(app),
+            _celery_worker(chosen, judge, definitions, stt),
+        ):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
                 yield Running(app, client, judge)

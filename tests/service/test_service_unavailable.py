@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import create_engine
 
 from evaluator.store.db import Database
@@ -87,3 +88,31 @@ async def test_health_without_a_key_says_only_up(run_app: RunApp) -> None:
     body = detailed.json()
     assert body["status"] == "ok" and body["database"] == "ok" and body["queue"] == 0
     assert body["agents"] >= 1 and body["metrics"] >= 1
+
+
+async def test_no_free_pooled_connection_is_503_with_retry_after(
+    run_app: RunApp, booking_request: dict[str, Any], database_url: str
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("the connection pool is PostgreSQL's (SQLite: the busy file, above)")
+    async with run_app(db_pool_size=1, db_max_overflow=0, db_busy_timeout=0.3) as running:
+        held, release = threading.Event(), threading.Event()
+
+        def hold() -> None:  # the pool's one connection, taken (a crowd of requests would)
+            with running.service.store.engine.connect():
+                held.set()
+                release.wait(10)
+
+        holder = threading.Thread(target=hold)
+        holder.start()
+        held.wait(5)
+        try:
+            post = await running.client.post(OBSERVE, json=booking_request, headers=HEADERS)
+        finally:
+            release.set()
+            holder.join(5)
+        after = await running.client.post(OBSERVE, json=booking_request, headers=HEADERS)
+    assert post.status_code == 503, post.text
+    assert post.headers["retry-after"] == "5"
+    assert "every pooled connection is in use" in post.json()["detail"]
+    assert after.status_code == 201  # nothing half-stored: the same body goes in afterwards

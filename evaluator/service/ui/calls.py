@@ -308,8 +308,9 @@ async def vote(
 async def reevaluate(service: UiServiceDep, session: ReviewerDep, pk: int) -> Response:
     """Queue the call for evaluation again (its every metric); the page shows it evaluating."""
     _visible_call(service, session, pk)
-    await asyncio.to_thread(service.store.enqueue, [pk], agent_id=None, scope="all")
-    service.running_worker().wake()
+    queued = await asyncio.to_thread(service.store.enqueue, [pk], agent_id=None, scope="all")
+    # Published to Celery's workers too (a wake-up alone reaches only the in-process one).
+    await service.running_worker().queued(queued)
     return _back(pk, "reevaluation-queued")
 
 
