@@ -42,7 +42,7 @@ def test_concurrent_claimers_take_each_call_exactly_once(store: Store) -> None:
         thread.join(60)
     assert sorted(c.call_pk for c in claims) == pks
     assert {c.attempts for c in claims} == {1}
-    assert all(c.request["call_id"] == f"claim-{pks.index(c.call_pk)}" for c in claims)
+    assert all(c.effective_request()["call_id"] == f"claim-{pks.index(c.call_pk)}" for c in claims)
     assert not any(c.recorded for c in claims)  # nothing stored: no recording to look up
     assert store.claim_next(60.0) is None
     assert store.queue_depth() == 30  # all evaluating
