@@ -61,8 +61,11 @@ def worker(
         argv.append(f"--hostname={hostname}")
     err.print(f"evaluator worker: queues {chosen}, {pool} pool", markup=False)
     app.evaluator_runtime.after_evaluation = alerts_after_evaluation(settings)
-    prepare(app, pool)
-    app.worker_main(argv)
+    try:
+        prepare(app, pool)
+        app.worker_main(argv)
+    finally:  # the store, and the judge: the offline model is a server process of its own
+        app.evaluator_runtime.close()
 
 
 def alerts_after_evaluation(

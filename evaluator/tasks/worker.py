@@ -107,6 +107,10 @@ def register(app: Celery, settings: Settings) -> None:
     def _prefork_child(**_: Any) -> None:  # each prefork child builds its own, after fork
         runtime.context()
 
+    @signals.worker_process_shutdown.connect(weak=False)
+    def _prefork_child_exit(**_: Any) -> None:  # and closes it (the judge's server with it)
+        runtime.close()
+
 
 def prepare(app: Celery, pool: str) -> None:
     """Build the worker's collaborators before it takes tasks (the judge's imports alone take
