@@ -13,6 +13,8 @@ judge's request (see verdicts.py).
 from __future__ import annotations
 
 import ast
+import functools
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -42,10 +44,29 @@ class TriggerDecision:
     reason: str
 
 
+# CPython 3.11's ast.parse is not thread-safe: two threads building AST objects at once can
+# fail with "SystemError: AST constructor recursion depth mismatch" (engines stage calls in
+# threads; a Celery worker runs many at once). Each expression is parsed once, under a lock,
+# and the read-only tree is shared.
+_PARSING = threading.Lock()
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed_once(expression: str) -> Any:
+    with _PARSING:
+        return EvalWithCompoundTypes.parse(expression)
+
+
+def _evaluate(expression: str, names: Mapping[str, Any]) -> Any:
+    evaluator = EvalWithCompoundTypes(names=dict(names), functions=FUNCTIONS)
+    return evaluator.eval(expression, previously_parsed=_parsed_once(expression))
+
+
 def check_expression(expression: str) -> None:
     """Raise ``ValueError`` when the expression is not a valid single expression."""
     try:
-        ast.parse(expression, mode="eval")
+        with _PARSING:
+            ast.parse(expression, mode="eval")
     except SyntaxError as exc:
         raise ValueError(
             f"trigger expression is not valid: {exc.msg} at column {exc.offset}"
@@ -55,9 +76,8 @@ def check_expression(expression: str) -> None:
 def evaluate_expression(expression: str, names: Mapping[str, Any]) -> TriggerDecision:
     """Whether the expression holds for this call; a missing name or key means it does not
     fire, and the reason says which."""
-    evaluator = EvalWithCompoundTypes(names=dict(names), functions=FUNCTIONS)
     try:
-        result = evaluator.eval(expression)
+        result = _evaluate(expression, names)
     except KeyError as exc:
         return TriggerDecision(False, f"trigger `{expression}` did not fire: no value for {exc}")
     except (InvalidExpression, TypeError, ValueError, ZeroDivisionError, SyntaxError) as exc:
@@ -70,9 +90,8 @@ def evaluate_expression(expression: str, names: Mapping[str, Any]) -> TriggerDec
 def compute_expression(expression: str, names: Mapping[str, Any]) -> tuple[Any, str | None]:
     """The value of a derived metric's expression, or ``(None, why)`` when it has none: a
     metric it reads has no value (not applicable, failed, not run) or the arithmetic fails."""
-    evaluator = EvalWithCompoundTypes(names=dict(names), functions=FUNCTIONS)
     try:
-        return evaluator.eval(expression), None
+        return _evaluate(expression, names), None
     except KeyError as exc:
         return None, f"`{expression}` has no value: {exc} has none for this call"
     except ZeroDivisionError:
