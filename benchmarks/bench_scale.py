@@ -7,6 +7,12 @@ concurrency / latency), and the stand-in's highest per-second and per-minute req
 (never above the cap). Then the same run twice with the cache on: the second makes 0
 requests. Needs PostgreSQL and Redis (a fresh schema, a unique queue and key prefix).
 
+The workers are started, and have said they are ready, before the clock starts: the run is
+timed from publishing its first chunk to seeing it finished in the store (``run_on_workers``,
+what ``evaluator reevaluate --backend celery`` does), chunked as the command chunks it. Each
+size also prints where the time went: the first and the last request the stand-in received
+and the end, counted from the start, and the calls each worker judged.
+
     python benchmarks/bench_scale.py --calls 240 --latency 1.0 --concurrency 8 --rpm 1200
 """
 
@@ -16,6 +22,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -32,7 +39,7 @@ from evaluator.reevaluate.run import RunOptions, Selection, start_run
 from evaluator.store.calls import Store
 from evaluator.store.reruns import RerunStore
 from evaluator.tasks.app import Publisher
-from evaluator.tasks.chunks import run_on_workers
+from evaluator.tasks.chunks import chunk_size, run_on_workers
 from tests.conftest import ROOT, load_example, postgres_schema_url
 from tests.reevaluate.conftest import add_judged_calls
 from tests.reevaluate.stand_in import StandIn, serve_stand_in
@@ -91,13 +98,23 @@ def peaks(arrivals: list[float]) -> tuple[int, int]:
 
 def one_run(
     settings: Settings, store: Store, definitions: Any, chunk: int
-) -> tuple[str, float, Any]:
+) -> tuple[float, float, Any]:
+    """One run on the workers: when it started (``time.time()``, the stand-in's clock), how
+    long it took, and its counts."""
     run_id = start_run(store, RunOptions(Selection(), ("all",), False), definitions)
     publisher = Publisher(settings)
-    started = time.monotonic()
+    started, clock = time.time(), time.monotonic()
     progress = run_on_workers(RerunStore(store), publisher, run_id, chunk)
+    wall = time.monotonic() - clock
     publisher.close()
-    return run_id, time.monotonic() - started, progress
+    return started, wall, progress
+
+
+def judged_per_worker(logs: Path, count: int) -> list[int]:
+    """The calls each worker judged, from its log's chunk results."""
+    done = re.compile(rb"reevaluate_chunk\[\S+\] succeeded in \S+ '(\d+) judged")
+    return [sum(int(n) for n in done.findall((logs / f"worker-{k}.log").read_bytes()))
+            for k in range(count)]  # fmt: skip
 
 
 def main(args: argparse.Namespace) -> None:
@@ -111,16 +128,20 @@ def main(args: argparse.Namespace) -> None:
     asyncio.run(add_judged_calls(store, definitions, load_example(
         "booking_success_cekura.json"), args.calls))  # fmt: skip
     cap = args.rpm / 60
+    chunk = args.chunk or chunk_size(args.concurrency)
+    print(f"{args.calls} calls, {args.latency} s a request, {args.concurrency} request slots a "
+          f"worker, cap {args.rpm:.0f}/min, {chunk} calls a chunk")  # fmt: skip
     try:
         with serve_stand_in(latency=args.latency) as stand_in:
             for count in args.sizes:
                 prefix = f"bench-scale-{uuid.uuid4().hex[:8]}"
                 env = environment(args, url, stand_in, prefix, "off")
                 settings = Settings(broker_url=args.redis, task_queue=prefix)
+                logs = Path(tempfile.mkdtemp(prefix=f"bench-scale-{count}-"))
                 workers = start_workers(count, env, logs)
                 before = len(stand_in.arrivals)
                 try:
-                    _, wall, progress = one_run(settings, store, definitions, args.concurrency * 2)
+                    started, wall, progress = one_run(settings, store, definitions, chunk)
                 finally:
                     stop(workers)
                 arrivals = stand_in.arrivals[before:]
@@ -131,14 +152,17 @@ def main(args: argparse.Namespace) -> None:
                       f"ideal {ideal:.1f}/s; {100 * rate / ideal:.0f}% of ideal; stand-in peak "
                       f"{per_second}/s, {per_minute}/min (cap {args.rpm:.0f}/min); "
                       f"load {os.getloadavg()[0]:.2f}")  # fmt: skip
+                print(f"  first request +{min(arrivals) - started:.2f} s, last +"
+                      f"{max(arrivals) - started:.2f} s, end +{wall:.2f} s; calls judged per "
+                      f"worker {judged_per_worker(logs, count)}")  # fmt: skip
             prefix = f"bench-scale-{uuid.uuid4().hex[:8]}"
             env = environment(args, url, stand_in, prefix, "sql")
             settings = Settings(broker_url=args.redis, task_queue=prefix)
             workers = start_workers(2, env, logs)
             try:
-                one_run(settings, store, definitions, args.concurrency * 2)
+                one_run(settings, store, definitions, chunk)
                 before = len(stand_in.arrivals)
-                one_run(settings, store, definitions, args.concurrency * 2)
+                one_run(settings, store, definitions, chunk)
                 print(
                     f"a second identical run (cache on): {len(stand_in.arrivals) - before} requests"
                 )
@@ -156,5 +180,6 @@ if __name__ == "__main__":
     parser.add_argument("--concurrency", type=int, default=8, help="per worker process")
     parser.add_argument("--rpm", type=float, default=1200.0, help="shared cap")
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--chunk", type=int, help="calls a chunk (default: the command's)")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/12")
     main(parser.parse_args())

@@ -38,7 +38,7 @@ def run_reevaluate(
     if options is None:
         return 2
     if backend == "celery" and not dry:
-        return _on_celery(settings, options, resume, report_dir, err)
+        return _on_celery(settings, options, resume, report_dir, err, limits)
     if limits.rpm is not None or limits.tpm is not None:
         # 429s are retried by the shared limiter, so everyone slows down together.
         settings = settings.model_copy(update={"num_retries": 0})
@@ -95,15 +95,31 @@ def _execute(
 
 def _on_celery(
     settings: Settings, options: RunOptions, resume: str | None, report_dir: Path | None,
-    err: Console,
+    err: Console, limits: Limits | None = None,
 ) -> int:  # fmt: skip
-    """The run as chunks on Celery workers (``evaluator worker``), progress from the store."""
-    from evaluator.tasks.app import Publisher
-    from evaluator.tasks.chunks import run_on_workers
+    """The run as chunks on Celery workers (``evaluator worker``), progress from the store.
+    ``--rpm``, ``--tpm`` and ``-c`` are the run's own limits across all its workers (each
+    chunk carries them, and ``--no-cache``; the workers keep to them through Redis, on top
+    of their own)."""
+    from evaluator.tasks.app import Publisher, RunLimits
+    from evaluator.tasks.chunks import chunk_size, run_on_workers
+    from evaluator.tasks.runtime import limits_url
 
     if not settings.broker_url:
         err.print("reevaluate: --backend celery needs EVALUATOR_BROKER_URL", markup=False)
         return 2
+    limits = limits or Limits(settings.concurrency)
+    if limits.workers > 1:
+        err.print("reevaluate: --workers starts processes on this machine; with --backend "
+                  "celery the run's processes are `evaluator worker`s", markup=False)  # fmt: skip
+        return 2
+    own = RunLimits(limits.rpm, limits.tpm, limits.explicit_concurrency, settings.cache != "off")
+    if own.rpm is not None or own.tpm is not None or own.in_flight is not None:
+        try:
+            limits_url(settings)
+        except ValueError as exc:
+            err.print(f"reevaluate: {exc}", markup=False)
+            return 2
     store = Store(settings.database_url)
     publisher = Publisher(settings)
     try:
@@ -112,9 +128,9 @@ def _on_celery(
         err.print(f"re-evaluation run [bold]{run_id}[/bold] on Celery workers "
                   f"(resume with --resume {run_id}, stop with --cancel {run_id})")  # fmt: skip
         runs = RerunStore(store)
-        chunk = max(settings.max_in_flight or settings.concurrency, 8) * 2
+        chunk = chunk_size(settings.concurrency)
         progress = _run_with_progress(
-            lambda show: run_on_workers(runs, publisher, run_id, chunk, show), err
+            lambda show: run_on_workers(runs, publisher, run_id, chunk, show, own), err
         )
     except EvaluatorError as exc:
         err.print(f"reevaluate: {exc}", markup=False)
@@ -282,7 +298,7 @@ def reevaluate(
         apply=apply,
         err=err,
     )
-    limits = Limits(concurrency or settings.concurrency, rpm, tpm, workers)
+    limits = Limits(concurrency or settings.concurrency, rpm, tpm, workers, concurrency)
     code = run_reevaluate(
         settings,
         options,

@@ -6,8 +6,10 @@ lives in Redis and each change is one Lua script, atomic across processes, timed
 server's clock (so machines' clocks need not agree):
 
 - ``reserve``: a request's turn for requests/min and tokens/min. Besides the cell rate's
-  spacing, the last ``rpm`` turns are kept, and a turn is never within 60 s of the turn
-  ``rpm`` places before it: no 60 s window ever holds more than ``rpm`` requests.
+  spacing, the last ``rpm`` turns are kept, and a turn is never within 60 s (and a margin
+  for the request's own delay) of the turn ``rpm`` places before it: no 60 s window ever
+  holds more than ``rpm`` requests. Within that, the cell rate lets a second's worth of
+  requests go at once after a quiet spell (at most twice ``rpm / 60`` in one second).
 - ``rate_limited`` / ``succeeded`` / ``settle``: a 429, a success, the real token count.
 - ``SharedInFlight``: at most ``limit`` requests in flight across all workers (a sorted set
   of holders, each expiring after ``hold_seconds`` so a killed worker's slot comes back).
@@ -32,12 +34,13 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 """
 
-# KEYS: requests cell, tokens cell, state hash, requests log. ARGV: rpm, tpm, tokens, burst.
+# KEYS: requests cell, tokens cell, state hash, requests log.
+# ARGV: rpm, tpm, tokens, burst, window (60 s and the margin).
 _RESERVE = (
     _NOW
     + """
 local rpm, tpm = tonumber(ARGV[1]), tonumber(ARGV[2])
-local cost, burst = tonumber(ARGV[3]), tonumber(ARGV[4])
+local cost, burst, window = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local factor = tonumber(redis.call('HGET', KEYS[3], 'factor') or '1')
 local due = math.max(now, tonumber(redis.call('HGET', KEYS[3], 'paused_until') or '0'))
 local function reserve(key, per_minute, units)
@@ -51,7 +54,7 @@ if rpm > 0 then
   local last = tonumber(redis.call('LINDEX', KEYS[4], -1) or '0')
   due = math.max(due, last)
   if redis.call('LLEN', KEYS[4]) >= rpm then
-    due = math.max(due, tonumber(redis.call('LINDEX', KEYS[4], 0)) + 60)
+    due = math.max(due, tonumber(redis.call('LINDEX', KEYS[4], 0)) + window)
   end
   redis.call('RPUSH', KEYS[4], tostring(due))
   redis.call('LTRIM', KEYS[4], -rpm, -1)
@@ -128,6 +131,10 @@ class SharedRateLimiter:
     rpm: float | None = None
     tpm: float | None = None
     burst_seconds: float = 1.0
+    # A request reaches the provider a little after its turn (later when its process is
+    # busy): turns ``rpm`` apart are kept 60 s and this much apart, so that the requests
+    # themselves, not only their turns, never put more than ``rpm`` in a 60 s window.
+    window_margin: float = 2.0
     min_factor: float = 1 / 16
     recover_step: float = 0.05
     _redis: Any = field(init=False, repr=False)
@@ -148,7 +155,8 @@ class SharedRateLimiter:
     def reserve(self, tokens: int) -> float:
         """Reserve one request of ``tokens``; returns the seconds to wait before sending."""
         keys = self._keys("requests", "tokens", "state", "log")
-        args = [self.rpm or 0, self.tpm or 0, tokens, self.burst_seconds]
+        args = [self.rpm or 0, self.tpm or 0, tokens, self.burst_seconds,
+                60.0 + self.window_margin]  # fmt: skip
         return float(self._scripts["reserve"](keys=keys, args=args))
 
     async def acquire(self, tokens: int) -> None:

@@ -45,6 +45,9 @@ class Limits:
     rpm: float | None = None
     tpm: float | None = None
     workers: int = 1
+    # The concurrency as given (``-c``), None when it is the configured default: a Celery
+    # run applies only a limit it was given (see ``cli/reevaluate._on_celery``).
+    explicit_concurrency: int | None = None
 
     @property
     def tasks(self) -> int:

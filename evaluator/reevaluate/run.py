@@ -104,10 +104,10 @@ class Reevaluation:
         """Judge this worker's pending calls only; the parent process opens and closes the
         run. ``progress`` counts this share's calls."""
         runs = RerunStore(self.store)
-        info = await asyncio.to_thread(runs.run, run_id)
-        if info is None:
+        options = await asyncio.to_thread(runs.options, run_id)  # not runs.run: no counting
+        if options is None:
             raise ReevaluateError(f"no re-evaluation run {run_id!r}")
-        await self._judge_pending(runs, run_id, RunOptions.from_json(info.options))
+        await self._judge_pending(runs, run_id, RunOptions.from_json(options))
         return self.progress
 
     async def _judge_pending(self, runs: RerunStore, run_id: str, options: RunOptions) -> None:

@@ -36,19 +36,6 @@ FUNCTIONS = {
 }
 
 
-# CPython 3.11's parser is not safe to run in several threads at once: it can fail with
-# "SystemError: AST constructor recursion depth mismatch" (seen under load, with calls
-# finished in parallel threads). Each expression is parsed once, one parse at a time.
-_PARSE_LOCK = threading.Lock()
-
-
-@functools.lru_cache(maxsize=4096)
-def _parsed(expression: str) -> ast.AST:
-    with _PARSE_LOCK:
-        node: ast.AST = EvalWithCompoundTypes().parse(expression)
-        return node
-
-
 @dataclass(frozen=True)
 class TriggerDecision:
     """Whether a trigger fired, and the sentence that says why (kept with the result)."""
@@ -57,10 +44,28 @@ class TriggerDecision:
     reason: str
 
 
+# CPython 3.11's ast.parse is not thread-safe: two threads building AST objects at once can
+# fail with "SystemError: AST constructor recursion depth mismatch" (engines stage calls in
+# threads; a Celery worker runs many at once). Each expression is parsed once, under a lock,
+# and the read-only tree is shared.
+_PARSING = threading.Lock()
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed_once(expression: str) -> Any:
+    with _PARSING:
+        return EvalWithCompoundTypes.parse(expression)
+
+
+def _evaluate(expression: str, names: Mapping[str, Any]) -> Any:
+    evaluator = EvalWithCompoundTypes(names=dict(names), functions=FUNCTIONS)
+    return evaluator.eval(expression, previously_parsed=_parsed_once(expression))
+
+
 def check_expression(expression: str) -> None:
     """Raise ``ValueError`` when the expression is not a valid single expression."""
     try:
-        with _PARSE_LOCK:
+        with _PARSING:
             ast.parse(expression, mode="eval")
     except SyntaxError as exc:
         raise ValueError(
@@ -71,9 +76,8 @@ def check_expression(expression: str) -> None:
 def evaluate_expression(expression: str, names: Mapping[str, Any]) -> TriggerDecision:
     """Whether the expression holds for this call; a missing name or key means it does not
     fire, and the reason says which."""
-    evaluator = EvalWithCompoundTypes(names=dict(names), functions=FUNCTIONS)
     try:
-        result = evaluator.eval(expression, _parsed(expression))
+        result = _evaluate(expression, names)
     except KeyError as exc:
         return TriggerDecision(False, f"trigger `{expression}` did not fire: no value for {exc}")
     except (InvalidExpression, TypeError, ValueError, ZeroDivisionError, SyntaxError) as exc:
@@ -86,9 +90,8 @@ def evaluate_expression(expression: str, names: Mapping[str, Any]) -> TriggerDec
 def compute_expression(expression: str, names: Mapping[str, Any]) -> tuple[Any, str | None]:
     """The value of a derived metric's expression, or ``(None, why)`` when it has none: a
     metric it reads has no value (not applicable, failed, not run) or the arithmetic fails."""
-    evaluator = EvalWithCompoundTypes(names=dict(names), functions=FUNCTIONS)
     try:
-        return evaluator.eval(expression, _parsed(expression)), None
+        return _evaluate(expression, names), None
     except KeyError as exc:
         return None, f"`{expression}` has no value: {exc} has none for this call"
     except ZeroDivisionError:

@@ -127,6 +127,17 @@ class RerunStore:
                 .order_by(RerunItemRow.call_pk).limit(limit)
             ))  # fmt: skip
 
+    def status(self, run_id: str) -> str | None:
+        """The run's status alone (None: no such run), without counting its items."""
+        with self._db.session() as session:
+            return session.scalar(select(RerunRow.status).where(RerunRow.id == run_id))
+
+    def options(self, run_id: str) -> dict[str, Any] | None:
+        """The run's options alone (None: no such run), without counting its items."""
+        with self._db.session() as session:
+            found = session.scalar(select(RerunRow.options).where(RerunRow.id == run_id))
+            return None if found is None else dict(found)
+
     def run(self, run_id: str) -> RunInfo | None:
         with self._db.session() as session:
             row = session.get(RerunRow, run_id)
@@ -175,6 +186,18 @@ class RerunStore:
                 .where(RerunItemRow.run_id == run_id, RerunItemRow.state == "failed")
                 .values(state="pending", error=None, updated_at=_now())
             )
+
+    def fail_pending(self, run_id: str, pks: list[int], error: str) -> int:
+        """Mark those of ``pks`` still pending failed with ``error`` (a Celery chunk that could
+        not finish: its run ends, and ``--resume`` tries them again); how many."""
+        with self._db.session() as session:
+            done = session.execute(
+                update(RerunItemRow)
+                .where(RerunItemRow.run_id == run_id, RerunItemRow.state == "pending",
+                       RerunItemRow.call_pk.in_(pks))
+                .values(state="failed", error=error, updated_at=_now())
+            )  # fmt: skip
+            return int(done.rowcount)  # type: ignore[attr-defined]
 
     def finish_item(self, run_id: str, item: RerunItem, state: str, error: str | None) -> bool:
         """Mark a pending item skipped or failed (nothing stored)."""

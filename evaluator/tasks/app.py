@@ -13,19 +13,57 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from celery import Celery
 
 from evaluator.config import Settings
 
-__all__ = ["CALL_TASK", "CHUNK_TASK", "DELIVERY_TASK", "Publisher", "make_app", "reevaluate_queue"]
+__all__ = [
+    "CALL_TASK",
+    "CHUNK_TASK",
+    "DELIVERY_TASK",
+    "Publisher",
+    "RunLimits",
+    "make_app",
+    "reevaluate_queue",
+]
 
 CALL_TASK = "evaluator.evaluate_call"
 CHUNK_TASK = "evaluator.reevaluate_chunk"
 DELIVERY_TASK = "evaluator.deliver_webhook"
 SWEEP_TASK = "evaluator.sweep"
 log = logging.getLogger("evaluator.tasks.app")
+
+
+@dataclass(frozen=True)
+class RunLimits:
+    """A re-evaluation run's own limits across all the workers that serve it (``reevaluate
+    --rpm --tpm -c`` on Celery), and whether it bypasses the judgment cache (``--no-cache``),
+    sent with each of its chunks. ``None``: no limit of its own (the workers'
+    ``EVALUATOR_RPM``, ``_TPM`` and ``_MAX_IN_FLIGHT`` apply in any case)."""
+
+    rpm: float | None = None
+    tpm: float | None = None
+    in_flight: int | None = None
+    cache: bool = True
+
+    @property
+    def empty(self) -> bool:
+        return self.rpm is None and self.tpm is None and self.in_flight is None and self.cache
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rpm": self.rpm, "tpm": self.tpm, "in_flight": self.in_flight,
+                "cache": self.cache}  # fmt: skip
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> RunLimits:
+        data = data or {}
+        in_flight = data.get("in_flight")
+        return cls(data.get("rpm"), data.get("tpm"),
+                   None if in_flight is None else int(in_flight),
+                   bool(data.get("cache", True)))  # fmt: skip
 
 
 def reevaluate_queue(settings: Settings) -> str:
@@ -90,8 +128,11 @@ class Publisher:
     def delivery(self, delivery_id: int, *, countdown: float = 0.0) -> bool:
         return self._send(DELIVERY_TASK, [delivery_id], countdown=countdown or None)
 
-    def chunk(self, run_id: str, pks: Sequence[int]) -> bool:
-        return self._send(CHUNK_TASK, [run_id, list(pks)], queue=reevaluate_queue(self.settings))
+    def chunk(self, run_id: str, pks: Sequence[int], limits: RunLimits | None = None) -> bool:
+        args: list[Any] = [run_id, list(pks)]
+        if limits is not None and not limits.empty:
+            args.append(limits.to_json())
+        return self._send(CHUNK_TASK, args, queue=reevaluate_queue(self.settings))
 
     def close(self) -> None:
         self.app.close()

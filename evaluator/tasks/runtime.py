@@ -19,14 +19,14 @@ from evaluator.bootstrap import load_definitions, open_judge
 from evaluator.config import Settings
 from evaluator.judge.cache import CachingJudge
 from evaluator.judge.rate_limit import RateLimitedJudge
-from evaluator.judge.schema import Judge
+from evaluator.judge.schema import Judge, JudgeAnswer, JudgeRequest
 from evaluator.judge.shared_limits import SharedInFlight, SharedInFlightJudge, SharedRateLimiter
-from evaluator.reevaluate.parallel import Limits, limited
 from evaluator.store.calls import Claim, Store
+from evaluator.tasks.app import RunLimits
 from evaluator.tasks.job import JobContext
 from evaluator.tasks.recordings import Recordings
 
-__all__ = ["Runtime", "shared_limits"]
+__all__ = ["Runtime", "limits_url", "shared_limits"]
 
 T = TypeVar("T")
 
@@ -38,29 +38,71 @@ def _limits_url(settings: Settings) -> str | None:
     return broker if broker.startswith(("redis://", "rediss://")) else None
 
 
-def shared_limits(judge: Judge, settings: Settings) -> Judge:
-    """Put the shared limits (``EVALUATOR_RPM``, ``_TPM``, ``_MAX_IN_FLIGHT``) under the
-    cache, so a cache hit neither waits for the limiter nor takes a slot."""
-    wanted = settings.rpm is not None or settings.tpm is not None
-    if not wanted and settings.max_in_flight is None:
-        return judge
+def limits_url(settings: Settings) -> str:
+    """The Redis that holds the shared limits; raises ``ValueError`` (saying what to set)
+    when there is none."""
     url = _limits_url(settings)
     if url is None:
         raise ValueError(
-            "EVALUATOR_RPM, _TPM and _MAX_IN_FLIGHT are shared through Redis: set "
-            "EVALUATOR_RATE_LIMIT_URL (or use a Redis broker)"
+            "EVALUATOR_RPM, _TPM and _MAX_IN_FLIGHT (and reevaluate's --rpm, --tpm and -c "
+            "on Celery) are shared through Redis: set EVALUATOR_RATE_LIMIT_URL (or use a "
+            "Redis broker)"
         )
-    key = f"{settings.rate_limit_key}:{judge.model}"
-    inner = judge.judge if isinstance(judge, CachingJudge) else judge
-    if wanted:
-        inner = RateLimitedJudge(inner, SharedRateLimiter(url, key, settings.rpm, settings.tpm))
-    if settings.max_in_flight is not None:
+    return url
+
+
+def _limited(judge: Judge, settings: Settings, key: str, limits: RunLimits) -> Judge:
+    """``judge`` behind a shared in-flight slot, then the rate's turn (outermost first)."""
+    if limits.rpm is None and limits.tpm is None and limits.in_flight is None:
+        return judge
+    url = limits_url(settings)
+    if limits.rpm is not None or limits.tpm is not None:
+        judge = RateLimitedJudge(judge, SharedRateLimiter(url, key, limits.rpm, limits.tpm))
+    if limits.in_flight is not None:
         hold = settings.timeout * (settings.num_retries + 1) + 30
-        inner = SharedInFlightJudge(inner, SharedInFlight(url, key, settings.max_in_flight, hold))
+        judge = SharedInFlightJudge(judge, SharedInFlight(url, key, limits.in_flight, hold))
+    return judge
+
+
+def _uncached(judge: Judge) -> Judge:
+    return judge.judge if isinstance(judge, CachingJudge) else judge
+
+
+def _cached_like(template: Judge, inner: Judge) -> Judge:
+    """``inner`` behind the same judgment cache as ``template`` (if it has one)."""
+    if isinstance(template, CachingJudge):
+        return CachingJudge(inner, template.backend, template.description)
+    return inner
+
+
+def shared_limits(judge: Judge, settings: Settings) -> Judge:
+    """Put the shared limits (``EVALUATOR_RPM``, ``_TPM``, ``_MAX_IN_FLIGHT``) under the
+    cache, so a cache hit neither waits for the limiter nor takes a slot."""
+    limits = RunLimits(settings.rpm, settings.tpm, settings.max_in_flight)
+    if limits.empty:
+        return judge
+    key = f"{settings.rate_limit_key}:{judge.model}"
+    inner = _limited(_uncached(judge), settings, key, limits)
     if isinstance(judge, CachingJudge):
         judge.judge = inner
         return judge
     return inner
+
+
+class _ProcessSlots:
+    """The process's request slots (``InFlightLimitedJudge``'s semaphore), shared by the
+    judges of every run this process serves."""
+
+    def __init__(self, judge: Judge, slots: asyncio.Semaphore) -> None:
+        self.judge, self.slots = judge, slots
+
+    @property
+    def model(self) -> str:
+        return self.judge.model
+
+    async def answer(self, request: JudgeRequest) -> JudgeAnswer:
+        async with self.slots:
+            return await self.judge.answer(request)
 
 
 AfterEvaluation = Callable[[JobContext, int], Coroutine[Any, Any, object]]
@@ -77,6 +119,9 @@ class Runtime:
         self._stack = contextlib.ExitStack()
         self._held: dict[str, Claim] = {}
         self._heartbeat: threading.Thread | None = None
+        self._shared: Judge | None = None  # the judge under the shared limits, uncached
+        self._slots: asyncio.Semaphore | None = None  # this process's request slots
+        self._runs: dict[tuple[str, RunLimits], Judge] = {}
         # Run after each call whose evaluation finished (evaluated, or failed for good), in
         # the order the calls finish: the alerts, which live above this layer and are set by
         # ``evaluator worker`` (None: nothing runs).
@@ -130,11 +175,38 @@ class Runtime:
                 self._stack.callback(store.close)
                 judge, _notice = self._stack.enter_context(open_judge(settings))
                 # At most `concurrency` requests in flight from this process, whatever the
-                # tasks running at once (re-evaluation chunks judge many calls each).
-                judge = shared_limits(limited(judge, Limits(settings.concurrency)), settings)
+                # tasks running at once (re-evaluation chunks judge many calls each). That
+                # slot is taken first, the shared limits' turn after it: a turn taken while
+                # waiting for a slot would be spent late, bunched with later turns.
+                self._shared = _uncached(shared_limits(judge, settings))
+                self._slots = asyncio.Semaphore(settings.concurrency)
+                judge = _cached_like(judge, _ProcessSlots(self._shared, self._slots))
                 recordings = Recordings(self.settings, store)
                 self._context = JobContext(store, definitions, judge, self.settings, recordings)
             return self._context
+
+    def judge_for(self, run_id: str, limits: RunLimits) -> Judge:
+        """The judge for a re-evaluation run with limits of its own (``reevaluate --rpm
+        --tpm -c`` on Celery), shared by every worker through Redis under the run's key, on
+        top of the workers' own; the same process slots as every other task, and the same
+        cache unless the run bypasses it (``--no-cache``)."""
+        context = self.context()
+        if limits.empty:
+            return context.judge
+        with self._lock:
+            if self._shared is None or self._slots is None:  # a context given with ``use``
+                self._shared = _uncached(context.judge)
+                self._slots = asyncio.Semaphore(self.settings.concurrency)
+            found = self._runs.get((run_id, limits))
+            if found is None:
+                key = f"{self.settings.rate_limit_key}:run:{run_id}:{context.judge.model}"
+                inner = _ProcessSlots(_limited(self._shared, self.settings, key, limits),
+                                      self._slots)  # fmt: skip
+                found = _cached_like(context.judge, inner) if limits.cache else inner
+                while len(self._runs) >= 8:  # runs seldom overlap: keep the latest few
+                    self._runs.pop(next(iter(self._runs)))
+                self._runs[(run_id, limits)] = found
+            return found
 
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         """Run ``coroutine`` on the process's loop and wait for its result."""

@@ -4,8 +4,10 @@
   (``job.evaluate_claim``) with the lease renewed while it runs, then publish the webhook's
   delivery or the next try. A call another worker holds is tried again when that lease ends
   (a few times); a call with nothing left to do is a no-op.
-- ``reevaluate_chunk(run_id, pks)``: judge those calls of a re-evaluation run (unless it was
-  cancelled); each call's result is stored once, however often the chunk is delivered.
+- ``reevaluate_chunk(run_id, pks[, limits])``: judge those calls of a re-evaluation run
+  (unless it was cancelled), within the run's own limits if it has any (``RunLimits``); each
+  call's result is stored once, however often the chunk is delivered. A chunk that raised is
+  tried again, then its calls are failed with the reason (the run ends; resume retries them).
 - ``deliver_webhook(delivery_id)``: one try of a completion webhook, the next one published
   with its backoff.
 - ``sweep()``: ``sweep.sweep`` (for Celery beat).
@@ -21,11 +23,19 @@ from typing import Any
 from celery import Celery, Task, signals
 
 from evaluator.config import Settings
+from evaluator.judge.warmup import preload
 from evaluator.reevaluate.run import Reevaluation
 from evaluator.store.deliveries import DeliveryStore
 from evaluator.store.queue import Busy
 from evaluator.store.reruns import RerunStore
-from evaluator.tasks.app import CALL_TASK, CHUNK_TASK, DELIVERY_TASK, SWEEP_TASK, Publisher
+from evaluator.tasks.app import (
+    CALL_TASK,
+    CHUNK_TASK,
+    DELIVERY_TASK,
+    SWEEP_TASK,
+    Publisher,
+    RunLimits,
+)
 from evaluator.tasks.delivery import deliver_once
 from evaluator.tasks.job import Outcome, evaluate_claim
 from evaluator.tasks.runtime import Runtime
@@ -37,6 +47,8 @@ log = logging.getLogger("evaluator.tasks.worker")
 # A duplicate of a call another worker holds waits for that lease to end this many times (a
 # killed worker's task, rejected back to the broker, takes the call over), then gives up.
 BUSY_RETRIES = 2
+# A re-evaluation chunk that raised is tried this many times more before its calls fail.
+CHUNK_RETRIES = 2
 
 
 def register(app: Celery, settings: Settings) -> None:
@@ -70,17 +82,30 @@ def register(app: Celery, settings: Settings) -> None:
             publisher.calls([pk], countdown=outcome.retry_in)
         return outcome.kind
 
-    @task(name=CHUNK_TASK)
-    def reevaluate_chunk(run_id: str, pks: list[int]) -> str:
+    @task(name=CHUNK_TASK, bind=True, max_retries=CHUNK_RETRIES)
+    def reevaluate_chunk(
+        self: Task, run_id: str, pks: list[int], limits: dict[str, Any] | None = None
+    ) -> str:
         context = runtime.context()
         runs = RerunStore(context.store)
-        info = runs.run(run_id)
-        if info is None or info.status != "running":
-            return f"run {run_id} is {info.status if info else 'gone'}: skipped"
+        status = runs.status(run_id)  # not runs.run(): every chunk would count the run's items
+        if status != "running":
+            return f"run {run_id} is {status or 'gone'}: skipped"
         concurrency = settings.max_in_flight or settings.concurrency
-        runner = Reevaluation(context.store, context.definitions, context.judge,
+        judge = runtime.judge_for(run_id, RunLimits.from_json(limits))
+        runner = Reevaluation(context.store, context.definitions, judge,
                               concurrency, only=frozenset(pks))  # fmt: skip
-        progress = runtime.run(runner.judge_share(run_id))
+        try:
+            progress = runtime.run(runner.judge_share(run_id))
+        except Exception as exc:
+            # What was judged is stored; the rest must not stay pending for ever (the
+            # command waits for the run to end): tried again, then failed with the reason.
+            if self.request.retries < CHUNK_RETRIES:
+                log.warning("chunk of run %s raised %r; trying it again", run_id, exc)
+                raise self.retry(countdown=1.0) from exc
+            log.exception("chunk of run %s failed; its calls are failed", run_id)
+            why = f"internal error: {type(exc).__name__}: {exc}"
+            return f"{runs.fail_pending(run_id, pks, why)} failed: {why}"
         return f"{progress.done} judged, {progress.skipped} skipped, {progress.failed} failed"
 
     @task(name=DELIVERY_TASK)
@@ -117,6 +142,9 @@ def prepare(app: Celery, pool: str) -> None:
     seconds): in this process for the threads and solo pools; prefork children build theirs
     as they start, from the modules imported here once."""
     runtime: Runtime = app.evaluator_runtime
+    # What the judge imports on its first request, imported now: a new worker's first
+    # requests (all its task slots at once) would otherwise wait on those imports.
+    preload()
     if pool == "prefork":
         import evaluator.judge.litellm_judge  # noqa: F401  (imported once, shared by fork)
 

@@ -269,3 +269,22 @@ async def test_a_failed_batch_write_stops_the_run_and_resume_costs_no_requests(
     assert set(answered.values()) == {1}  # calls judged before the failure: from the cache
     assert sum(writes) >= 6 and len(writes) < 6 + 6  # calls were written several at a time
     backend.close()
+
+
+async def test_a_chunk_that_could_not_finish_fails_only_its_pending_calls(
+    store: Store, definitions: Definitions, booking_request: dict[str, Any]
+) -> None:
+    # A Celery chunk that keeps raising ends its calls as failed (the run can end and be
+    # resumed); a call it judged before raising, and the other chunks' calls, stay as they are.
+    pks = await add_judged_calls(store, definitions, booking_request, 4)
+    run = start_run(store, RunOptions(Selection(), ("all",)), definitions)
+    runs = RerunStore(store)
+    judged = Reevaluation(store, definitions, ScriptedJudge(), only=frozenset(pks[:1]))
+    await judged.judge_share(run)
+    assert runs.status(run) == "running" and runs.options(run) is not None
+    assert runs.fail_pending(run, pks[:3], "internal error: boom") == 2
+    info = runs.run(run)
+    assert info is not None and info.states == {"done": 1, "failed": 2, "pending": 1}
+    runs.requeue_failed(run)  # --resume
+    assert runs.pending_ids(run) == pks[1:]
+    assert runs.status("no-such-run") is None and runs.options("no-such-run") is None

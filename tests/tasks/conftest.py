@@ -129,7 +129,8 @@ class Workers:
 
     def _wait_ready(self, index: int, process: subprocess.Popen[bytes]) -> None:
         log = self.logs / f"worker-{index}.log"
-        deadline = time.monotonic() + 60
+        # Several workers importing litellm at once on a loaded machine take a while.
+        deadline = time.monotonic() + 150
         while b" ready." not in log.read_bytes():
             if process.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError(f"worker {index} did not start:\n{log.read_text()}")

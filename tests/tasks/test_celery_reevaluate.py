@@ -103,3 +103,34 @@ async def test_rabbitmq_as_the_broker(
         pks = await post_calls(running, booking_request, 4)
         await asyncio.to_thread(wait_judged, running.store, pks)
     assert stand_in.sent == 4
+
+
+def test_the_run_s_own_limits_apply_on_every_worker(
+    judged: Store, workers: Workers, stand_in: StandIn, tmp_path: Path
+) -> None:
+    # Two workers of 4 slots each would have up to 6 requests in flight and send the 6 calls
+    # within a second; -c and --rpm are the run's own limits across both.
+    workers.start(2, concurrency=4)
+    code, output = reevaluate("--backend", "celery", "--metrics", "all", "--no-cache", "-c", "1",
+                              "--report", str(tmp_path / "one"))  # fmt: skip
+    assert code == 0, output
+    assert stand_in.sent == CALLS and stand_in.max_in_flight == 1
+    before = stand_in.sent
+    code, output = reevaluate("--backend", "celery", "--metrics", "all", "--no-cache",
+                              "--rpm", "60", "--report", str(tmp_path / "rpm"))  # fmt: skip
+    assert code == 0, output
+    arrivals = sorted(stand_in.arrivals[before:])
+    assert len(arrivals) == CALLS
+    # 60/min with a second's burst: turns at 0, 0, 1, 2, 3, 4 s.
+    assert arrivals[-1] - arrivals[0] >= 3.5, [round(t - arrivals[0], 2) for t in arrivals]
+    assert all("succeeded" in workers.log(i) for i in (0, 1))
+
+
+def test_run_limits_that_cannot_be_shared_are_refused(
+    judged: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EVALUATOR_BROKER_URL", RABBITMQ)  # no Redis to share the limits in
+    code, output = reevaluate("--backend", "celery", "--rpm", "60")
+    assert code == 2 and "EVALUATOR_RATE_LIMIT_URL" in output, output
+    code, output = reevaluate("--backend", "celery", "--workers", "2", "-c", "4")
+    assert code == 2 and "evaluator worker" in output, output

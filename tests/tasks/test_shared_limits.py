@@ -47,7 +47,7 @@ def test_two_processes_share_one_request_rate(key: str) -> None:
 
 def test_no_sixty_second_window_holds_more_than_the_cap(key: str) -> None:
     # A burst allowance of a whole minute lets the cell rate send at once; the kept log of
-    # the last 30 turns still holds the 31st back until 60 s after the first.
+    # the last 30 turns still holds the 31st back until 60 s (and a margin) after the first.
     shared = limiter(key, rpm=30, burst_seconds=60.0)
     waits = [shared.reserve(0) for _ in range(31)]
     assert max(waits[:30]) < 1.0
@@ -111,3 +111,32 @@ async def test_workers_share_one_in_flight_cap(
     # 8 slots between the two workers; 2 requests at the model at any time.
     assert stand_in.sent == 8
     assert stand_in.max_in_flight == 2
+
+
+def most_in_any_window(arrivals: list[float], seconds: float) -> int:
+    """The most requests the stand-in received within any ``seconds`` (half-open) window."""
+    times = sorted(arrivals)
+    return max((sum(1 for t in times[i:] if t < start + seconds)
+                for i, start in enumerate(times)), default=0)  # fmt: skip
+
+
+@pytest.mark.slow
+async def test_three_workers_keep_to_the_cap_in_every_real_minute_and_to_the_in_flight_cap(
+    service: ServiceFactory, workers: Workers, stand_in: StandIn, booking_request: dict[str, Any]
+) -> None:
+    # 30/min with at most 2 in flight at 3.5 s a request: either limit alone is not enough.
+    # The in-flight cap alone sends 2 every 3.5 s (34/min: 35 calls in ~61 s); the rate alone
+    # has 3 in flight whenever two turns fall within 3.5 s. Together: a turn every 2 s, the
+    # rate limit held for over a minute, so the 60 s window is a real one.
+    stand_in.latency = 3.5
+    workers.start(3, concurrency=4, RPM="30", MAX_IN_FLIGHT="2")
+    async with service() as running:
+        pks = await post_calls(running, booking_request, 35)
+        await asyncio.to_thread(wait_judged, running.store, pks, 150.0)
+    arrivals = sorted(stand_in.arrivals)
+    assert len(arrivals) == 35  # one request a call
+    assert arrivals[-1] - arrivals[0] > 60.0  # the run held more than a minute of requests
+    assert most_in_any_window(arrivals, 60.0) <= 30, [round(t - arrivals[0], 1) for t in arrivals]
+    assert stand_in.max_in_flight <= 2
+    # All three workers judged calls (the limits were shared, not one worker doing it all).
+    assert all("succeeded" in workers.log(i) for i in range(3))
