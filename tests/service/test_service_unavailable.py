@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,26 @@ from tests.service.conftest import HEADERS, RunApp
 OBSERVE = "/observability/v1/observe/"
 
 
+@contextlib.contextmanager
+def holding(resource: Callable[[], contextlib.AbstractContextManager[Any]]) -> Iterator[None]:
+    """``resource()`` entered and held by another thread for the block's duration."""
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with resource():
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait(5)
+    try:
+        yield
+    finally:
+        release.set()
+        holder.join(5)
+
+
 async def test_a_busy_sqlite_file_gives_503_with_retry_after_not_a_hang(
     run_app: RunApp, booking_request: dict[str, Any], tmp_path: Path
 ) -> None:
@@ -23,23 +45,10 @@ async def test_a_busy_sqlite_file_gives_503_with_retry_after_not_a_hang(
     url = f"sqlite:///{tmp_path / 'busy.db'}"
     async with run_app(db_busy_timeout=0.2, database_url=url) as running:
         other = Database(url)  # another handle on the same file
-        held, release = threading.Event(), threading.Event()
-
-        def hold() -> None:
-            with other.session():
-                held.set()
-                release.wait(10)
-
-        holder = threading.Thread(target=hold)
-        holder.start()
-        held.wait(5)
-        try:
+        with holding(other.session):
             post = await running.client.post(OBSERVE, json=booking_request, headers=HEADERS)
             health = await running.client.get("/health", headers=HEADERS)
-        finally:
-            release.set()
-            holder.join(5)
-            other.close()
+        other.close()
         after = await running.client.post(OBSERVE, json=booking_request, headers=HEADERS)
     assert post.status_code == 503
     assert post.headers["retry-after"] == "5"
@@ -96,21 +105,9 @@ async def test_no_free_pooled_connection_is_503_with_retry_after(
     if not database_url.startswith("postgresql"):
         pytest.skip("the connection pool is PostgreSQL's (SQLite: the busy file, above)")
     async with run_app(db_pool_size=1, db_max_overflow=0, db_busy_timeout=0.3) as running:
-        held, release = threading.Event(), threading.Event()
-
-        def hold() -> None:  # the pool's one connection, taken (a crowd of requests would)
-            with running.service.store.engine.connect():
-                held.set()
-                release.wait(10)
-
-        holder = threading.Thread(target=hold)
-        holder.start()
-        held.wait(5)
-        try:
+        # The pool's one connection, taken (a crowd of requests would).
+        with holding(running.service.store.engine.connect):
             post = await running.client.post(OBSERVE, json=booking_request, headers=HEADERS)
-        finally:
-            release.set()
-            holder.join(5)
         after = await running.client.post(OBSERVE, json=booking_request, headers=HEADERS)
     assert post.status_code == 503, post.text
     assert post.headers["retry-after"] == "5"
