@@ -15,6 +15,9 @@ Prints:
   time, which other processes' load on the machine does not inflate,
 - the load average around the run (the throughput does depend on it).
 ``--workers N`` runs the re-evaluation in N processes (``evaluator reevaluate --workers``).
+``--judge-only N`` instead sends N requests of one call through ``LiteLLMJudge`` alone (no
+store, no cache) at ``--concurrency`` against the stand-in at ``--latency`` (0 for the judge's
+own CPU per request); ``--profile FILE`` writes a cProfile of it.
 
     python benchmarks/bench_reevaluate.py --calls 10000 --latency 1.0 --concurrency 64
     python benchmarks/bench_reevaluate.py --calls 10000 --latency 1.0 --concurrency 64 --workers 2
@@ -245,7 +248,55 @@ def _print(
           f"{progress2.usage.cache_hits} cache hits, wall {wall2:.1f} s")  # fmt: skip
 
 
+async def judge_only(args: argparse.Namespace) -> None:
+    """The judge's own CPU per request: one call's requests sent over and over."""
+    folder = Path(tempfile.mkdtemp(prefix="bench-judge-"))
+    port = _free_port()
+    settings = _definitions(folder)
+    definitions = load_definitions(settings)
+    body = json.loads((ROOT / "examples" / "calls" / "booking_success_cekura.json").read_text())
+    requests = dry_run_requests(read_request(body, definitions.catalogue), definitions.renderer)
+    server = multiprocessing.Process(target=_serve, args=(port, args.latency, None), daemon=True)
+    server.start()
+    time.sleep(2.0)
+    judge = LiteLLMJudge(
+        JudgeSettings(model="openai/bench-model", api_base=f"http://127.0.0.1:{port}/v1",
+                      api_key="sk-bench", structured_mode="constrained_json", num_retries=0)
+    )  # fmt: skip
+    slots = asyncio.Semaphore(args.concurrency)
+
+    async def one(index: int) -> None:
+        async with slots:
+            answer = await judge.answer(requests[index % len(requests)])
+            assert not answer.errors, answer.errors
+
+    try:
+        await asyncio.gather(*(one(i) for i in range(20)))  # warm: connections, schemas
+        profiler = None
+        if args.profile:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
+        load, started, cpu = _load(), time.perf_counter(), time.process_time()
+        await asyncio.gather(*(one(i) for i in range(args.judge_only)))
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(args.profile)
+    finally:
+        server.terminate()
+        server.join()
+        shutil.rmtree(folder, ignore_errors=True)
+    print(f"judge only: {args.judge_only} requests, latency {args.latency} s, concurrency "
+          f"{args.concurrency}: {1000 * cpu / args.judge_only:.2f} ms CPU per request "
+          f"(process CPU time), wall {wall:.1f} s; load average before {load}, "
+          f"after {_load()}")  # fmt: skip
+
+
 async def main(args: argparse.Namespace) -> None:
+    if args.judge_only:
+        return await judge_only(args)
     folder = Path(tempfile.mkdtemp(prefix="bench-reevaluate-"))
     port = _free_port()
     settings = _definitions(folder).model_copy(
@@ -318,4 +369,7 @@ if __name__ == "__main__":
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--rpm", type=float, default=None)
     parser.add_argument("--workers", type=int, default=1, help="worker processes")
+    parser.add_argument("--judge-only", type=int, default=0, metavar="N",
+                        help="send N judge requests alone (no store): the judge's CPU")  # fmt: skip
+    parser.add_argument("--profile", default=None, help="cProfile output of --judge-only")
     asyncio.run(main(parser.parse_args()))

@@ -158,3 +158,29 @@ def test_the_judges_response_models_still_pass_instructors_own_check(
         wrapped = instructor_model(request.response_model)
         assert wrapped in _CHECKED
         async_validators.reject_async_validators.__wrapped__(wrapped)  # the unskipped check
+
+
+def test_the_grammar_model_parses_and_fails_like_the_instructor_model(
+    definitions: Definitions, booking_call: PreparedCall
+) -> None:
+    """constrained_json's model only leaves the schema out of instructor's prompt text: the
+    same name (it is in re-asks), the same validation, the same errors."""
+    import pydantic
+
+    from evaluator.engine import dry_run_requests
+    from evaluator.judge.litellm_judge import _CHECKED, grammar_model, instructor_model
+
+    request = dry_run_requests(booking_call, definitions.renderer)[0]
+    wrapped, grammar = (
+        instructor_model(request.response_model),
+        grammar_model(request.response_model),
+    )
+    assert grammar.__name__ == wrapped.__name__ and grammar in _CHECKED
+    assert "properties" not in grammar.model_json_schema()
+    assert "properties" in wrapped.model_json_schema()
+    for text in ('{"reasoning": 3}', "{}", "not json"):
+        with pytest.raises(pydantic.ValidationError) as theirs:
+            wrapped.model_validate_json(text)
+        with pytest.raises(pydantic.ValidationError) as ours:
+            grammar.model_validate_json(text)
+        assert str(ours.value) == str(theirs.value)
