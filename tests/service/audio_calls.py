@@ -19,10 +19,6 @@ def audio_call(call_id: str, **fields: Any) -> dict[str, Any]:
     return {"call_id": call_id, "agent": 1, **fields}
 
 
-def as_form(body: dict[str, Any]) -> dict[str, str]:
-    return {k: v if isinstance(v, str) else str(v) for k, v in body.items()}
-
-
 async def posted(
     running: Running, response: httpx.Response, *, audio_only: bool = True
 ) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from tests.service.conftest import HEADERS, Running
@@ -9,6 +10,12 @@ from tests.service.conftest import HEADERS, Running
 OBSERVE = "/observability/v1/observe/"
 V1 = "/observability/v1/call-logs/"
 V2 = "/observability/v2/call-logs/"
+
+
+def as_form(body: dict[str, Any]) -> dict[str, str]:
+    """A body as form fields: every value as text, nested ones as JSON text (as Cekura's
+    examples post forms)."""
+    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in body.items()}
 
 
 async def post_evaluated(running: Running, body: dict[str, Any], **changes: Any) -> int:

@@ -25,6 +25,7 @@ from evaluator.service.app import create_app
 from tests.conftest import ROOT
 from tests.ingest.audio.synth import tone_wav
 from tests.ingest.transcripts.transcript_payloads import read_payload
+from tests.service.calls import as_form
 from tests.service.conftest import API_KEY
 
 KEY = {"X-CEKURA-API-KEY": API_KEY}
@@ -73,18 +74,14 @@ def poll(client: httpx.Client, pk: int) -> dict[str, Any]:
     raise AssertionError(f"call {pk} never finished: {body}")
 
 
-def as_text(body: dict[str, Any]) -> dict[str, str]:
-    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in body.items()}
-
-
 def test_a_cekura_clients_flows(base_url: str, booking_request: dict[str, Any]) -> None:
     with httpx.Client(base_url=base_url, headers=KEY, timeout=30) as client:
         posted = [
             client.post("/observability/v1/observe/", json={**booking_request, "call_id": "e2e-json"}),
             client.post("/observability/v1/observe/",
-                        data=as_text({**booking_request, "call_id": "e2e-form"})),
+                        data=as_form({**booking_request, "call_id": "e2e-form"})),
             client.post("/observability/v1/observe/",
-                        data=as_text({**booking_request, "call_id": "e2e-multipart"}),
+                        data=as_form({**booking_request, "call_id": "e2e-multipart"}),
                         files={"voice_recording": ("call.wav", tone_wav(), "audio/wav")}),
         ]  # fmt: skip
         assert [r.status_code for r in posted] == [201, 201, 201], [r.text for r in posted]

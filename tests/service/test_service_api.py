@@ -7,6 +7,7 @@ from typing import Any
 
 from evaluator.judge.scripted import ScriptedJudge
 from tests.ingest.audio.synth import tone_wav
+from tests.service.calls import as_form
 from tests.service.conftest import HEADERS, RunApp, call_detail, call_log, metric_of
 
 OBSERVE = "/observability/v1/observe/"
@@ -106,7 +107,7 @@ async def test_duplicates_allowed_by_configuration_store_a_second_call(
 async def test_multipart_with_a_voice_recording(
     run_app: RunApp, booking_request: dict[str, Any]
 ) -> None:
-    fields = {k: v if isinstance(v, str) else json.dumps(v) for k, v in booking_request.items()}
+    fields = as_form(booking_request)
     files = {"voice_recording": ("call.wav", tone_wav(), "audio/wav")}
     async with run_app(recording_timing=True) as running:
         response = await running.client.post(OBSERVE, data=fields, files=files, headers=HEADERS)

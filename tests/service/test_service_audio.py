@@ -20,8 +20,8 @@ from evaluator.ingest.audio import AudioLimits, transcribe_call
 from evaluator.transcript import AGENT, CALLER
 from tests.ingest.audio.loopback import loopback
 from tests.ingest.audio.synth import tone_wav
-from tests.service.audio_calls import GREETING, Run, as_form, audio_call, posted, said_by, serve
-from tests.service.calls import OBSERVE, V1
+from tests.service.audio_calls import GREETING, Run, audio_call, posted, said_by, serve
+from tests.service.calls import OBSERVE, V1, as_form
 from tests.service.conftest import HEADERS
 
 PHONE_WORDS = ("four one five", "415", "2671", "two six seven one")
@@ -168,7 +168,7 @@ async def test_a_recording_beside_a_transcript_gives_the_timing(
     run_audio: Run, stereo_wav: bytes, booking_request: dict[str, Any]
 ) -> None:
     body = {**booking_request, "call_id": "with-transcript"}
-    form = {k: v if isinstance(v, str) else json.dumps(v) for k, v in body.items()}
+    form = as_form(body)
     files = {"voice_recording": ("call.wav", stereo_wav, "audio/wav")}
     async with run_audio() as running:
         response = await running.client.post(OBSERVE, data=form, files=files, headers=HEADERS)
@@ -231,7 +231,7 @@ async def test_transcription_accuracy_is_not_applicable_unless_the_recording_was
     run_audio: Run, stereo_wav: bytes, booking_request: dict[str, Any]
 ) -> None:
     body = {**booking_request, "call_id": "measured-only"}
-    form = {k: v if isinstance(v, str) else json.dumps(v) for k, v in body.items()}
+    form = as_form(body)
     files = {"voice_recording": ("call.wav", stereo_wav, "audio/wav")}
     async with run_audio() as running:
         response = await running.client.post(OBSERVE, data=form, files=files, headers=HEADERS)
@@ -252,7 +252,7 @@ async def test_a_recording_is_kept_once_and_goes_with_the_last_call_that_holds_i
     async with run_audio() as running:
         for name in ("first", "second"):
             body = {**booking_request, "call_id": name}
-            form = {k: v if isinstance(v, str) else json.dumps(v) for k, v in body.items()}
+            form = as_form(body)
             files = {"voice_recording": ("tone.wav", tone, "audio/wav")}
             response = await running.client.post(OBSERVE, data=form, files=files, headers=HEADERS)
             pks.append((await posted(running, response, audio_only=False))["id"])

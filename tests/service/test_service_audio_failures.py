@@ -17,8 +17,8 @@ import pytest
 
 from evaluator.transcript import AGENT
 from tests.ingest.audio.loopback import Seen, loopback, reply
-from tests.service.audio_calls import GREETING, Run, as_form, audio_call, posted, said_by, serve
-from tests.service.calls import OBSERVE, V1
+from tests.service.audio_calls import GREETING, Run, audio_call, posted, said_by, serve
+from tests.service.calls import OBSERVE, V1, as_form
 from tests.service.conftest import HEADERS
 
 

@@ -9,15 +9,12 @@ from typing import Any
 
 import pytest
 
+from tests.service.calls import as_form
 from tests.service.conftest import HEADERS, RunApp
 
 OBSERVE = "/observability/v1/observe/"
 LOGS = "/observability/v1/call-logs/"
 DEEP = "[" * 5_000 + "]" * 5_000  # past the parser's recursion, under the body limit
-
-
-def _form(body: dict[str, Any]) -> dict[str, str]:
-    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in body.items()}
 
 
 def _keyed(body: Any) -> bool:
@@ -75,8 +72,8 @@ async def test_deep_nesting_is_a_400_naming_the_field_in_json_forms_and_webhooks
         as_json = await running.client.post(
             OBSERVE, content=text.encode(), headers={**HEADERS, "Content-Type": "application/json"}
         )
-        as_form = await running.client.post(
-            OBSERVE, data={**_form(booking_request), "metadata": DEEP}, headers=HEADERS
+        as_fields = await running.client.post(
+            OBSERVE, data={**as_form(booking_request), "metadata": DEEP}, headers=HEADERS
         )
         webhook = await running.client.post(
             "/observability/v1/vapi/observe/", content=DEEP.encode(), headers=HEADERS
@@ -85,9 +82,9 @@ async def test_deep_nesting_is_a_400_naming_the_field_in_json_forms_and_webhooks
             f"{LOGS}delete_call_logs/", content=f'{{"call_logs": {DEEP}}}'.encode(),
             headers={**HEADERS, "Content-Type": "application/json"},
         )  # fmt: skip
-    assert as_json.status_code == as_form.status_code == 400
+    assert as_json.status_code == as_fields.status_code == 400
     assert "nested too deeply" in as_json.json()["metadata"][0]
-    assert "nested too deeply" in as_form.json()["metadata"][0]
+    assert "nested too deeply" in as_fields.json()["metadata"][0]
     assert webhook.status_code == 400 and "nested too deeply" in webhook.text
     assert vote.status_code == 400 and "nested too deeply" in vote.json()["call_logs"][0]
 

@@ -4,13 +4,12 @@ and Cekura's own documented examples; wrong values are still 400s naming the fie
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from sqlalchemy import text
 
 from tests.ingest.audio.synth import tone_wav
-from tests.service.calls import OBSERVE, V2
+from tests.service.calls import OBSERVE, V2, as_form
 from tests.service.conftest import HEADERS, RunApp, call_detail, call_log
 
 OPTIONAL = (
@@ -18,11 +17,6 @@ OPTIONAL = (
     "customer_number", "metadata", "timestamp", "dynamic_variables", "feedback",
     "redact_fields", "metric_ids", "main_agent_channel_index", "trace_id", "transcript_type",
 )  # fmt: skip
-
-
-def as_form(body: dict[str, Any]) -> dict[str, str]:
-    """Every value as text, nested ones as JSON text (as Cekura's examples post forms)."""
-    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in body.items()}
 
 
 async def test_unknown_fields_and_nulls_are_taken_as_cekuras_server_takes_them(

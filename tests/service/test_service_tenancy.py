@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import dataclasses
 import io
-import json
 import math
 import shutil
 import wave
@@ -28,6 +27,7 @@ from evaluator.store.tables import ApiKeyRow
 from evaluator.store.tenancy import Tenancy, hash_key
 from tests.conftest import ROOT, load_example
 from tests.ingest.transcripts.transcript_payloads import read_payload
+from tests.service.calls import as_form
 from tests.service.conftest import RunApp, Running
 from tests.service.ui_helpers import csrf_of, sign_in
 
@@ -93,7 +93,7 @@ class Tenants:
         """A call of the key's project, with an uploaded recording (so the recording's route
         has something to serve)."""
         body = {**load_example("booking_success_cekura.json"), "agent": agent, "call_id": call_id}
-        fields = {k: v if isinstance(v, str) else json.dumps(v) for k, v in body.items()}
+        fields = as_form(body)
         response = await self.running.client.post(
             OBSERVE, params={"wait": "true"}, data=fields, headers=self.headers(who),
             files={"voice_recording": ("call.wav", _wav(), "audio/wav")},

@@ -33,6 +33,7 @@ from evaluator.service.app import create_app
 from evaluator.store.calls import Store
 from evaluator.store.votes import VoteStore
 from tests.conftest import ROOT, load_example, running_in_ci
+from tests.service.calls import as_form
 from tests.service.test_alerts_api import Receiver
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -113,7 +114,7 @@ def _seed(url: str) -> tuple[int, int]:
         good = client.post("/observability/v1/observe/", params={"wait": "true"},
                            json=load_example("booking_success_cekura.json"))  # fmt: skip
         failing = load_example("emergency_tool_error_vapi.json")
-        form = {k: v if isinstance(v, str) else json.dumps(v) for k, v in failing.items()}
+        form = as_form(failing)
         bad = client.post("/observability/v1/observe/", params={"wait": "true"}, data=form,
                           files={"voice_recording": ("call.wav", _wav(), "audio/wav")})  # fmt: skip
         assert good.status_code == 201 and bad.status_code == 201, (good.text, bad.text)
