@@ -2,19 +2,21 @@
 
 Threads keep the CPU work off the event loop but not off the GIL: a 10,000-turn call parsed,
 redacted or rendered in a thread still delays ``/health`` by hundreds of milliseconds on two
-cores. Here the two heavy steps run in a ``ProcessPoolExecutor`` (``Settings.cpu_processes``
-children, started on first use by forkserver or spawn, never fork: the service has threads):
+cores. Here the heavy steps run in a ``ProcessPoolExecutor`` (``Settings.cpu_processes``
+children, started with the service by a forkserver, never fork: the service has threads):
 
-- intake of a large JSON body: parse, field walk, validation, redaction, shaping for the
-  store (``intake``), from the raw bytes;
-- the CPU stages of a large call's evaluation: validation, computed metrics, prompts
-  (``stage``), and after the judge, derived metrics and the assembly (``finish``).
+- a large JSON post, from its bytes to its answer (``routes/observe.py``), and a large
+  call's detail and its finished form for alerts and the webhook (``views.py``,
+  ``worker.py``), each through the child's own database handle (``child_store``);
+- the CPU stages of a large call's evaluation: decoding and validation, computed metrics,
+  prompts (``stage``), and after the judge, derived metrics and the assembly (``finish``).
 
-What crosses the boundary is plain data: raw bytes, request dicts, the catalogue (about
-20 KB pickled), results. The call as parsed (``PreparedCall``) stays in the children: the
-stage hands it back pickled, as opaque bytes the parent only passes on to ``finish``. A
-field-keyed refusal comes back as its errors and is raised again as the same 400. Bodies
-and calls under ``Settings.offload_min_bytes`` stay in a thread: the hop costs more.
+What crosses the boundary is plain data: raw bytes, the claim (the request as stored text),
+the catalogue (about 20 KB pickled), results. The call as parsed (``PreparedCall``) stays
+in the children: the stage hands it back pickled, as opaque bytes the parent only passes on
+to ``finish``. A field-keyed refusal comes back as its errors and is raised again as the
+same 400. Bodies and calls under ``Settings.offload_min_bytes`` stay in a thread: the hop
+costs more.
 """
 
 from __future__ import annotations
@@ -42,8 +44,7 @@ from evaluator.ingest.limits import Limits
 from evaluator.ingest.recording import RecordingOutcome
 from evaluator.judge.schema import Judge
 from evaluator.judge.templates import PromptRenderer
-from evaluator.service.bodies import ObserveBody, intake_json, stored_call
-from evaluator.store.calls import Claim, NewCall, Store
+from evaluator.store.calls import Claim, Store
 from evaluator.tasks.job import in_threads
 
 __all__ = ["Offload", "Refused", "child_store"]
@@ -146,16 +147,6 @@ class Offload:
             raise RequestValidationError(result.errors)
         return result
 
-    async def intake(self, body: ObserveBody, catalogue: Catalogue, limits: Limits) -> NewCall:
-        """``bodies.stored_call``, from the raw bytes of a large JSON body (``body.raw``) in
-        a process, else in a thread. Raises the same field-keyed errors."""
-        if body.raw is not None and self.wanted(len(body.raw)):
-            new: NewCall = await self.run(_intake, body.raw, catalogue, limits)
-            return new
-        if body.raw is not None:  # small after all: parsed here
-            body = await asyncio.to_thread(intake_json, body.raw)
-        return await asyncio.to_thread(stored_call, body, catalogue, limits)
-
     async def evaluate(
         self,
         claim: Claim,
@@ -200,13 +191,6 @@ def _ready() -> None:
 def _renderer(prompt_dirs: tuple[Any, ...]) -> PromptRenderer:
     """One renderer per set of prompt folders, per child (its templates load once)."""
     return PromptRenderer(list(prompt_dirs))
-
-
-def _intake(raw: bytes, catalogue: Catalogue, limits: Limits) -> NewCall | Refused:
-    try:
-        return stored_call(intake_json(raw), catalogue, limits)
-    except RequestValidationError as exc:
-        return Refused(exc.errors)
 
 
 def _stage(

@@ -21,7 +21,7 @@ from evaluator.service.bodies import (
 from evaluator.service.deps import AUTHORIZED, PREFIX, Service, ServiceDep
 from evaluator.service.offload import Refused, child_store
 from evaluator.service.views import list_item_bytes, list_item_in_child, list_items, rendered
-from evaluator.store.calls import DuplicateCallError
+from evaluator.store.calls import DuplicateCallError, NewCall
 
 __all__ = ["router", "store_and_queue"]
 
@@ -64,7 +64,7 @@ async def store_and_queue(
     it is new. ``duplicate_ok``: a known call_id with another body answers the stored call
     (providers send several events for one call) instead of a 400."""
     catalogue = service.definitions.catalogue
-    new = await service.offload.intake(body, catalogue, service.settings.limits())
+    new = await asyncio.to_thread(_new_call, body, catalogue, service.settings.limits())
     if body.recording is not None:  # checked (a 400 when unusable), then stored or held
         new = await service.recordings.accept_upload(new, body.recording)
     allow = service.settings.allow_duplicate_calls
@@ -83,6 +83,14 @@ async def store_and_queue(
         await worker.wait_finished(call.id, service.settings.wait_timeout_seconds)
         call = await asyncio.to_thread(service.store.get_call, call.id)
     return await asyncio.to_thread(list_items, service, [call]), created
+
+
+def _new_call(body: ObserveBody, catalogue: Catalogue, limits: Limits) -> NewCall:
+    """``stored_call`` of a body; one left unread (``raw``) is read first: small enough
+    for a thread, or there is no pool."""
+    if body.raw is not None:
+        body = intake_json(body.raw)
+    return stored_call(body, catalogue, limits)
 
 
 async def _store_in_process(service: Service, raw: bytes, *, wait: bool) -> Response:
