@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from evaluator.catalogue.definitions import DEFAULT_PROJECT
+from evaluator.contract import apply_overrides
 from evaluator.errors import EvaluatorError
 
 __all__ = [
@@ -28,7 +29,6 @@ __all__ = [
     "RecordingRef",
     "RecordingSource",
     "StoreUnavailableError",
-    "effective_request",
 ]
 
 JobScope = Literal["request", "all", "chosen"]
@@ -195,21 +195,9 @@ class Claim:
     def effective_request(self) -> dict[str, Any]:
         """The request to evaluate: PATCHed fields applied; ``all`` drops the metric
         choice, ``chosen`` replaces it. Decodes the stored text: CPU work on a large call."""
-        return effective_request(
-            json.loads(self.request_json), self.overrides, self.job_scope, self.job_metric_ids
-        )
-
-
-def effective_request(
-    stored: dict[str, Any],
-    overrides: dict[str, Any] | None,
-    scope: JobScope,
-    metric_ids: list[str] | None,
-) -> dict[str, Any]:
-    """A stored request as a job evaluates it (see ``Claim.effective_request``)."""
-    request = {**stored, **(overrides or {})}
-    if scope == "all":
-        request.pop("metric_ids", None)
-    elif scope == "chosen":
-        request["metric_ids"] = list(metric_ids or [])
-    return request
+        request = apply_overrides(json.loads(self.request_json), self.overrides)
+        if self.job_scope == "all":
+            request.pop("metric_ids", None)
+        elif self.job_scope == "chosen":
+            request["metric_ids"] = list(self.job_metric_ids or [])
+        return request
