@@ -28,7 +28,22 @@ __all__ = [
 
 
 class EvaluatorError(Exception):
-    """Base class of every error this package raises on purpose."""
+    """Base class of every error this package raises on purpose.
+
+    It crosses process boundaries whole (the service's process pool, Celery): pickling an
+    exception calls its class again with ``args``, which for a subclass whose ``__init__``
+    takes other arguments fails or garbles the message; here it is rebuilt from its
+    message and attributes instead."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuilt, (type(self), self.args, self.__dict__)
+
+
+def _rebuilt(cls: type[EvaluatorError], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    error = cls.__new__(cls, *args)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 def did_you_mean(wanted: str, known: Iterable[str]) -> str:
