@@ -17,7 +17,10 @@ Prints:
 ``--workers N`` runs the re-evaluation in N processes (``evaluator reevaluate --workers``).
 ``--judge-only N`` instead sends N requests of one call through ``LiteLLMJudge`` alone (no
 store, no cache) at ``--concurrency`` against the stand-in at ``--latency`` (0 for the judge's
-own CPU per request); ``--profile FILE`` writes a cProfile of it.
+own CPU per request); ``--profile FILE`` writes a cProfile of it. ``--price IN,OUT``
+declares the stand-in model's price (USD per million tokens, as
+``EVALUATOR_INPUT/OUTPUT_COST_PER_MTOK``); without it the model is one litellm has no price
+for.
 
     python benchmarks/bench_reevaluate.py --calls 10000 --latency 1.0 --concurrency 64
     python benchmarks/bench_reevaluate.py --calls 10000 --latency 1.0 --concurrency 64 --workers 2
@@ -225,6 +228,7 @@ def _judge(settings: Settings) -> LiteLLMJudge:
         JudgeSettings(
             model=settings.model, api_base=settings.api_base, api_key=settings.api_key,
             structured_mode=settings.structured_mode, num_retries=settings.num_retries,
+            price=settings.judge_price(),
         )
     )  # fmt: skip
 
@@ -234,7 +238,8 @@ def _print(
     second: dict[str, Any], wall2: float, progress2: Any,
 ) -> None:  # fmt: skip
     print(f"calls {args.calls}, 10 LLM metrics each, latency {args.latency} s, "
-          f"concurrency {args.concurrency}, rpm {args.rpm}, workers {args.workers}")  # fmt: skip
+          f"concurrency {args.concurrency}, rpm {args.rpm}, workers {args.workers}, "
+          f"price {args.price or 'none (a model litellm does not know)'}")  # fmt: skip
     print(f"first run: wall {wall:.1f} s, ideal {ideal:.1f} s: {ideal / wall:.0%} of ideal "
           f"({args.calls / wall:.1f} calls/s; load average before it {first['load']})")  # fmt: skip
     print(f"  {progress.done} judged, {progress.failed} failed, {first['refused']} refused (429)")
@@ -261,7 +266,8 @@ async def judge_only(args: argparse.Namespace) -> None:
     time.sleep(2.0)
     judge = LiteLLMJudge(
         JudgeSettings(model="openai/bench-model", api_base=f"http://127.0.0.1:{port}/v1",
-                      api_key="sk-bench", structured_mode="constrained_json", num_retries=0)
+                      api_key="sk-bench", structured_mode="constrained_json", num_retries=0,
+                      price=_price(args))
     )  # fmt: skip
     slots = asyncio.Semaphore(args.concurrency)
 
@@ -288,10 +294,22 @@ async def judge_only(args: argparse.Namespace) -> None:
         server.terminate()
         server.join()
         shutil.rmtree(folder, ignore_errors=True)
-    print(f"judge only: {args.judge_only} requests, latency {args.latency} s, concurrency "
+    print(f"judge only: {args.judge_only} requests, latency {args.latency} s, price "
+          f"{args.price or 'none'}, concurrency "
           f"{args.concurrency}: {1000 * cpu / args.judge_only:.2f} ms CPU per request "
           f"(process CPU time), wall {wall:.1f} s; load average before {load}, "
           f"after {_load()}")  # fmt: skip
+
+
+def _price_settings(args: argparse.Namespace) -> dict[str, float]:
+    if not args.price:
+        return {}
+    rates = [float(part) for part in args.price.split(",")]
+    return {"input_cost_per_mtok": rates[0], "output_cost_per_mtok": rates[1]}
+
+
+def _price(args: argparse.Namespace) -> tuple[float, float] | None:
+    return Settings(**_price_settings(args)).judge_price()  # type: ignore[arg-type]
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -308,6 +326,7 @@ async def main(args: argparse.Namespace) -> None:
             "num_retries": 0,
             "database_url": f"sqlite:///{folder / 'evaluator.db'}",
             "cache": "sql",
+            **_price_settings(args),
         }
     )
     definitions = load_definitions(settings)
@@ -372,4 +391,6 @@ if __name__ == "__main__":
     parser.add_argument("--judge-only", type=int, default=0, metavar="N",
                         help="send N judge requests alone (no store): the judge's CPU")  # fmt: skip
     parser.add_argument("--profile", default=None, help="cProfile output of --judge-only")
+    parser.add_argument("--price", default=None, metavar="IN,OUT",
+                        help="the stand-in model's price, USD per million tokens")  # fmt: skip
     asyncio.run(main(parser.parse_args()))

@@ -107,6 +107,7 @@ def _open_uncached_judge(settings: Settings) -> Iterator[tuple[Judge, str | None
         "max_reasks": settings.max_reasks,
         "temperature": settings.temperature,
         "max_tokens": settings.max_tokens,
+        "price": settings.judge_price(),
     }
     if settings.model:
         yield (

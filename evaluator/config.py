@@ -6,7 +6,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from evaluator.ingest.limits import Limits
@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     max_reasks: int = Field(default=2, ge=0)
     max_tokens: int = Field(default=4096, ge=64)
     temperature: float = 0.0
+    # The judge's price in USD per million tokens, for a model litellm has no price for (a
+    # self-hosted one: what its machines cost per token, or 0). Given, it overrides litellm's
+    # price list; unset, a model litellm does not know reports its cost as unknown.
+    input_cost_per_mtok: float | None = Field(default=None, ge=0)
+    output_cost_per_mtok: float | None = Field(default=None, ge=0)
     concurrency: int = Field(default=8, ge=1)
     metrics_dirs: list[Path] = Field(default_factory=lambda: [builtin_dir("metrics")])
     prompts_dirs: list[Path] = Field(default_factory=lambda: [builtin_dir("prompts")])
@@ -153,6 +158,29 @@ class Settings(BaseSettings):
     rpm: float | None = Field(default=None, gt=0, description="requests/min, all workers")
     tpm: float | None = Field(default=None, gt=0, description="tokens/min, all workers")
     max_in_flight: int | None = Field(default=None, ge=1, description="requests, all workers")
+
+    @model_validator(mode="after")
+    def _price_whole(self) -> Settings:
+        """A price is both halves or neither: half a price would report a wrong cost."""
+        given = {
+            "input_cost_per_mtok": self.input_cost_per_mtok,
+            "output_cost_per_mtok": self.output_cost_per_mtok,
+        }
+        missing = [name for name, value in given.items() if value is None]
+        if len(missing) == 1:
+            present = next(name for name in given if name not in missing)
+            raise ValueError(
+                f"EVALUATOR_{missing[0].upper()} is required with EVALUATOR_{present.upper()}"
+                " (a price has an input and an output rate; 0 is a rate)"
+            )
+        return self
+
+    def judge_price(self) -> tuple[float, float] | None:
+        """The declared price, USD per prompt token and per completion token (``None``:
+        litellm's price list decides)."""
+        if self.input_cost_per_mtok is None or self.output_cost_per_mtok is None:
+            return None
+        return self.input_cost_per_mtok / 1e6, self.output_cost_per_mtok / 1e6
 
     def db_pool(self) -> Pool:
         """The store's connection pool (``EVALUATOR_DB_POOL_SIZE``, ``_DB_MAX_OVERFLOW``)."""

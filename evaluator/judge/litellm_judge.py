@@ -91,6 +91,11 @@ class JudgeSettings:
     # What identifies the server in reports and cache keys instead of api_base, when the
     # address says nothing about the model (the offline server takes a random local port).
     server_identity: str | None = None
+    # USD per prompt token and per completion token, priced by litellm with these rates
+    # instead of its price list (a model it does not know would otherwise cost "unknown",
+    # and litellm searches its whole list for it again on every response). Not in
+    # ``describe``: a price changes no answer, so no cache key.
+    price: tuple[float, float] | None = None
 
     def describe(self) -> dict[str, Any]:
         """The settings that change answers (no secrets), for reports and cache keys."""
@@ -220,6 +225,8 @@ class LiteLLMJudge:
             kwargs["api_base"] = s.api_base
         if s.api_key:
             kwargs["api_key"] = s.api_key
+        if s.price is not None:
+            kwargs["input_cost_per_token"], kwargs["output_cost_per_token"] = s.price
         return kwargs
 
     async def _complete(self, **kwargs: Any) -> Any:

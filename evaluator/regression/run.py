@@ -301,6 +301,7 @@ def _live_settings(
         api_key=settings.api_key,
         timeout=settings.timeout,
         num_retries=settings.num_retries,
+        price=settings.judge_price(),
     )
 
 

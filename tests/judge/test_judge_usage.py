@@ -125,6 +125,38 @@ async def test_an_unpriced_model_has_no_cost_and_a_bare_response_no_tokens() -> 
     assert answer.usage.cost_usd is None  # litellm has no price: unknown, not $0
 
 
+async def test_a_declared_price_prices_a_model_litellm_does_not_know() -> None:
+    replies = [Reply(OFF_SCHEMA, 1000, 100), Reply(VALID, 1100, 20)]
+    with scripted_server(replies) as server:
+        local = {**_settings(server.url, max_reasks=1).__dict__, "model": "openai/local-model"}
+        # $2 per million prompt tokens, $8 per million completion tokens
+        local["price"] = Settings(input_cost_per_mtok=2, output_cost_per_mtok=8).judge_price()
+        answer = await LiteLLMJudge(JudgeSettings(**local)).answer(REQUEST)
+    # 2100 * $2/M + 120 * $8/M = $0.0042 + $0.00096
+    assert answer.usage.cost_usd == pytest.approx(0.00516, rel=1e-9)
+    # a price changes no answer: it is not in the cache key's description
+    assert "price" not in JudgeSettings(**local).describe()
+
+
+async def test_a_declared_price_overrides_litellms_price_list() -> None:
+    with scripted_server([Reply(VALID, 1000, 100)]) as server:
+        free = {**_settings(server.url, max_reasks=0).__dict__, "price": (0.0, 0.0)}
+        answer = await LiteLLMJudge(JudgeSettings(**free)).answer(REQUEST)
+    assert answer.usage.cost_usd == 0.0  # declared free, though gpt-4o-mini has a price
+
+
+def test_a_price_needs_both_rates() -> None:
+    with pytest.raises(ValueError, match="EVALUATOR_OUTPUT_COST_PER_MTOK is required"):
+        Settings(input_cost_per_mtok=1.5)
+    with pytest.raises(ValueError, match="EVALUATOR_INPUT_COST_PER_MTOK is required"):
+        Settings(output_cost_per_mtok=0)
+    assert Settings().judge_price() is None
+    assert Settings(input_cost_per_mtok=0.15, output_cost_per_mtok=0.6).judge_price() == (
+        pytest.approx(1.5e-7),
+        pytest.approx(6e-7),
+    )
+
+
 def test_a_price_is_read_back_from_litellm_else_computed() -> None:
     def response(model: str) -> litellm.ModelResponse:
         message = {"role": "assistant", "content": VALID}
