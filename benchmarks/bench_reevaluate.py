@@ -47,7 +47,7 @@ from typing import Any
 
 import yaml
 
-from evaluator.bootstrap import Definitions, load_definitions
+from evaluator.bootstrap import Definitions, load_definitions, settle_heap
 from evaluator.config import Settings
 from evaluator.engine import dry_run_requests, evaluate_prepared
 from evaluator.ingest.intake import read_request
@@ -217,6 +217,7 @@ async def _run(
         progress = await asyncio.to_thread(run_in_processes, settings, run_id, limits)
     else:
         judge = limited(CachingJudge(_judge(settings), backend), limits)
+        settle_heap(settings)  # as ``evaluator reevaluate`` does before its run
         progress = await Reevaluation(store, definitions, judge, limits.tasks).run(run_id)
     progress.cpu_seconds = _cpu() - cpu  # type: ignore[attr-defined]
     return time.perf_counter() - started, progress

@@ -23,6 +23,9 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 # Hundreds of apps start here: their CPU processes start at the first large call, as the
 # tests of the pool (tests/service/test_service_offload.py) check, not with every app.
 os.environ.setdefault("EVALUATOR_OFFLOAD_WARM", "false")
+# Nor does each app (or in-process re-evaluation) freeze the test process's heap, garbage of
+# earlier tests included: tests/test_settle_heap.py checks what a real start does.
+os.environ.setdefault("EVALUATOR_SETTLE_HEAP", "false")
 
 import litellm
 from hypothesis import settings as hypothesis_settings

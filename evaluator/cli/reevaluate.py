@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from evaluator.bootstrap import Definitions, load_definitions, open_judge
+from evaluator.bootstrap import Definitions, load_definitions, open_judge, settle_heap
 from evaluator.cli.common import AgentsOption, ApiBaseOption, ModelOption, err, settings_from
 from evaluator.config import Settings
 from evaluator.errors import EvaluatorError
@@ -85,6 +85,7 @@ def _execute(
         run_id = resume or start_run(store, options, definitions)
         _say_run(run_id, limits, err)
         runner = Reevaluation(store, definitions, judge, limits.tasks)
+        settle_heap(settings)
 
         def in_this_process(show: Callable[[RunProgress], None]) -> RunProgress:
             runner.on_progress = show

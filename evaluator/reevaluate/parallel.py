@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from evaluator.bootstrap import load_definitions, open_judge
+from evaluator.bootstrap import load_definitions, open_judge, settle_heap
 from evaluator.config import Settings
 from evaluator.contract import Usage
 from evaluator.judge.cache import CachingJudge
@@ -196,6 +196,7 @@ def _worker_main(
                 on_progress=lambda p: outbox.put(("progress", index, _snapshot(p))),
                 shard=shard,
             )  # fmt: skip
+            settle_heap(settings)
             asyncio.run(runner.judge_share(run_id))
         outbox.put(("finished", index, None))
     except BaseException as exc:  # reported to the parent, which names the worker

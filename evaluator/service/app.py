@@ -19,7 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError as FastAPIValidationError
 from fastapi.responses import JSONResponse
 
-from evaluator.bootstrap import Definitions, load_definitions, open_judge
+from evaluator.bootstrap import Definitions, load_definitions, open_judge, settle_heap
 from evaluator.config import Settings
 from evaluator.errors import RequestValidationError
 from evaluator.judge.schema import Judge
@@ -163,6 +163,7 @@ async def _running(service: Service, dispatcher: Dispatcher) -> AsyncIterator[No
     if service.settings.offload_warm:
         await asyncio.to_thread(service.offload.start)
     await dispatcher.start()
+    settle_heap(service.settings)  # started up: what it built lives as long as the service
     try:
         yield
     finally:

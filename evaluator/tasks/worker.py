@@ -22,6 +22,7 @@ from typing import Any
 
 from celery import Celery, Task, signals
 
+from evaluator.bootstrap import settle_heap
 from evaluator.config import Settings
 from evaluator.judge.warmup import preload
 from evaluator.reevaluate.run import Reevaluation
@@ -130,7 +131,7 @@ def register(app: Celery, settings: Settings) -> None:
 
     @signals.worker_process_init.connect(weak=False)
     def _prefork_child(**_: Any) -> None:  # each prefork child builds its own, after fork
-        runtime.context()
+        settle_heap(runtime.context().settings)
 
     @signals.worker_process_shutdown.connect(weak=False)
     def _prefork_child_exit(**_: Any) -> None:  # and closes it (the judge's server with it)
@@ -150,4 +151,4 @@ def prepare(app: Celery, pool: str) -> None:
 
         app.conf.worker_proc_alive_timeout = 120.0
         return
-    runtime.context()
+    settle_heap(runtime.context().settings)
