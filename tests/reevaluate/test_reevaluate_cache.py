@@ -185,3 +185,40 @@ async def test_sql_cache_groups_concurrent_writes_and_each_put_waits_for_its_com
     )
     assert [type(f) for f in failures] == [OSError] * 5  # each writer hears the failure
     backend.close()
+
+
+async def test_sql_cache_groups_concurrent_lookups_into_few_reads(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from evaluator.store import judgments
+    from evaluator.store.judgments import JudgmentTable
+
+    backend = SqlBackend(store.url)
+    stored = [uuid.uuid4().hex for _ in range(30)]
+    await asyncio.gather(*(backend.put(k, "m", f'{{"n": {i}}}', {"requests": i})
+                           for i, k in enumerate(stored)))  # fmt: skip
+    reads: list[int] = []
+    original = JudgmentTable.get_many
+
+    def counted(self: JudgmentTable, keys: list[str]) -> Any:
+        reads.append(len(keys))
+        return original(self, keys)
+
+    monkeypatch.setattr(JudgmentTable, "get_many", counted)
+    monkeypatch.setattr(judgments, "KEYS_PER_STATEMENT", 7)  # several statements per read
+    missing = [uuid.uuid4().hex for _ in range(10)]
+    asked = stored + missing + stored[:5]  # a key asked twice at once is read once
+    found = await asyncio.gather(*(backend.get(k) for k in asked))
+    expected = [(f'{{"n": {i}}}', {"requests": i}) for i in range(30)]
+    assert found == expected + [None] * 10 + expected[:5]
+    assert len(reads) < len(asked) and sum(reads) == 40  # grouped, each key read once
+
+    def broken(self: JudgmentTable, keys: list[str]) -> Any:
+        raise OSError("database is locked")
+
+    monkeypatch.setattr(JudgmentTable, "get_many", broken)
+    failures = await asyncio.gather(*(backend.get(k) for k in stored[:4]), return_exceptions=True)
+    assert [type(f) for f in failures] == [OSError] * 4  # each asker hears the failure
+    backend.close()
