@@ -79,12 +79,13 @@ def _execute(
             err.print(f"[yellow]{notice}[/yellow]")
         judge = limited(judge, limits)
         if dry:
-            estimate = asyncio.run(dry_run(store, options, definitions, judge))
+            estimate = asyncio.run(dry_run(store, options, definitions, judge, settings.limits()))
             err.print(_estimate_table(estimate.__dict__))
             return None
         run_id = resume or start_run(store, options, definitions)
         _say_run(run_id, limits, err)
-        runner = Reevaluation(store, definitions, judge, limits.tasks)
+        runner = Reevaluation(store, definitions, judge, limits.tasks,
+                              limits=settings.limits())  # fmt: skip
         settle_heap(settings)
 
         def in_this_process(show: Callable[[RunProgress], None]) -> RunProgress:

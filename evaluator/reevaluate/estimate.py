@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from evaluator.bootstrap import Definitions
 from evaluator.engine import dry_run_requests
 from evaluator.errors import RequestValidationError
+from evaluator.ingest.limits import Limits
 from evaluator.judge.rate_limit import estimate_tokens
 from evaluator.judge.schema import Judge
 from evaluator.reevaluate.selection import RunOptions, check_metric_choice, prepare, select_calls
@@ -30,8 +31,9 @@ class DryRunEstimate:
 
 
 async def dry_run(
-    store: Store, options: RunOptions, definitions: Definitions, judge: Judge
-) -> DryRunEstimate:
+    store: Store, options: RunOptions, definitions: Definitions, judge: Judge,
+    limits: Limits | None = None,
+) -> DryRunEstimate:  # fmt: skip
     """What a run would take, from the rendered requests, without calling any model. Cost is
     priced at what the same calls' stored results cost per token (unknown if none did)."""
     check_metric_choice(options.metrics, definitions)
@@ -47,7 +49,9 @@ async def dry_run(
                 priced_tokens += usage.prompt_tokens + usage.completion_tokens
                 priced_cost += usage.cost_usd
             try:
-                prepared = prepare(item, definitions, options.metrics, judge.model)
+                prepared = prepare(
+                    item, definitions, options.metrics, judge.model, limits or Limits()
+                )
             except RequestValidationError:
                 invalid += 1
                 continue

@@ -194,7 +194,7 @@ def _worker_main(
             runner = Reevaluation(
                 store, definitions, limited(judge, limits), limits.tasks,
                 on_progress=lambda p: outbox.put(("progress", index, _snapshot(p))),
-                shard=shard,
+                shard=shard, limits=settings.limits(),
             )  # fmt: skip
             settle_heap(settings)
             asyncio.run(runner.judge_share(run_id))

@@ -20,6 +20,7 @@ from evaluator.bootstrap import Definitions
 from evaluator.contract import CallEvaluation, MetricResult, Usage, merged_results
 from evaluator.engine import evaluate_prepared
 from evaluator.errors import RequestValidationError
+from evaluator.ingest.limits import Limits
 from evaluator.judge.schema import Judge
 from evaluator.reevaluate.selection import (
     PAGE,
@@ -90,6 +91,9 @@ class Reevaluation:
     progress: Progress = field(default_factory=Progress)
     shard: tuple[int, int] | None = None
     only: frozenset[int] | None = None
+    # What a stored call may hold (``Settings.limits()``): the defaults would fail calls the
+    # service accepted under raised limits.
+    limits: Limits = field(default_factory=Limits)
     _writer: _ResultWriter | None = field(default=None, init=False, repr=False)
 
     async def run(self, run_id: str) -> Progress:
@@ -148,9 +152,12 @@ class Reevaluation:
         self, runs: RerunStore, run_id: str, options: RunOptions, item: RerunItem
     ) -> None:
         try:
-            prepared = prepare(item, self.definitions, options.metrics, self.judge.model)
+            prepared = prepare(
+                item, self.definitions, options.metrics, self.judge.model, self.limits
+            )
         except RequestValidationError as exc:
             self.progress.failed += 1
+            self.progress.errors.append(f"call {item.call_pk}: {exc.errors}")
             await asyncio.to_thread(runs.finish_item, run_id, item, "failed", str(exc.errors))
             return
         if prepared is None:

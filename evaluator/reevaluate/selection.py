@@ -14,6 +14,7 @@ from evaluator.bootstrap import Definitions
 from evaluator.contract import MetricResult
 from evaluator.errors import EvaluatorError, UnknownIdError
 from evaluator.ingest.intake import PreparedCall, read_request
+from evaluator.ingest.limits import Limits
 from evaluator.store.calls import Store
 from evaluator.store.reruns import RerunItem
 from evaluator.store.types import CallFilter, CallNotFoundError
@@ -171,10 +172,12 @@ def choose_metrics(
 
 
 def prepare(
-    item: RerunItem, definitions: Definitions, choice: tuple[str, ...], model: str
-) -> PreparedCall | None:
+    item: RerunItem, definitions: Definitions, choice: tuple[str, ...], model: str,
+    limits: Limits,
+) -> PreparedCall | None:  # fmt: skip
     """The call ready to judge with the chosen metrics, or None when there is nothing to do.
-    Raises ``RequestValidationError`` if the stored call no longer fits the definitions."""
+    Raises ``RequestValidationError`` if the stored call no longer fits the definitions (or
+    ``limits``, the configured ones, as the service's worker reads a stored call)."""
     ids = choose_metrics(item.request, item.current.metrics, definitions, choice, model)
     request = dict(item.request)
     if ids is None:
@@ -183,7 +186,7 @@ def prepare(
         return None
     else:
         request["metric_ids"] = ids
-    return read_request(request, definitions.catalogue)
+    return read_request(request, definitions.catalogue, limits, stored=True)
 
 
 def check_metric_choice(choice: tuple[str, ...], definitions: Definitions) -> None:

@@ -95,7 +95,8 @@ def register(app: Celery, settings: Settings) -> None:
         concurrency = settings.max_in_flight or settings.concurrency
         judge = runtime.judge_for(run_id, RunLimits.from_json(limits))
         runner = Reevaluation(context.store, context.definitions, judge,
-                              concurrency, only=frozenset(pks))  # fmt: skip
+                              concurrency, only=frozenset(pks),
+                              limits=settings.limits())  # fmt: skip
         try:
             progress = runtime.run(runner.judge_share(run_id))
         except Exception as exc:

@@ -12,6 +12,7 @@ from typing import Any
 from evaluator.bootstrap import Definitions
 from evaluator.engine import evaluate_prepared
 from evaluator.ingest.intake import read_request
+from evaluator.ingest.limits import Limits
 from evaluator.judge.scripted import ScriptedJudge
 from evaluator.store.calls import NewCall, Store
 
@@ -20,9 +21,10 @@ START = datetime(2026, 5, 1, tzinfo=UTC)
 
 async def add_judged_calls(
     store: Store, definitions: Definitions, base: dict[str, Any], count: int,
-    judge: ScriptedJudge | None = None,
+    judge: ScriptedJudge | None = None, limits: Limits | None = None,
 ) -> list[int]:  # fmt: skip
-    """Store ``count`` copies of a request (one a day from START), each judged once."""
+    """Store ``count`` copies of a request (one a day from START), each judged once, as the
+    service takes them under ``limits``."""
     judge = judge or ScriptedJudge()
     pks = []
     for i in range(count):
@@ -30,7 +32,7 @@ async def add_judged_calls(
         body["call_id"] = f"call-{i:04d}"
         # Each call's transcript differs, so their prompts (and cache keys) do too.
         body["transcript_json"][1]["content"] += f" My reference is {i:04d}."
-        prepared = read_request(body, definitions.catalogue)
+        prepared = read_request(body, definitions.catalogue, limits)
         text = json.dumps(body, sort_keys=True)
         new = NewCall(
             call_id=body["call_id"], agent_id=prepared.agent.id, agent_name=prepared.agent.name,

@@ -12,6 +12,7 @@ import pytest
 
 from evaluator.bootstrap import Definitions
 from evaluator.errors import JudgeUnavailableError
+from evaluator.ingest.limits import Limits
 from evaluator.judge.cache import CachingJudge
 from evaluator.judge.schema import JudgeAnswer, JudgeRequest
 from evaluator.judge.scripted import ScriptedJudge
@@ -199,6 +200,26 @@ async def test_failed_calls_are_retried_on_resume_and_reviews_stay(
     assert all(m.model in (None, "m2") for m in call.metrics)  # applied: new results current
     with pytest.raises(JudgeUnavailableError):
         await down.answer(JudgeRequest("call", [], dict))  # type: ignore[arg-type]
+
+
+async def test_a_run_reads_stored_calls_under_the_configured_limits(
+    store: Store, definitions: Definitions, booking_request: dict[str, Any]
+) -> None:
+    body = copy.deepcopy(booking_request)
+    body["transcript_json"][1]["content"] += " and more" * 3000  # a 27,000-character turn
+    raised = Limits(max_turn_chars=40_000)  # the service was configured to take it
+    await add_judged_calls(store, definitions, body, 1, limits=raised)
+    options = RunOptions(Selection(), ("all",))
+    under_defaults = await Reevaluation(store, definitions, ScriptedJudge()).run(
+        start_run(store, options, definitions)
+    )
+    assert under_defaults.failed == 1 and "20000" in under_defaults.errors[0]
+    configured = await Reevaluation(store, definitions, ScriptedJudge(), limits=raised).run(
+        start_run(store, options, definitions)
+    )
+    assert (configured.done, configured.failed) == (1, 0)
+    estimate = await dry_run(store, options, definitions, ScriptedJudge(), raised)
+    assert estimate.calls == 1 and estimate.invalid == 0
 
 
 async def test_a_call_finished_twice_is_stored_once_with_no_orphan_rows(
