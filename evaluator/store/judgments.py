@@ -4,8 +4,9 @@ PostgreSQL), mapping a request's key to the raw completion and usage that answer
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, cast
+from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
+from typing import Any, Generic, TypeVar, cast
 
 from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -15,6 +16,13 @@ from evaluator.store.db import now as _now
 from evaluator.store.tables import JudgmentRow
 
 __all__ = ["JudgmentTable", "SqlBackend"]
+
+# Keys read by one statement at most (SQLite caps the parameters of one).
+KEYS_PER_STATEMENT = 500
+_Row = tuple[str, str, str, dict[str, Any]]
+_Found = tuple[str, dict[str, Any]] | None
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class JudgmentTable:
@@ -47,7 +55,7 @@ class JudgmentTable:
         """Insert once; a key already there (another worker got there first) is kept."""
         self.put_many([(key, model, raw, usage)])
 
-    def put_many(self, rows: list[tuple[str, str, str, dict[str, Any]]]) -> None:
+    def put_many(self, rows: list[_Row]) -> None:
         """Insert several in one transaction; keys already there are kept."""
         now = _now()
         values = [
@@ -62,20 +70,53 @@ class JudgmentTable:
             return int(session.scalar(select(func.count()).select_from(JudgmentRow)) or 0)
 
 
-_Put = tuple[tuple[str, str, str, dict[str, Any]], "asyncio.Future[None]"]
-_Get = tuple[str, "asyncio.Future[tuple[str, dict[str, Any]] | None]"]
-KEYS_PER_STATEMENT = 500
+class _Grouped(Generic[T, R]):
+    """One blocking function of many items, run on a thread for groups of them: the items
+    submitted while one group runs make the next group, and each submitter gets its own
+    item's result, or the group's exception. Per event loop (a future belongs to its loop).
+    """
+
+    def __init__(self, run: Callable[[list[T]], list[R]], threads: Executor) -> None:
+        self._run = run
+        self._threads = threads
+        self._waiting: dict[asyncio.AbstractEventLoop, list[tuple[T, asyncio.Future[R]]]] = {}
+        self._running: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
+
+    async def submit(self, item: T) -> R:
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[R] = loop.create_future()
+        self._waiting.setdefault(loop, []).append((item, done))
+        running = self._running.get(loop)
+        if running is None or running.done():
+            self._running[loop] = loop.create_task(self._drain(loop))
+        return await done
+
+    async def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
+        while group := self._waiting.pop(loop, []):
+            try:
+                results = await loop.run_in_executor(
+                    self._threads, self._run, [item for item, _ in group]
+                )
+            except Exception as exc:  # every submitter in the group hears why
+                for _, done in group:
+                    if not done.done():
+                        done.set_exception(exc)
+            else:
+                for (_, done), result in zip(group, results, strict=True):
+                    if not done.done():  # its submitter may have been cancelled meanwhile
+                        done.set_result(result)
+        self._running.pop(loop, None)
 
 
 class SqlBackend:
     """The ``judgments`` table of the configured store (SQLite or PostgreSQL).
 
     Lookups and writes run on the backend's own threads, so they do not queue behind the
-    store's other work. Both are grouped: the lookups asked for while one read runs are made
-    by the next, in one statement (a re-evaluation asks one per call, tens at once: one
-    thread hop and one statement each cost more than the lookup); the answers that arrive
-    while one transaction commits are written by the next, and each ``put`` returns once
-    its answer is committed.
+    store's other work, and both are grouped (``_Grouped``): the lookups asked for while one
+    read runs are made by the next, in one statement (a re-evaluation asks one per call, tens
+    at once: a thread hop and a statement each cost more than the lookup), and the answers
+    that arrive while one transaction commits are written by the next; each ``put`` returns
+    once its answer is committed.
     """
 
     def __init__(self, url: str, threads: int = 8) -> None:
@@ -83,61 +124,22 @@ class SqlBackend:
         self._database.upgrade()
         self.table = JudgmentTable(self._database)
         self._threads = ThreadPoolExecutor(threads, thread_name_prefix="judgment-cache")
-        # Per event loop (a future belongs to its loop): answers waiting to be written, and
-        # the task writing them.
-        self._waiting: dict[asyncio.AbstractEventLoop, list[_Put]] = {}
-        self._writing: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
-        self._wanted: dict[asyncio.AbstractEventLoop, list[_Get]] = {}
-        self._reading: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
+        self._gets: _Grouped[str, _Found] = _Grouped(self._look_up, self._threads)
+        self._puts: _Grouped[_Row, None] = _Grouped(self._insert, self._threads)
 
     async def get(self, key: str) -> tuple[str, dict[str, Any]] | None:
-        loop = asyncio.get_running_loop()
-        found: asyncio.Future[tuple[str, dict[str, Any]] | None] = loop.create_future()
-        self._wanted.setdefault(loop, []).append((key, found))
-        reading = self._reading.get(loop)
-        if reading is None or reading.done():
-            self._reading[loop] = loop.create_task(self._read_wanted(loop))
-        return await found
-
-    async def _read_wanted(self, loop: asyncio.AbstractEventLoop) -> None:
-        while batch := self._wanted.pop(loop, []):
-            keys = list(dict.fromkeys(key for key, _ in batch))
-            try:
-                rows = await loop.run_in_executor(self._threads, self.table.get_many, keys)
-            except Exception as exc:  # every lookup in the batch hears why
-                for _, found in batch:
-                    if not found.done():
-                        found.set_exception(exc)
-            else:
-                for key, found in batch:
-                    if not found.done():  # its asker may have been cancelled meanwhile
-                        found.set_result(rows.get(key))
-        self._reading.pop(loop, None)
+        return await self._gets.submit(key)
 
     async def put(self, key: str, model: str, raw: str, usage: dict[str, Any]) -> None:
-        loop = asyncio.get_running_loop()
-        committed: asyncio.Future[None] = loop.create_future()
-        self._waiting.setdefault(loop, []).append(((key, model, raw, usage), committed))
-        writing = self._writing.get(loop)
-        if writing is None or writing.done():
-            self._writing[loop] = loop.create_task(self._write_waiting(loop))
-        await committed
+        await self._puts.submit((key, model, raw, usage))
 
-    async def _write_waiting(self, loop: asyncio.AbstractEventLoop) -> None:
-        while batch := self._waiting.pop(loop, []):
-            try:
-                await loop.run_in_executor(
-                    self._threads, self.table.put_many, [row for row, _ in batch]
-                )
-            except Exception as exc:  # every writer in the batch hears why
-                for _, committed in batch:
-                    if not committed.done():
-                        committed.set_exception(exc)
-            else:
-                for _, committed in batch:
-                    if not committed.done():
-                        committed.set_result(None)
-        self._writing.pop(loop, None)
+    def _look_up(self, keys: list[str]) -> list[_Found]:
+        found = self.table.get_many(list(dict.fromkeys(keys)))  # a key asked twice: once
+        return [found.get(key) for key in keys]
+
+    def _insert(self, rows: list[_Row]) -> list[None]:
+        self.table.put_many(rows)
+        return [None] * len(rows)
 
     def close(self) -> None:
         self._threads.shutdown(wait=True)
