@@ -202,7 +202,7 @@ def _stage(
 ) -> tuple[bytes, int, list[str], StagedCall] | Refused:
     try:
         request = claim.effective_request()
-        prepared = read_request(request, catalogue, limits, recording=recording)
+        prepared = read_request(request, catalogue, limits, recording=recording, stored=True)
     except RequestValidationError as exc:
         return Refused(exc.errors)
     staged = stage_in_thread(prepared, _renderer(tuple(catalogue.prompt_dirs)), model)

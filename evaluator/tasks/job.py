@@ -74,7 +74,9 @@ async def in_threads(
     in one)."""
 
     def read() -> PreparedCall:
-        return read_request(claim.effective_request(), catalogue, limits, recording=recording)
+        return read_request(
+            claim.effective_request(), catalogue, limits, recording=recording, stored=True
+        )
 
     prepared = await asyncio.to_thread(read)
     return await evaluate_prepared(prepared, judge=judge, renderer=renderer)
