@@ -121,6 +121,7 @@ class EvaluationWorker:
                 await asyncio.wait_for(progress.wait(), min(remaining, self.settings.poll_seconds))
 
     async def _runner(self) -> None:
+        woken = False
         while not self._stopping:
             try:
                 claim = await asyncio.to_thread(self.store.claim_next, self.settings.lease_seconds)
@@ -128,8 +129,15 @@ class EvaluationWorker:
                 log.exception("claiming a call failed; retrying")
                 claim = None
             if claim is None:
-                await self._idle()
+                woken = await self._idle()
                 continue
+            if not woken:
+                # A runner going on from its last call took this one: the call's wake-up
+                # token would send an idle runner to find nothing (on PostgreSQL, an
+                # empty claim for every other call posted under load).
+                with contextlib.suppress(asyncio.QueueEmpty):
+                    self._wake.get_nowait()
+            woken = False
             self._inflight[claim.token] = claim
             try:
                 await self._evaluate(claim)
@@ -139,9 +147,13 @@ class EvaluationWorker:
                 self._inflight.pop(claim.token, None)
             self._signal_progress()
 
-    async def _idle(self) -> None:
-        with contextlib.suppress(TimeoutError):
+    async def _idle(self) -> bool:
+        """Wait for a call's wake-up token or the next poll; whether a token woke it."""
+        try:
             await asyncio.wait_for(self._wake.get(), self.settings.poll_seconds)
+        except TimeoutError:
+            return False
+        return True
 
     async def _heartbeat(self) -> None:
         while not self._stopping:

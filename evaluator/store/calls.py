@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from evaluator.contract import CallEvaluation
@@ -16,7 +16,7 @@ from evaluator.store.db import now as _now
 from evaluator.store.evaluations import call_logs
 from evaluator.store.queue import JobQueue
 from evaluator.store.recordings import RecordingStore
-from evaluator.store.rows import call_log, call_row, filtered, request_of, shown_status
+from evaluator.store.rows import call_log, call_values, filtered, request_of, shown_status
 from evaluator.store.scope import in_scope, live_call
 from evaluator.store.tables import CallRow, EvaluationRow, MetricResultRow, RecordingRow, ReviewRow
 from evaluator.store.types import (
@@ -107,19 +107,26 @@ class Store(JobQueue, RecordingStore):
         """
         base = f"{new.agent_id}:{new.call_id}"
         key = f"{base}:{new.body_hash}" if allow_duplicates else base
+        values = call_values(new, key, _now())
         try:
-            with self.session() as session:
-                row = call_row(new, key, _now())
-                session.add(row)
-                session.flush()
-                if new.recording is not None:
+            if new.recording is None:
+                # One statement: on PostgreSQL one round trip, committed synchronously
+                # (durable) before the POST answers (``Database.statement``).
+                with self.statement() as conn:
+                    pk = conn.execute(insert(CallRow).returning(CallRow.id), values).scalar_one()
+            else:
+                with self.session() as session:  # the call and its recording, atomically
+                    row = CallRow(**values)
+                    session.add(row)
+                    session.flush()
                     session.add(RecordingRow(call_pk=row.id, **new.recording.__dict__))
-                # As committed (pending): a worker may claim it the moment it is visible.
-                # A new call has no run and no review yet: nothing to read back.
-                stored = call_log(row, None, [], None)
-            return stored, True
+                    pk = row.id
         except IntegrityError:
             pass
+        else:
+            # As committed (pending): a worker may claim it the moment it is visible.
+            # A new call has no run and no review yet: nothing to read back.
+            return call_log(CallRow(id=pk, **values), None, [], None), True
         with self.session() as session:
             existing = session.scalars(select(CallRow).where(CallRow.dedupe_key == key)).one()
             pk, same = existing.id, existing.body_hash == new.body_hash

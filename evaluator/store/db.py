@@ -9,6 +9,7 @@ handle on the same file take turns instead of racing each other.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import threading
 import time
@@ -151,6 +152,49 @@ class Database:
             return
         with _translated(), self._writer(), self.engine.begin() as conn:
             yield conn
+
+    @contextmanager
+    def statement(self, *, read_only: bool = False) -> Iterator[Connection]:
+        """A Core connection for ONE statement, which commits by itself. On PostgreSQL it
+        runs in autocommit: one round trip, where a transaction costs three (psycopg sends
+        BEGIN first, the statement, then COMMIT), and each round trip costs the thread a
+        wait for the GIL behind the others when the service is busy. Its commit is
+        synchronous (durable before the statement returns), as every transaction's here.
+        On SQLite, ``connection``'s transaction. Never for two statements that must be
+        atomic: on PostgreSQL each would be its own transaction."""
+        if self._lock is not None:
+            with self.connection(read_only=read_only) as conn:
+                yield conn
+            return
+        with _translated(), self.engine.connect() as conn:
+            yield conn.execution_options(isolation_level="AUTOCOMMIT")
+
+    @contextmanager
+    def relaxed(self) -> Iterator[Connection]:
+        """A Core transaction whose commit does not wait for the disk: on PostgreSQL
+        ``synchronous_commit`` is off for this transaction alone, so its COMMIT returns
+        without the WAL flush (4-5 ms here), and a server crash in the next few hundred
+        milliseconds may lose it, never half of it. Only for writes whose loss the queue
+        recovers (each caller says why); a call a user sent is never stored through it.
+        Any later synchronous commit on the server flushes this one too: the WAL is one
+        sequence. On SQLite, ``connection``'s transaction.
+
+        The same round trips as a transaction: BEGIN and the SET go in one simple-protocol
+        query where psycopg would send BEGIN alone."""
+        if self._lock is not None:
+            with self.connection() as conn:
+                yield conn
+            return
+        with _translated(), self.engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+            conn.exec_driver_sql("BEGIN; SET LOCAL synchronous_commit TO off")
+            try:
+                yield conn
+            except BaseException:
+                with contextlib.suppress(Exception):  # the error raised says what went wrong
+                    conn.exec_driver_sql("ROLLBACK")
+                raise
+            conn.exec_driver_sql("COMMIT")
 
     def ping(self) -> None:
         """Raise if the database cannot be reached. A read: it waits for no writer."""

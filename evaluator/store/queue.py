@@ -12,7 +12,22 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Text, and_, cast, exists, func, or_, select, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Connection,
+    Text,
+    Update,
+    and_,
+    bindparam,
+    cast,
+    exists,
+    func,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from evaluator.contract import CallEvaluation, MetricResult, merged_results
@@ -26,11 +41,54 @@ from evaluator.store.types import Busy, CallNotFoundError, Claim, JobScope
 __all__ = ["Busy", "JobQueue"]
 
 
-def _claimable(now: datetime) -> ColumnElement[bool]:
+def _claimable(now: datetime | BindParameter[datetime]) -> ColumnElement[bool]:
     return or_(
         and_(CallRow.evaluation_status == "pending", CallRow.next_attempt_at <= now),
         and_(CallRow.evaluation_status == "evaluating", CallRow.lease_expires_at < now),
     )
+
+
+def _claim(which: ColumnElement[bool]) -> Update:
+    """The claim of the call ``which`` names, if claimable, read back in the same statement
+    (``RETURNING``); its values are parameters (``now``, ``token``, ``until``), so it is
+    built once: building it per claim (the ORM's attribute operators, its cache key) was
+    most of a claim's CPU in the web process."""
+    now = bindparam("now", type_=CallRow.next_attempt_at.type)
+    request = CallRow.request
+    return (
+        update(CallRow)
+        .where(which, _claimable(now))
+        .values(
+            evaluation_status="evaluating",
+            claim_token=bindparam("token"),
+            lease_expires_at=bindparam("until"),
+            attempts=CallRow.attempts + 1,
+            updated_at=now,
+        )
+        .returning(
+            CallRow.id,
+            CallRow.attempts,
+            cast(request, Text),  # decoded by whoever needs it, not here
+            CallRow.overrides,
+            CallRow.job_scope,
+            CallRow.job_metric_ids,
+            request["voice_recording_url"].as_string(),
+            exists().where(RecordingRow.call_pk == CallRow.id),
+        )
+    )
+
+
+# The next due call (pending, or evaluating with an expired lease); the call ``pk``.
+_CLAIM_NEXT = _claim(
+    CallRow.id
+    == select(CallRow.id)
+    .where(_claimable(bindparam("now", type_=CallRow.next_attempt_at.type)))
+    .order_by(CallRow.next_attempt_at, CallRow.id)
+    .limit(1)
+    .with_for_update(skip_locked=True)
+    .scalar_subquery()
+)
+_CLAIM_CALL = _claim(CallRow.id == bindparam("pk"))
 
 
 class JobQueue(Database):
@@ -47,17 +105,8 @@ class JobQueue(Database):
         trying each with its own UPDATE made 32 runners wait on each other's row locks: ~16
         statements per call posted under 50 clients, ``benchmarks/bench_service_load.py``);
         SQLite ignores the locking clause, its writer lock already serialises claims."""
-        now = _now()
-        due = (
-            select(CallRow.id)
-            .where(_claimable(now))
-            .order_by(CallRow.next_attempt_at, CallRow.id)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-            .scalar_subquery()
-        )
-        with self.session() as session:
-            return self._take(session, CallRow.id == due, now, lease_seconds)
+        with self.statement() as conn:
+            return _take(conn, _CLAIM_NEXT, {}, lease_seconds)
 
     def claim_call(self, pk: int, lease_seconds: float) -> Claim | Busy | None:
         """Take one named call (a task's call): the claim; ``Busy`` with the seconds until it
@@ -111,44 +160,8 @@ class JobQueue(Database):
                 )
 
     def _try_claim(self, pk: int, now: datetime, lease_seconds: float) -> Claim | None:
-        with self.session() as session:
-            return self._take(session, CallRow.id == pk, now, lease_seconds)
-
-    def _take(
-        self, session: Session, which: ColumnElement[bool], now: datetime, lease_seconds: float
-    ) -> Claim | None:
-        """Lease the call ``which`` names if it is claimable, reading it back in the same
-        statement (``RETURNING``)."""
-        token = uuid.uuid4().hex
-        recorded = exists().where(RecordingRow.call_pk == CallRow.id)
-        request = CallRow.request
-        found = session.execute(
-            update(CallRow)
-            .where(which, _claimable(now))
-            .values(
-                evaluation_status="evaluating",
-                claim_token=token,
-                lease_expires_at=now + timedelta(seconds=lease_seconds),
-                attempts=CallRow.attempts + 1,
-                updated_at=now,
-            )
-            .returning(
-                CallRow.id,
-                CallRow.attempts,
-                cast(request, Text),  # decoded by whoever needs it, not here
-                CallRow.overrides,
-                CallRow.job_scope,
-                CallRow.job_metric_ids,
-                request["voice_recording_url"].as_string(),
-                recorded,
-            )
-            .execution_options(synchronize_session=False)
-        ).one_or_none()
-        if found is None:
-            return None
-        pk, attempts, text, overrides, scope, metric_ids, url, has = found
-        return Claim(pk, token, attempts, text, dict(overrides or {}), scope, metric_ids,
-                     recording_url=url, recorded=bool(has))  # fmt: skip
+        with self.statement() as conn:
+            return _take(conn, _CLAIM_CALL, {"pk": pk}, lease_seconds, now)
 
     def queue_depth(self) -> int:
         """Calls waiting for a worker or being judged now (a read: waits for no writer)."""
@@ -167,14 +180,19 @@ class JobQueue(Database):
 
     def renew(self, claims: Sequence[Claim], lease_seconds: float) -> None:
         """Extend the leases of calls still being evaluated."""
-        now = _now()
-        with self.session() as session:
-            for claim in claims:
-                session.execute(
-                    update(CallRow)
-                    .where(CallRow.id == claim.call_pk, CallRow.claim_token == claim.token)
-                    .values(lease_expires_at=now + timedelta(seconds=lease_seconds))
-                )
+        if not claims:
+            return
+        held = [(claim.call_pk, claim.token) for claim in claims]
+        # One statement for every claim (a worker holds dozens): one round trip, not one each.
+        # The ids alone as well: PostgreSQL finds the rows by key, where the pairs alone
+        # made it scan the table.
+        with self.statement() as conn:
+            conn.execute(
+                update(CallRow)
+                .where(CallRow.id.in_([pk for pk, _ in held]))
+                .where(tuple_(CallRow.id, CallRow.claim_token).in_(held))
+                .values(lease_expires_at=_now() + timedelta(seconds=lease_seconds))
+            )
 
     def release(self, claim: Claim) -> None:
         """Give a claimed call back untouched (on shutdown), without counting the attempt."""
@@ -227,18 +245,24 @@ class JobQueue(Database):
         claim was lost (lease expired and taken over, or the call re-queued): nothing written.
         """
         source = {"request": "observe", "all": "rerun", "chosen": "evaluate_metrics"}
+        # Relaxed (not waiting for the disk): lost in a server crash, the call is still
+        # ``evaluating`` under the claim, whose lease runs out, and it is judged again (its
+        # judge answers from the judgment cache when that was written); the call a user
+        # sent was committed durably at intake. Any later durable commit (the next intake,
+        # a webhook's delivery row) makes this one durable too.
         try:
-            with self.session() as session:
+            with self.relaxed() as conn:
                 metrics = evaluation.metrics
                 if claim.job_scope == "chosen":
-                    current = self._current_metrics(session, claim.call_pk)
+                    with Session(bind=conn) as session:
+                        current = self._current_metrics(session, claim.call_pk)
                     metrics = merged_results(current, metrics)
                 run_id = insert_evaluation(
-                    session, claim.call_pk, evaluation, metrics, source[claim.job_scope]
+                    conn, claim.call_pk, evaluation, metrics, source[claim.job_scope]
                 )
                 # The run, then the call made to show it, only while the claim holds: one
                 # UPDATE (a round trip fewer than checking the claim first).
-                done = session.execute(
+                done = conn.execute(
                     _held(claim).values(
                         evaluation_status="failed" if failed else "evaluated",
                         claim_token=None,
@@ -248,7 +272,7 @@ class JobQueue(Database):
                         updated_at=_now(),
                     )
                 )
-                if done.rowcount != 1:  # type: ignore[attr-defined]
+                if done.rowcount != 1:
                     raise _ClaimLost  # the run's rows are rolled back with it
         except _ClaimLost:
             return False
@@ -332,6 +356,27 @@ class JobQueue(Database):
 
 class _ClaimLost(Exception):
     """Raised inside a transaction to roll it back: the claim no longer holds."""
+
+
+def _take(
+    conn: Connection,
+    claim: Update,
+    which: dict[str, Any],
+    lease_seconds: float,
+    now: datetime | None = None,
+) -> Claim | None:
+    """Run a claim statement (``_claim``): the claim, or None when the call was not
+    claimable. One statement: on PostgreSQL one round trip (``Database.statement``)."""
+    now = now or _now()
+    token = uuid.uuid4().hex
+    until = now + timedelta(seconds=lease_seconds)
+    found = conn.execute(claim, {**which, "now": now, "token": token, "until": until})
+    row = found.one_or_none()
+    if row is None:
+        return None
+    pk, attempts, text, overrides, scope, metric_ids, url, has = row
+    return Claim(pk, token, attempts, text, dict(overrides or {}), scope, metric_ids,
+                 recording_url=url, recorded=bool(has))  # fmt: skip
 
 
 def _held(claim: Claim) -> Any:

@@ -16,7 +16,7 @@ from evaluator.store.types import EVALUATING, CallFilter, MetricCondition, NewCa
 __all__ = [
     "METRIC_COLUMNS",
     "call_log",
-    "call_row",
+    "call_values",
     "evaluation_values",
     "filtered",
     "metric_result",
@@ -186,30 +186,31 @@ def call_log(
     )
 
 
-def call_row(new: NewCall, key: str, now: datetime) -> CallRow:
-    return CallRow(
-        call_id=new.call_id,
-        agent_id=new.agent_id,
-        agent_name=new.agent_name,
-        trace_id=new.trace_id,
-        body=new.body,
-        body_hash=new.body_hash,
-        request=new.request,
-        dedupe_key=key,
-        project_id=new.project_id,
-        overrides={},
-        occurred_at=new.occurred_at,
-        duration=new.duration,
-        transcript_text=new.transcript_text,
-        transcript_object=new.transcript_object,
-        evaluation_status="pending",
-        attempts=0,
-        next_attempt_at=new.hold_until or now,
-        job_scope="request",
-        created_at=now,
-        updated_at=now,
-        intake_notes=list(new.notes) or None,
-    )
+def call_values(new: NewCall, key: str, now: datetime) -> dict[str, Any]:
+    """The columns of a new call's row (pending: due at once, or when its hold ends)."""
+    return {
+        "call_id": new.call_id,
+        "agent_id": new.agent_id,
+        "agent_name": new.agent_name,
+        "trace_id": new.trace_id,
+        "body": new.body,
+        "body_hash": new.body_hash,
+        "request": new.request,
+        "dedupe_key": key,
+        "project_id": new.project_id,
+        "overrides": {},
+        "occurred_at": new.occurred_at,
+        "duration": new.duration,
+        "transcript_text": new.transcript_text,
+        "transcript_object": new.transcript_object,
+        "evaluation_status": "pending",
+        "attempts": 0,
+        "next_attempt_at": new.hold_until or now,
+        "job_scope": "request",
+        "created_at": now,
+        "updated_at": now,
+        "intake_notes": list(new.notes) or None,
+    }
 
 
 def filtered(where: CallFilter, project_id: int | None = None) -> Select[CallRow]:

@@ -69,3 +69,18 @@ def test_a_claim_says_whether_the_call_has_a_stored_recording(store: Store) -> N
     _add(store, 0, recording=ref)
     claim = store.claim_next(60.0)
     assert claim is not None and claim.recorded
+
+
+def test_renew_extends_every_lease_still_held_and_no_other(store: Store) -> None:
+    first, second, third = (_add(store, n) for n in range(3))
+    held = [store.claim_call(pk, 0.0) for pk in (first, second, third)]  # leases over
+    assert all(isinstance(c, Claim) for c in held)
+    stale = store.claim_next(60.0)  # the first call, taken over: its old claim is lost
+    assert stale is not None and stale.call_pk == first
+    store.renew([c for c in held if isinstance(c, Claim)], 60.0)
+    # The second and third leases now hold; the first call's is its new holder's, untouched
+    # by the lost claim's renewal (its token no longer matches).
+    assert store.claim_next(60.0) is None
+    assert store.claim_call(second, 60.0).lease  # type: ignore[union-attr]
+    assert store.claim_call(third, 60.0).lease  # type: ignore[union-attr]
+    assert store.complete(stale, store.get_call(first), failed=False) is True

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from evaluator.calllog import CallLogList
 from evaluator.catalogue.definitions import Catalogue
+from evaluator.contract import CallEvaluation
 from evaluator.errors import RequestValidationError
 from evaluator.ingest.limits import Limits
 from evaluator.service.bodies import (
@@ -64,16 +65,17 @@ async def store_and_queue(
     it is new. ``duplicate_ok``: a known call_id with another body answers the stored call
     (providers send several events for one call) instead of a 400."""
     catalogue = service.definitions.catalogue
+    if body.recording is None and not wait:
+        # Intake, the insert and the answer's shape in one thread hop: each hop waits its
+        # turn in the executor that the worker's runners share, and then for the GIL.
+        items, call, created = await asyncio.to_thread(_store_listed, service, body, duplicate_ok)
+        if created and call.id is not None:
+            await service.running_worker().queued([call.id])
+        return items, created
     new = await asyncio.to_thread(_new_call, body, catalogue, service.settings.limits())
     if body.recording is not None:  # checked (a 400 when unusable), then stored or held
         new = await service.recordings.accept_upload(new, body.recording)
-    allow = service.settings.allow_duplicate_calls
-    try:
-        call, created = await asyncio.to_thread(service.store.add_call, new, allow_duplicates=allow)
-    except DuplicateCallError as exc:
-        if not duplicate_ok:
-            raise RequestValidationError({"call_id": [str(exc)]}) from None
-        call, created = await asyncio.to_thread(service.store.get_call, exc.existing_id), False
+    call, created = await asyncio.to_thread(_stored, service, new, duplicate_ok)
     if created and new.hold_until is not None and body.recording is not None and call.id:
         service.recordings.redact_upload(call.id, body.recording, catalogue)
     worker = service.running_worker()
@@ -83,6 +85,26 @@ async def store_and_queue(
         await worker.wait_finished(call.id, service.settings.wait_timeout_seconds)
         call = await asyncio.to_thread(service.store.get_call, call.id)
     return await asyncio.to_thread(list_items, service, [call]), created
+
+
+def _store_listed(
+    service: Service, body: ObserveBody, duplicate_ok: bool
+) -> tuple[list[CallLogList], CallEvaluation, bool]:
+    """``_stored`` of a body without a recording, and the stored call in the list shape."""
+    new = _new_call(body, service.definitions.catalogue, service.settings.limits())
+    call, created = _stored(service, new, duplicate_ok)
+    return list_items(service, [call]), call, created
+
+
+def _stored(service: Service, new: NewCall, duplicate_ok: bool) -> tuple[CallEvaluation, bool]:
+    """The call stored (new: True), or with ``duplicate_ok`` the one stored before under
+    its call_id (False); else a known call_id with another body is a 400."""
+    try:
+        return service.store.add_call(new, allow_duplicates=service.settings.allow_duplicate_calls)
+    except DuplicateCallError as exc:
+        if not duplicate_ok:
+            raise RequestValidationError({"call_id": [str(exc)]}) from None
+        return service.store.get_call(exc.existing_id), False
 
 
 def _new_call(body: ObserveBody, catalogue: Catalogue, limits: Limits) -> NewCall:
