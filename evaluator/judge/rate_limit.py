@@ -229,14 +229,16 @@ class RateLimitedJudge:
 class InFlightLimitedJudge:
     """At most ``limit`` requests in flight at the model, however many calls are being
     prepared or stored around them: the run's concurrency is what the provider sees, and a
-    call waiting on the database does not hold a request slot idle."""
+    call waiting on the database does not hold a request slot idle. ``slots``: a semaphore
+    shared with other judges (a Celery worker's tasks share the process's slots)."""
 
     judge: Judge
     limit: int
+    slots: asyncio.Semaphore | None = field(default=None, repr=False)
     _slots: asyncio.Semaphore = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._slots = asyncio.Semaphore(self.limit)
+        self._slots = self.slots if self.slots is not None else asyncio.Semaphore(self.limit)
 
     @property
     def model(self) -> str:

@@ -18,8 +18,8 @@ from typing import Any, TypeVar
 from evaluator.bootstrap import load_definitions, open_judge
 from evaluator.config import Settings
 from evaluator.judge.cache import CachingJudge
-from evaluator.judge.rate_limit import RateLimitedJudge
-from evaluator.judge.schema import Judge, JudgeAnswer, JudgeRequest
+from evaluator.judge.rate_limit import InFlightLimitedJudge, RateLimitedJudge
+from evaluator.judge.schema import Judge
 from evaluator.judge.shared_limits import SharedInFlight, SharedInFlightJudge, SharedRateLimiter
 from evaluator.store.calls import Claim, Store
 from evaluator.tasks.app import RunLimits
@@ -87,22 +87,6 @@ def shared_limits(judge: Judge, settings: Settings) -> Judge:
         judge.judge = inner
         return judge
     return inner
-
-
-class _ProcessSlots:
-    """The process's request slots (``InFlightLimitedJudge``'s semaphore), shared by the
-    judges of every run this process serves."""
-
-    def __init__(self, judge: Judge, slots: asyncio.Semaphore) -> None:
-        self.judge, self.slots = judge, slots
-
-    @property
-    def model(self) -> str:
-        return self.judge.model
-
-    async def answer(self, request: JudgeRequest) -> JudgeAnswer:
-        async with self.slots:
-            return await self.judge.answer(request)
 
 
 AfterEvaluation = Callable[[JobContext, int], Coroutine[Any, Any, object]]
@@ -180,10 +164,15 @@ class Runtime:
                 # waiting for a slot would be spent late, bunched with later turns.
                 self._shared = _uncached(shared_limits(judge, settings))
                 self._slots = asyncio.Semaphore(settings.concurrency)
-                judge = _cached_like(judge, _ProcessSlots(self._shared, self._slots))
+                judge = _cached_like(judge, self._process_slots(self._shared))
                 recordings = Recordings(self.settings, store)
                 self._context = JobContext(store, definitions, judge, self.settings, recordings)
             return self._context
+
+    def _process_slots(self, judge: Judge) -> Judge:
+        """``judge`` behind this process's request slots, shared by every task's judge."""
+        assert self._slots is not None  # made with the shared judge
+        return InFlightLimitedJudge(judge, self.settings.concurrency, slots=self._slots)
 
     def judge_for(self, run_id: str, limits: RunLimits) -> Judge:
         """The judge for a re-evaluation run with limits of its own (``reevaluate --rpm
@@ -200,8 +189,7 @@ class Runtime:
             found = self._runs.get((run_id, limits))
             if found is None:
                 key = f"{self.settings.rate_limit_key}:run:{run_id}:{context.judge.model}"
-                inner = _ProcessSlots(_limited(self._shared, self.settings, key, limits),
-                                      self._slots)  # fmt: skip
+                inner = self._process_slots(_limited(self._shared, self.settings, key, limits))
                 found = _cached_like(context.judge, inner) if limits.cache else inner
                 while len(self._runs) >= 8:  # runs seldom overlap: keep the latest few
                     self._runs.pop(next(iter(self._runs)))
