@@ -26,6 +26,17 @@ def pg_url() -> Iterator[str]:
     yield from postgres_schema_url()
 
 
+@pytest.fixture
+def one_connection(pg_url: str) -> Iterator[Store]:
+    """A migrated store whose pool holds a single connection."""
+    store = Store(pg_url, pool=Pool(size=1, overflow=0))
+    try:
+        store.upgrade()
+        yield store
+    finally:
+        store.close()
+
+
 def _drop_connections_of(store: Store) -> int:
     """Terminate the server side of every connection ``store`` holds (as a restart
     would); how many there were."""
@@ -40,31 +51,21 @@ def _drop_connections_of(store: Store) -> int:
 
 
 def test_a_dropped_idle_connection_is_replaced_before_use(
-    pg_url: str, monkeypatch: pytest.MonkeyPatch
+    one_connection: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store = Store(pg_url, pool=Pool(size=1, overflow=0))
-    try:
-        store.upgrade()
-        assert _drop_connections_of(store) == 1
-        monkeypatch.setattr(db_module, "PING_AFTER_IDLE_SECONDS", 0.0)  # it has been idle
-        assert store.queue_depth() == 0  # pinged, found dead, replaced: no error
-    finally:
-        store.close()
+    assert _drop_connections_of(one_connection) == 1
+    monkeypatch.setattr(db_module, "PING_AFTER_IDLE_SECONDS", 0.0)  # it has been idle
+    assert one_connection.queue_depth() == 0  # pinged, found dead, replaced: no error
 
 
 def test_a_connection_dropped_mid_use_fails_once_as_unavailable(
-    pg_url: str, monkeypatch: pytest.MonkeyPatch
+    one_connection: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store = Store(pg_url, pool=Pool(size=1, overflow=0))
-    try:
-        store.upgrade()
-        monkeypatch.setattr(db_module, "PING_AFTER_IDLE_SECONDS", 3600.0)  # just used
-        assert _drop_connections_of(store) == 1
-        with pytest.raises(StoreUnavailableError, match="unavailable"):
-            store.queue_depth()
-        assert store.queue_depth() == 0  # the pool replaced the dead connection
-    finally:
-        store.close()
+    monkeypatch.setattr(db_module, "PING_AFTER_IDLE_SECONDS", 3600.0)  # just used
+    assert _drop_connections_of(one_connection) == 1
+    with pytest.raises(StoreUnavailableError, match="unavailable"):
+        one_connection.queue_depth()
+    assert one_connection.queue_depth() == 0  # the pool replaced the dead connection
 
 
 def test_no_free_connection_in_time_is_unavailable_not_a_hang(pg_url: str) -> None:
